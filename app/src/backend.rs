@@ -1,0 +1,33 @@
+//! The seam between the pages' server functions and the server (compiled with `ssr` only).
+//!
+//! Server functions live in this crate because the browser needs their HTTP stubs, but the
+//! work (hashing, storage, rate limits) belongs to the server. The server implements
+//! [`Backend`] and provides it as a Leptos context; server functions only translate between
+//! HTTP/session and these calls.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::account::{ApiKeyInfo, CreatedApiKey, UserInfo};
+use crate::error::UiError;
+use crate::model_set::ModelSet;
+
+/// Session key holding the signed-in account's id. The server's session extractor for the
+/// JSON API reads the same key.
+pub const SESSION_ACCOUNT_ID: &str = "account_id";
+
+#[async_trait::async_trait]
+pub trait Backend: Send + Sync + 'static {
+    /// Creates the account; nothing is written when it fails.
+    async fn sign_up(&self, username: &str, password: &str, client: IpAddr) -> Result<UserInfo, UiError>;
+    /// Checks credentials under the login rate limits.
+    async fn log_in(&self, username: &str, password: &str, client: IpAddr) -> Result<UserInfo, UiError>;
+    async fn user(&self, account_id: i64) -> Result<Option<UserInfo>, UiError>;
+    async fn api_keys(&self, account_id: i64) -> Result<Vec<ApiKeyInfo>, UiError>;
+    async fn create_api_key(&self, account_id: i64, name: &str) -> Result<CreatedApiKey, UiError>;
+    async fn revoke_api_key(&self, account_id: i64, key_id: i64) -> Result<(), UiError>;
+    /// Public registry listing; `query` matches name, slug, category or tag.
+    async fn model_sets(&self, query: &str) -> Result<Vec<ModelSet>, UiError>;
+}
+
+pub type SharedBackend = Arc<dyn Backend>;

@@ -1,0 +1,24 @@
+//! Setpoint's shared crate: the types both the browser and the server speak, the pages,
+//! and the server functions behind them (their bodies compile only with `ssr`).
+//!
+//! Module map:
+//! - [`account`], [`catalog`], [`model_set`]: plain serde types and the validation rules
+//!   that both sides apply (the server's check is the one that counts).
+//! - [`error`]: the one error type server functions return to the UI.
+//! - [`api`]: server functions, called by pages over HTTP from the browser.
+//! - [`backend`] (ssr only): the narrow trait the server implements for those functions.
+//! - [`pages`], [`components`], [`shell`]: the Leptos UI.
+
+pub mod account;
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod backend;
+pub mod catalog;
+pub mod components;
+pub mod error;
+pub mod model_set;
+pub mod pages;
+pub mod shell;
+pub mod time_fmt;
+
+pub use shell::{shell, App};

@@ -1,0 +1,33 @@
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+
+use crate::components::form::{ActionError, PasswordField};
+use crate::shell::Auth;
+
+#[component]
+pub fn SignUpPage() -> impl IntoView {
+    let action = expect_context::<Auth>().sign_up;
+    view! {
+        <Title text="Sign up"/>
+        <section class="card narrow">
+            <h1>"Create your account"</h1>
+            <p class="muted">
+                "Your username becomes the owner part of your Model Set addresses, as in "
+                <code>"@username/set"</code> "."
+            </p>
+            <ActionForm action=action attr:class="stack" attr:data-testid="sign-up-form">
+                <label class="field">
+                    <span class="field-label">"Username"</span>
+                    <input name="username" autocomplete="username" required/>
+                    <span class="hint">"3–32 lowercase letters, digits, '-' or '_'."</span>
+                </label>
+                <PasswordField name="password" label="Password" autocomplete="new-password"/>
+                <ActionError value=action.value()/>
+                <button type="submit">"Sign up"</button>
+            </ActionForm>
+            <p class="muted">"Already have an account? " <A href="/login">"Log in"</A></p>
+        </section>
+    }
+}

@@ -1,0 +1,67 @@
+# Shared by the scripts in this folder: paths, logging and the tool installers.
+# Every installer checks first and installs only what is missing, so warm runs are fast.
+
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+WASM_BINDGEN_VERSION="0.2.130"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_updated=0
+apt_install() {
+  if [ "$apt_updated" -eq 0 ]; then
+    as_root apt-get update -qq
+    apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
+}
+
+ensure_rust_tools() {
+  if ! command -v cargo >/dev/null; then
+    echo "cargo not found: install Rust from rustup first" >&2
+    exit 1
+  fi
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    say "adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  fi
+  if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION"; then
+    say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 5 minutes, once)"
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+  fi
+}
+
+ensure_chromium() {
+  if ! [ -x /usr/bin/chromium ]; then
+    say "installing Chromium (Debian package)"
+    apt_install chromium
+  fi
+}
+
+pg_bin_dir() {
+  ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
+}
+
+ensure_postgres() {
+  if [ -z "$(pg_bin_dir)" ] || ! [ -x "$(pg_bin_dir)/initdb" ]; then
+    say "installing PostgreSQL (Debian package)"
+    apt_install postgresql
+  fi
+}
+
+ensure_node_deps() {
+  if ! command -v npm >/dev/null; then
+    say "installing Node.js and npm (Debian packages)"
+    apt_install nodejs npm
+  fi
+  if ! [ -d "$ROOT/end2end/node_modules/@playwright/test" ]; then
+    say "installing the browser-test runner (npm ci)"
+    (cd "$ROOT/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+  fi
+}

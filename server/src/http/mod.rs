@@ -1,0 +1,75 @@
+//! HTTP: one router wires every surface.
+//!
+//! - `/v1/*`: the OpenAI-compatible gateway, authenticated by API key ([`gateway`]).
+//! - `/api/*`: the pages' server functions; pages themselves; static files. These carry
+//!   the session cookie and are guarded against cross-site posts ([`auth`]).
+
+pub mod auth;
+pub mod error;
+pub mod gateway;
+pub mod pages;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::backend::SharedBackend;
+use axum::extract::FromRef;
+use axum::routing::{get, post};
+use axum::Router;
+use leptos::prelude::LeptosOptions;
+use leptos_axum::{AxumRouteListing, LeptosRoutes};
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::accounts::Accounts;
+use crate::storage::sessions::StorageSessionStore;
+use crate::storage::SharedStorage;
+
+/// Everything a handler may need; cheap to clone.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub routes: Vec<AxumRouteListing>,
+    pub storage: SharedStorage,
+    pub accounts: Arc<Accounts>,
+    /// The same `Accounts`, seen through the trait the pages call.
+    pub backend: SharedBackend,
+}
+
+pub struct SessionSettings {
+    pub secure_cookies: bool,
+    pub days: u32,
+}
+
+pub const SESSION_COOKIE: &str = "setpoint_session";
+
+pub fn router(state: AppState, sessions: SessionSettings) -> Router {
+    let session_layer = SessionManagerLayer::new(StorageSessionStore::new(state.storage.clone()))
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(sessions.secure_cookies)
+        .with_expiry(Expiry::OnInactivity(time::Duration::days(i64::from(sessions.days))));
+
+    let gateway = Router::new().route("/v1/models", get(gateway::list_models));
+
+    let web = Router::new()
+        .route("/api/{*fn_name}", post(pages::server_fn).get(pages::server_fn))
+        .leptos_routes_with_handler(state.routes.clone(), get(pages::page))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::reject_cross_site,
+        ))
+        .layer(session_layer);
+
+    Router::new()
+        .merge(gateway)
+        .merge(web)
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// How often expired sessions are swept from the database.
+pub const SESSION_SWEEP: Duration = Duration::from_secs(15 * 60);

@@ -1,0 +1,13 @@
+//! The `setpoint` server: web app, gateway, accounts, storage.
+//!
+//! Data flows one way: [`http`] (request, auth) → [`accounts`] → [`storage`].
+//! [`cli`] parses the command line, [`config`] loads settings, [`serve`] starts it all.
+
+pub mod accounts;
+pub mod catalog;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod serve;
+pub mod storage;

@@ -1,0 +1,150 @@
+//! Starting and stopping the server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use app::backend::SharedBackend;
+use axum::serve::ListenerExt;
+use leptos::prelude::LeptosOptions;
+use tower_sessions::ExpiredDeletion;
+
+use crate::accounts::Accounts;
+use crate::config::Config;
+use crate::http::{self, AppState, SessionSettings};
+use crate::storage::sessions::StorageSessionStore;
+use crate::storage::{self, SharedStorage};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("database {url}: {source}")]
+    Storage { url: String, source: storage::StorageError },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("site root {0}: missing pkg/setpoint.js; build it with scripts/build-site")]
+    NoSite(String),
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Opens the database named by the config, migrating it.
+pub async fn open_storage(config: &Config) -> Result<SharedStorage, ServeError> {
+    storage::connect(&config.database_url)
+        .await
+        .map_err(|source| ServeError::Storage {
+            url: redact(&config.database_url),
+            source,
+        })
+}
+
+/// Hides a password in a database URL before it is printed.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+pub async fn run(config: Config) -> Result<(), ServeError> {
+    let site_root = config.site_root.to_string_lossy().to_string();
+    if !config.site_root.join("pkg/setpoint.js").is_file() {
+        return Err(ServeError::NoSite(site_root));
+    }
+    let storage = open_storage(&config).await?;
+    crate::catalog::sync(&storage, &config.catalog)
+        .await
+        .map_err(|source| ServeError::Storage {
+            url: redact(&config.database_url),
+            source,
+        })?;
+
+    let accounts = Arc::new(Accounts::new(storage.clone(), config.login_limits));
+    let backend: SharedBackend = accounts.clone();
+    let leptos_options = LeptosOptions::builder()
+        .output_name("setpoint")
+        .site_root(site_root.as_str())
+        .site_pkg_dir("pkg")
+        .site_addr(config.addr)
+        .build();
+    let state = AppState {
+        leptos_options,
+        routes: http::pages::routes(),
+        storage: storage.clone(),
+        accounts: accounts.clone(),
+        backend,
+    };
+    let router = http::router(
+        state,
+        SessionSettings {
+            secure_cookies: config.secure_cookies,
+            days: config.session_days,
+        },
+    );
+
+    // Housekeeping: expired sessions and idle rate-limit buckets.
+    let sweeper = StorageSessionStore::new(storage.clone());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(http::SESSION_SWEEP);
+        loop {
+            tick.tick().await;
+            if let Err(e) = sweeper.delete_expired().await {
+                tracing::warn!(error = %e, "could not delete expired sessions");
+            }
+        }
+    });
+    let limiter_owner = accounts.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            limiter_owner.limiter().forget_idle();
+        }
+    });
+
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+    let local = listener.local_addr()?;
+    // Without TCP_NODELAY, small responses on kept-alive connections wait ~40 ms for
+    // Nagle's algorithm and delayed ACKs.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
+    tracing::info!(addr = %local, database = %redact(&config.database_url), "Setpoint listening on http://{local}");
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

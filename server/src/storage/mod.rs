@@ -1,0 +1,214 @@
+//! Everything the server persists goes through [`Storage`]: one trait, two backends.
+//!
+//! SQLite ([`sqlite`]) is the embedded default: a single file, nothing to install.
+//! PostgreSQL ([`postgres`]) is for operators running several gateway replicas against one
+//! database. Both run the same test suite (`server/tests/storage.rs`), and each has its own
+//! migrations under `migrations/<backend>/`. The URL scheme picks the backend.
+//!
+//! Timestamps are unix milliseconds (`i64`) in both databases: portable, sortable, and
+//! the same type the UI receives.
+
+mod portable;
+pub mod postgres;
+pub mod sessions;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use app::catalog::CatalogModel;
+use app::model_set::{ModelSet, ModelSetSpec};
+
+pub type StorageResult<T> = Result<T, StorageError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The row asked for does not exist (or is not the caller's).
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule was broken, e.g. a username that is taken.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Stored data that no longer decodes, e.g. a Model Set spec written by a newer version.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+    #[error("database: {0}")]
+    Database(sqlx::Error),
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StorageError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::RowNotFound => StorageError::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() => StorageError::Conflict(db.message().to_string()),
+            _ => StorageError::Database(e),
+        }
+    }
+}
+
+/// An account row, with the password hash that only the accounts module reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: i64,
+    pub username: String,
+    pub password_hash: String,
+    pub created_at: i64,
+}
+
+/// An API key row. `secret_hash` is SHA-256 of the secret; the secret itself is never stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: i64,
+    pub account_id: i64,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+impl ApiKey {
+    pub fn is_active(&self) -> bool {
+        self.revoked_at.is_none()
+    }
+}
+
+/// The owner of a key, as the gateway needs it on each request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyOwner {
+    pub key: ApiKey,
+    pub username: String,
+}
+
+/// A Model Set as written; the storage assigns id and timestamps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewModelSet {
+    pub owner_id: i64,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub categories: Vec<String>,
+    pub tags: Vec<String>,
+    pub spec: ModelSetSpec,
+}
+
+/// One gateway request, as the metrics writer records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestRecord {
+    pub request_id: String,
+    pub at: i64,
+    pub account_id: i64,
+    pub api_key_id: Option<i64>,
+    pub model_set_id: Option<i64>,
+    pub model_id: String,
+    pub status: u16,
+    pub error_class: Option<String>,
+    pub latency_ms: f64,
+    pub ttft_ms: Option<f64>,
+    pub output_tokens_per_s: Option<f64>,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub cost_usd: f64,
+}
+
+/// The one persistence interface. Object-safe so the backend is chosen at run time.
+#[async_trait::async_trait]
+pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
+    /// Applies this backend's pending migrations.
+    async fn migrate(&self) -> StorageResult<()>;
+
+    // Accounts
+    /// Fails with `Conflict` when the username is taken; writes nothing then.
+    async fn create_account(&self, username: &str, password_hash: &str, now: i64) -> StorageResult<Account>;
+    async fn account_by_username(&self, username: &str) -> StorageResult<Option<Account>>;
+    async fn account_by_id(&self, id: i64) -> StorageResult<Option<Account>>;
+    async fn count_accounts(&self) -> StorageResult<i64>;
+
+    // Sessions, keyed by a hash of the session id so a database leak yields no live cookie.
+    /// Inserts only if `id_hash` is new; returns false on a collision.
+    async fn session_insert(&self, id_hash: &str, data: &str, expires_at: i64) -> StorageResult<bool>;
+    async fn session_upsert(&self, id_hash: &str, data: &str, expires_at: i64) -> StorageResult<()>;
+    /// The data and expiry of an unexpired session.
+    async fn session_load(&self, id_hash: &str, now: i64) -> StorageResult<Option<(String, i64)>>;
+    async fn session_delete(&self, id_hash: &str) -> StorageResult<()>;
+    /// Deletes expired sessions; returns how many.
+    async fn sessions_delete_expired(&self, now: i64) -> StorageResult<u64>;
+
+    // API keys
+    async fn create_api_key(
+        &self,
+        account_id: i64,
+        name: &str,
+        prefix: &str,
+        secret_hash: &str,
+        now: i64,
+    ) -> StorageResult<ApiKey>;
+    /// Newest first, revoked ones included.
+    async fn list_api_keys(&self, account_id: i64) -> StorageResult<Vec<ApiKey>>;
+    /// The key with this secret hash and its owner, revoked or not.
+    async fn api_key_by_hash(&self, secret_hash: &str) -> StorageResult<Option<KeyOwner>>;
+    /// Revokes the account's key; `NotFound` if it is not theirs. Revoking twice keeps the first time.
+    async fn revoke_api_key(&self, account_id: i64, key_id: i64, now: i64) -> StorageResult<()>;
+    async fn touch_api_key(&self, key_id: i64, now: i64) -> StorageResult<()>;
+
+    // Catalog
+    async fn upsert_catalog_model(&self, model: &CatalogModel, now: i64) -> StorageResult<()>;
+    async fn list_catalog_models(&self) -> StorageResult<Vec<CatalogModel>>;
+
+    // Model Sets
+    /// Fails with `Conflict` when the owner already has the slug.
+    async fn create_model_set(&self, set: &NewModelSet, now: i64) -> StorageResult<ModelSet>;
+    async fn model_set_by_slug(&self, owner: &str, slug: &str) -> StorageResult<Option<ModelSet>>;
+    /// All sets whose name, slug, owner, category or tag contains `query` (case-insensitive);
+    /// an empty query lists everything. Newest first.
+    async fn search_model_sets(&self, query: &str) -> StorageResult<Vec<ModelSet>>;
+
+    // Request metrics
+    /// Writes a batch in one transaction: all of it or none.
+    async fn insert_request_records(&self, records: &[RequestRecord]) -> StorageResult<()>;
+    async fn count_request_records(&self) -> StorageResult<i64>;
+}
+
+pub type SharedStorage = Arc<dyn Storage>;
+
+/// Opens the backend the URL names (`sqlite://…` or `postgres://…`) and migrates it.
+pub async fn connect(url: &str) -> StorageResult<SharedStorage> {
+    let storage: SharedStorage = if is_postgres_url(url) {
+        Arc::new(postgres::PostgresStorage::connect(url).await?)
+    } else {
+        Arc::new(sqlite::SqliteStorage::connect(url).await?)
+    };
+    storage.migrate().await?;
+    Ok(storage)
+}
+
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+pub fn is_sqlite_url(url: &str) -> bool {
+    url.starts_with("sqlite:")
+}
+
+/// Lower-cased `%query%` for LIKE, with LIKE's wildcards escaped (`\` is the escape).
+fn like_pattern(query: &str) -> String {
+    let mut p = String::with_capacity(query.len() + 2);
+    p.push('%');
+    for c in query.trim().to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+fn decode_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> StorageResult<T> {
+    serde_json::from_str(text).map_err(|e| StorageError::Corrupt(format!("{what}: {e}")))
+}
+
+fn encode_json<T: serde::Serialize>(value: &T) -> StorageResult<String> {
+    serde_json::to_string(value).map_err(|e| StorageError::Corrupt(e.to_string()))
+}

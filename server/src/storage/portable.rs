@@ -1,0 +1,348 @@
+//! The SQL both backends share. Every statement here is written in the common subset of
+//! SQLite and PostgreSQL (`$n` placeholders, `RETURNING`, `ON CONFLICT`, `LIKE … ESCAPE`),
+//! so one text serves both; only connecting and migrating differ per backend.
+//!
+//! sqlx's row and pool types differ per database and generic code over `sqlx::Database`
+//! drowns in trait bounds, so the shared implementation is stamped out by a macro for each
+//! backend's concrete types instead.
+
+/// Implements `Storage` for `$storage` (a struct with a `pool` field) whose rows are `$row`.
+/// The invoking module must define `static MIGRATOR: sqlx::migrate::Migrator`.
+macro_rules! portable_sql_storage {
+    ($storage:ty, $row:ty) => {
+        use app::catalog::{Capabilities, CatalogModel};
+        use app::model_set::ModelSet;
+        use sqlx::Row;
+
+        use $crate::storage::{
+            decode_json, encode_json, like_pattern, Account, ApiKey, KeyOwner, NewModelSet, RequestRecord,
+            StorageError, StorageResult,
+        };
+
+        fn account(row: &$row) -> StorageResult<Account> {
+            Ok(Account {
+                id: row.try_get("id")?,
+                username: row.try_get("username")?,
+                password_hash: row.try_get("password_hash")?,
+                created_at: row.try_get("created_at")?,
+            })
+        }
+
+        fn api_key(row: &$row) -> StorageResult<ApiKey> {
+            Ok(ApiKey {
+                id: row.try_get("id")?,
+                account_id: row.try_get("account_id")?,
+                name: row.try_get("name")?,
+                prefix: row.try_get("prefix")?,
+                created_at: row.try_get("created_at")?,
+                last_used_at: row.try_get("last_used_at")?,
+                revoked_at: row.try_get("revoked_at")?,
+            })
+        }
+
+        fn catalog_model(row: &$row) -> StorageResult<CatalogModel> {
+            Ok(CatalogModel {
+                id: row.try_get("id")?,
+                provider: row.try_get("provider")?,
+                upstream_name: row.try_get("upstream_name")?,
+                input_price_per_mtok: row.try_get("input_price_per_mtok")?,
+                output_price_per_mtok: row.try_get("output_price_per_mtok")?,
+                context_window: u32::try_from(row.try_get::<i64, _>("context_window")?)
+                    .map_err(|e| StorageError::Corrupt(format!("context_window: {e}")))?,
+                capabilities: Capabilities {
+                    tools: row.try_get("supports_tools")?,
+                    vision: row.try_get("supports_vision")?,
+                    json_output: row.try_get("supports_json")?,
+                },
+                simulated: row.try_get("simulated")?,
+            })
+        }
+
+        fn model_set(row: &$row) -> StorageResult<ModelSet> {
+            Ok(ModelSet {
+                id: row.try_get("id")?,
+                owner: row.try_get("owner")?,
+                slug: row.try_get("slug")?,
+                name: row.try_get("name")?,
+                description: row.try_get("description")?,
+                categories: decode_json("categories", row.try_get("categories")?)?,
+                tags: decode_json("tags", row.try_get("tags")?)?,
+                spec: decode_json("spec", row.try_get("spec")?)?,
+                created_at: row.try_get("created_at")?,
+                updated_at: row.try_get("updated_at")?,
+            })
+        }
+
+        const MODEL_SET_COLUMNS: &str = "s.id, a.username AS owner, s.slug, s.name, s.description, s.categories, \
+             s.tags, s.spec, s.created_at, s.updated_at FROM model_sets s JOIN accounts a ON a.id = s.owner_id";
+
+        const API_KEY_COLUMNS: &str = "k.id, k.account_id, k.name, k.prefix, k.created_at, k.last_used_at, k.revoked_at";
+
+        #[async_trait::async_trait]
+        impl $crate::storage::Storage for $storage {
+            async fn migrate(&self) -> StorageResult<()> {
+                MIGRATOR.run(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn create_account(&self, username: &str, password_hash: &str, now: i64) -> StorageResult<Account> {
+                let row = sqlx::query(
+                    "INSERT INTO accounts (username, password_hash, created_at) VALUES ($1, $2, $3) \
+                     RETURNING id, username, password_hash, created_at",
+                )
+                .bind(username)
+                .bind(password_hash)
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await?;
+                account(&row)
+            }
+
+            async fn account_by_username(&self, username: &str) -> StorageResult<Option<Account>> {
+                let row = sqlx::query("SELECT id, username, password_hash, created_at FROM accounts WHERE username = $1")
+                    .bind(username)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(account).transpose()
+            }
+
+            async fn account_by_id(&self, id: i64) -> StorageResult<Option<Account>> {
+                let row = sqlx::query("SELECT id, username, password_hash, created_at FROM accounts WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(account).transpose()
+            }
+
+            async fn count_accounts(&self) -> StorageResult<i64> {
+                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM accounts").fetch_one(&self.pool).await?)
+            }
+
+            async fn session_insert(&self, id_hash: &str, data: &str, expires_at: i64) -> StorageResult<bool> {
+                let done = sqlx::query(
+                    "INSERT INTO sessions (id_hash, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id_hash) DO NOTHING",
+                )
+                .bind(id_hash)
+                .bind(data)
+                .bind(expires_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn session_upsert(&self, id_hash: &str, data: &str, expires_at: i64) -> StorageResult<()> {
+                sqlx::query(
+                    "INSERT INTO sessions (id_hash, data, expires_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (id_hash) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+                )
+                .bind(id_hash)
+                .bind(data)
+                .bind(expires_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn session_load(&self, id_hash: &str, now: i64) -> StorageResult<Option<(String, i64)>> {
+                Ok(sqlx::query_as("SELECT data, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2")
+                    .bind(id_hash)
+                    .bind(now)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn session_delete(&self, id_hash: &str) -> StorageResult<()> {
+                sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn sessions_delete_expired(&self, now: i64) -> StorageResult<u64> {
+                let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(&self.pool).await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn create_api_key(
+                &self,
+                account_id: i64,
+                name: &str,
+                prefix: &str,
+                secret_hash: &str,
+                now: i64,
+            ) -> StorageResult<ApiKey> {
+                let row = sqlx::query(
+                    "INSERT INTO api_keys (account_id, name, prefix, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5) \
+                     RETURNING id, account_id, name, prefix, created_at, last_used_at, revoked_at",
+                )
+                .bind(account_id)
+                .bind(name)
+                .bind(prefix)
+                .bind(secret_hash)
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await?;
+                api_key(&row)
+            }
+
+            async fn list_api_keys(&self, account_id: i64) -> StorageResult<Vec<ApiKey>> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {API_KEY_COLUMNS} FROM api_keys k WHERE k.account_id = $1 ORDER BY k.id DESC"
+                ))
+                .bind(account_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(api_key).collect()
+            }
+
+            async fn api_key_by_hash(&self, secret_hash: &str) -> StorageResult<Option<KeyOwner>> {
+                let row = sqlx::query(&format!(
+                    "SELECT {API_KEY_COLUMNS}, a.username FROM api_keys k JOIN accounts a ON a.id = k.account_id \
+                     WHERE k.secret_hash = $1"
+                ))
+                .bind(secret_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|row| {
+                    Ok(KeyOwner {
+                        key: api_key(&row)?,
+                        username: row.try_get("username")?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn revoke_api_key(&self, account_id: i64, key_id: i64, now: i64) -> StorageResult<()> {
+                let done = sqlx::query(
+                    "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 AND account_id = $3",
+                )
+                .bind(now)
+                .bind(key_id)
+                .bind(account_id)
+                .execute(&self.pool)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StorageError::NotFound);
+                }
+                Ok(())
+            }
+
+            async fn touch_api_key(&self, key_id: i64, now: i64) -> StorageResult<()> {
+                sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(key_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn upsert_catalog_model(&self, m: &CatalogModel, now: i64) -> StorageResult<()> {
+                sqlx::query(
+                    "INSERT INTO catalog_models (id, provider, upstream_name, input_price_per_mtok, output_price_per_mtok, \
+                     context_window, supports_tools, supports_vision, supports_json, simulated, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                     ON CONFLICT (id) DO UPDATE SET provider = excluded.provider, upstream_name = excluded.upstream_name, \
+                     input_price_per_mtok = excluded.input_price_per_mtok, output_price_per_mtok = excluded.output_price_per_mtok, \
+                     context_window = excluded.context_window, supports_tools = excluded.supports_tools, \
+                     supports_vision = excluded.supports_vision, supports_json = excluded.supports_json, \
+                     simulated = excluded.simulated, updated_at = excluded.updated_at",
+                )
+                .bind(&m.id)
+                .bind(&m.provider)
+                .bind(&m.upstream_name)
+                .bind(m.input_price_per_mtok)
+                .bind(m.output_price_per_mtok)
+                .bind(i64::from(m.context_window))
+                .bind(m.capabilities.tools)
+                .bind(m.capabilities.vision)
+                .bind(m.capabilities.json_output)
+                .bind(m.simulated)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn list_catalog_models(&self) -> StorageResult<Vec<CatalogModel>> {
+                let rows = sqlx::query("SELECT * FROM catalog_models ORDER BY id").fetch_all(&self.pool).await?;
+                rows.iter().map(catalog_model).collect()
+            }
+
+            async fn create_model_set(&self, set: &NewModelSet, now: i64) -> StorageResult<ModelSet> {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO model_sets (owner_id, slug, name, description, categories, tags, spec, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+                )
+                .bind(set.owner_id)
+                .bind(&set.slug)
+                .bind(&set.name)
+                .bind(&set.description)
+                .bind(encode_json(&set.categories)?)
+                .bind(encode_json(&set.tags)?)
+                .bind(encode_json(&set.spec)?)
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await?;
+                let row = sqlx::query(&format!("SELECT {MODEL_SET_COLUMNS} WHERE s.id = $1"))
+                    .bind(id)
+                    .fetch_one(&self.pool)
+                    .await?;
+                model_set(&row)
+            }
+
+            async fn model_set_by_slug(&self, owner: &str, slug: &str) -> StorageResult<Option<ModelSet>> {
+                let row = sqlx::query(&format!("SELECT {MODEL_SET_COLUMNS} WHERE a.username = $1 AND s.slug = $2"))
+                    .bind(owner)
+                    .bind(slug)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(model_set).transpose()
+            }
+
+            async fn search_model_sets(&self, query: &str) -> StorageResult<Vec<ModelSet>> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {MODEL_SET_COLUMNS} WHERE lower(s.name) LIKE $1 ESCAPE '\\' OR lower(s.slug) LIKE $1 ESCAPE '\\' \
+                     OR lower(a.username) LIKE $1 ESCAPE '\\' OR lower(s.categories) LIKE $1 ESCAPE '\\' \
+                     OR lower(s.tags) LIKE $1 ESCAPE '\\' ORDER BY s.id DESC"
+                ))
+                .bind(like_pattern(query))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(model_set).collect()
+            }
+
+            async fn insert_request_records(&self, records: &[RequestRecord]) -> StorageResult<()> {
+                let mut tx = self.pool.begin().await?;
+                for r in records {
+                    sqlx::query(
+                        "INSERT INTO request_records (request_id, at, account_id, api_key_id, model_set_id, model_id, status, \
+                         error_class, latency_ms, ttft_ms, output_tokens_per_s, prompt_tokens, completion_tokens, cost_usd) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                    )
+                    .bind(&r.request_id)
+                    .bind(r.at)
+                    .bind(r.account_id)
+                    .bind(r.api_key_id)
+                    .bind(r.model_set_id)
+                    .bind(&r.model_id)
+                    .bind(i64::from(r.status))
+                    .bind(&r.error_class)
+                    .bind(r.latency_ms)
+                    .bind(r.ttft_ms)
+                    .bind(r.output_tokens_per_s)
+                    .bind(r.prompt_tokens)
+                    .bind(r.completion_tokens)
+                    .bind(r.cost_usd)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn count_request_records(&self) -> StorageResult<i64> {
+                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM request_records").fetch_one(&self.pool).await?)
+            }
+        }
+    };
+}
+
+pub(crate) use portable_sql_storage;

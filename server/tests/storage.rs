@@ -1,0 +1,290 @@
+//! The storage suite: every `Storage` operation, run against SQLite and PostgreSQL alike.
+
+mod common;
+
+use app::catalog::{Capabilities, CatalogModel};
+use app::model_set::{Comparator, Dimension, ModelSetSpec, Requirement, Statistic};
+use common::{fresh_db, Backend, TestDb};
+use server::storage::{self, NewModelSet, RequestRecord, SharedStorage, StorageError};
+
+on_both_backends!(
+    migrations_are_idempotent,
+    accounts,
+    sessions,
+    api_keys,
+    catalog,
+    model_sets,
+    request_records,
+);
+
+async fn open(backend: Backend) -> (SharedStorage, TestDb) {
+    let db = fresh_db(backend).await;
+    let storage = storage::connect(&db.url).await.expect("connect and migrate");
+    (storage, db)
+}
+
+async fn migrations_are_idempotent(backend: Backend) {
+    let (storage, db) = open(backend).await;
+    storage.create_account("keep", "hash", 1).await.expect("create");
+    storage.migrate().await.expect("second migrate is a no-op");
+    let again = storage::connect(&db.url).await.expect("reconnect");
+    assert_eq!(
+        again.count_accounts().await.expect("count"),
+        1,
+        "data survives reconnecting"
+    );
+}
+
+async fn accounts(backend: Backend) {
+    let (s, _db) = open(backend).await;
+    let alice = s.create_account("alice", "$argon2id$x", 100).await.expect("create");
+    assert_eq!(alice.username, "alice");
+    assert_eq!(alice.created_at, 100);
+    match s.create_account("alice", "other", 101).await {
+        Err(StorageError::Conflict(_)) => {}
+        other => panic!("duplicate username must conflict, got {other:?}"),
+    }
+    assert_eq!(
+        s.count_accounts().await.expect("count"),
+        1,
+        "the failed insert wrote nothing"
+    );
+    let by_name = s.account_by_username("alice").await.expect("query").expect("found");
+    assert_eq!(by_name, alice);
+    let by_id = s.account_by_id(alice.id).await.expect("query").expect("found");
+    assert_eq!(by_id, alice);
+    assert!(s.account_by_username("bob").await.expect("query").is_none());
+    assert!(s.account_by_id(alice.id + 1000).await.expect("query").is_none());
+}
+
+async fn sessions(backend: Backend) {
+    let (s, _db) = open(backend).await;
+    assert!(s.session_insert("h1", r#"{"a":1}"#, 1_000).await.expect("insert"));
+    assert!(
+        !s.session_insert("h1", "{}", 2_000).await.expect("collision"),
+        "an existing id is not overwritten"
+    );
+    assert_eq!(
+        s.session_load("h1", 500).await.expect("load"),
+        Some((r#"{"a":1}"#.to_string(), 1_000))
+    );
+    assert_eq!(
+        s.session_load("h1", 1_000).await.expect("load"),
+        None,
+        "expired at its expiry time"
+    );
+    s.session_upsert("h1", r#"{"a":2}"#, 5_000).await.expect("upsert");
+    assert_eq!(
+        s.session_load("h1", 1_500).await.expect("load").map(|x| x.0),
+        Some(r#"{"a":2}"#.into())
+    );
+    s.session_upsert("h2", "{}", 900).await.expect("upsert new");
+    s.session_upsert("h3", "{}", 10_000).await.expect("upsert new");
+    assert_eq!(s.sessions_delete_expired(2_000).await.expect("sweep"), 1);
+    assert!(s.session_load("h3", 2_000).await.expect("load").is_some());
+    s.session_delete("h3").await.expect("delete");
+    assert!(s.session_load("h3", 2_000).await.expect("load").is_none());
+}
+
+async fn api_keys(backend: Backend) {
+    let (s, _db) = open(backend).await;
+    let alice = s.create_account("alice", "h", 1).await.expect("alice");
+    let bob = s.create_account("bob", "h", 1).await.expect("bob");
+    let k1 = s
+        .create_api_key(alice.id, "first", "sk-sp-AAAA", "hash1", 10)
+        .await
+        .expect("k1");
+    let k2 = s
+        .create_api_key(alice.id, "second", "sk-sp-BBBB", "hash2", 20)
+        .await
+        .expect("k2");
+    assert!(k1.is_active() && k1.last_used_at.is_none());
+    match s.create_api_key(bob.id, "dup", "sk-sp-CCCC", "hash1", 30).await {
+        Err(StorageError::Conflict(_)) => {}
+        other => panic!("a duplicate secret hash must conflict, got {other:?}"),
+    }
+
+    let listed = s.list_api_keys(alice.id).await.expect("list");
+    assert_eq!(
+        listed.iter().map(|k| k.id).collect::<Vec<_>>(),
+        vec![k2.id, k1.id],
+        "newest first"
+    );
+    assert!(s.list_api_keys(bob.id).await.expect("list").is_empty());
+
+    let owner = s.api_key_by_hash("hash1").await.expect("lookup").expect("found");
+    assert_eq!(owner.username, "alice");
+    assert_eq!(owner.key, k1);
+    assert!(s.api_key_by_hash("nope").await.expect("lookup").is_none());
+
+    s.touch_api_key(k1.id, 50).await.expect("touch");
+    match s.revoke_api_key(bob.id, k1.id, 60).await {
+        Err(StorageError::NotFound) => {}
+        other => panic!("revoking another account's key must be NotFound, got {other:?}"),
+    }
+    s.revoke_api_key(alice.id, k1.id, 60).await.expect("revoke");
+    s.revoke_api_key(alice.id, k1.id, 70)
+        .await
+        .expect("revoking again is harmless");
+    let after = s.api_key_by_hash("hash1").await.expect("lookup").expect("still found");
+    assert_eq!(after.key.revoked_at, Some(60), "the first revocation time is kept");
+    assert_eq!(after.key.last_used_at, Some(50));
+    assert!(!after.key.is_active());
+    match s.revoke_api_key(alice.id, 9_999, 80).await {
+        Err(StorageError::NotFound) => {}
+        other => panic!("unknown key must be NotFound, got {other:?}"),
+    }
+}
+
+fn model(id: &str, price: f64) -> CatalogModel {
+    CatalogModel {
+        id: id.into(),
+        provider: "simulated".into(),
+        upstream_name: id.split('/').nth(1).unwrap_or(id).into(),
+        input_price_per_mtok: price,
+        output_price_per_mtok: price * 4.0,
+        context_window: 128_000,
+        capabilities: Capabilities {
+            tools: true,
+            vision: false,
+            json_output: true,
+        },
+        simulated: true,
+    }
+}
+
+async fn catalog(backend: Backend) {
+    let (s, _db) = open(backend).await;
+    s.upsert_catalog_model(&model("z/last", 1.0), 1).await.expect("upsert");
+    s.upsert_catalog_model(&model("a/first", 0.5), 1).await.expect("upsert");
+    let mut changed = model("z/last", 2.0);
+    changed.capabilities.vision = true;
+    s.upsert_catalog_model(&changed, 2).await.expect("update");
+    let list = s.list_catalog_models().await.expect("list");
+    assert_eq!(
+        list,
+        vec![model("a/first", 0.5), changed],
+        "sorted by id, updated in place"
+    );
+}
+
+fn new_set(owner_id: i64, slug: &str, name: &str, categories: &[&str], tags: &[&str]) -> NewModelSet {
+    NewModelSet {
+        owner_id,
+        slug: slug.into(),
+        name: name.into(),
+        description: format!("{name} description"),
+        categories: categories.iter().map(|c| c.to_string()).collect(),
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        spec: ModelSetSpec {
+            models: vec!["openai/gpt-4o-mini".into(), "groq/llama-3.1-8b-instant".into()],
+            requirements: vec![Requirement {
+                dimension: Dimension::Latency,
+                statistic: Statistic::P90,
+                comparator: Comparator::AtMost,
+                target: 2000.0,
+            }],
+            ..ModelSetSpec::default()
+        },
+    }
+}
+
+async fn model_sets(backend: Backend) {
+    let (s, _db) = open(backend).await;
+    let alice = s.create_account("alice", "h", 1).await.expect("alice");
+    let bob = s.create_account("bob", "h", 1).await.expect("bob");
+    let chat = s
+        .create_model_set(
+            &new_set(alice.id, "cheap-chat", "Cheap Chat", &["chat"], &["budget"]),
+            10,
+        )
+        .await
+        .expect("create");
+    assert_eq!(chat.owner, "alice");
+    assert_eq!(chat.address(), "@alice/cheap-chat");
+    assert_eq!(chat.spec.requirements.len(), 1);
+    assert_eq!((chat.created_at, chat.updated_at), (10, 10));
+    s.create_model_set(&new_set(bob.id, "cheap-chat", "Bob's Chat", &["chat"], &["fast"]), 11)
+        .await
+        .expect("the same slug under another owner is fine");
+    s.create_model_set(&new_set(bob.id, "coder", "Code 100%", &["coding"], &["fast"]), 12)
+        .await
+        .expect("create");
+    match s
+        .create_model_set(&new_set(alice.id, "cheap-chat", "Again", &[], &[]), 13)
+        .await
+    {
+        Err(StorageError::Conflict(_)) => {}
+        other => panic!("a duplicate slug for one owner must conflict, got {other:?}"),
+    }
+
+    let found = s
+        .model_set_by_slug("alice", "cheap-chat")
+        .await
+        .expect("query")
+        .expect("found");
+    assert_eq!(found, chat);
+    assert!(s
+        .model_set_by_slug("carol", "cheap-chat")
+        .await
+        .expect("query")
+        .is_none());
+
+    let names = |sets: Vec<app::model_set::ModelSet>| sets.into_iter().map(|m| m.name).collect::<Vec<_>>();
+    assert_eq!(
+        names(s.search_model_sets("").await.expect("all")),
+        vec!["Code 100%", "Bob's Chat", "Cheap Chat"]
+    );
+    assert_eq!(
+        names(s.search_model_sets("CHEAP").await.expect("by name")),
+        vec!["Bob's Chat", "Cheap Chat"]
+    );
+    assert_eq!(
+        names(s.search_model_sets("coding").await.expect("by category")),
+        vec!["Code 100%"]
+    );
+    assert_eq!(
+        names(s.search_model_sets("budget").await.expect("by tag")),
+        vec!["Cheap Chat"]
+    );
+    assert_eq!(names(s.search_model_sets("bob").await.expect("by owner")).len(), 2);
+    assert_eq!(
+        names(s.search_model_sets("100%").await.expect("literal %")),
+        vec!["Code 100%"]
+    );
+    assert!(s
+        .search_model_sets("%_")
+        .await
+        .expect("wildcards are literal")
+        .is_empty());
+}
+
+fn record(i: i64, set: Option<i64>) -> RequestRecord {
+    RequestRecord {
+        request_id: format!("req-{i}"),
+        at: 1_000 + i,
+        account_id: 1,
+        api_key_id: Some(1),
+        model_set_id: set,
+        model_id: "openai/gpt-4o-mini".into(),
+        status: 200,
+        error_class: None,
+        latency_ms: 120.5,
+        ttft_ms: Some(40.0),
+        output_tokens_per_s: Some(85.0),
+        prompt_tokens: 12,
+        completion_tokens: 30,
+        cost_usd: 0.000_02,
+    }
+}
+
+async fn request_records(backend: Backend) {
+    let (s, _db) = open(backend).await;
+    assert_eq!(s.count_request_records().await.expect("count"), 0);
+    let batch: Vec<_> = (0..250)
+        .map(|i| record(i, if i % 2 == 0 { Some(7) } else { None }))
+        .collect();
+    s.insert_request_records(&batch).await.expect("insert batch");
+    s.insert_request_records(&[]).await.expect("an empty batch is fine");
+    assert_eq!(s.count_request_records().await.expect("count"), 250);
+}
