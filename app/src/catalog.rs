@@ -31,4 +31,42 @@ pub struct CatalogModel {
     /// Served by the in-process simulator: shown as such everywhere it appears.
     #[serde(default)]
     pub simulated: bool,
+    /// How the simulator behaves for this model when it serves it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simulation: Option<SimulationProfile>,
+}
+
+/// The simulator's behaviour for one model. Times, speed and length are drawn from
+/// log-normal distributions around the given medians.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulationProfile {
+    /// Median time to first token, milliseconds.
+    pub ttft_ms: f64,
+    /// Median output speed, tokens per second.
+    pub tokens_per_s: f64,
+    /// Median completion length, tokens.
+    pub output_tokens: f64,
+    /// Probability that a request fails (HTTP 500 before any byte).
+    #[serde(default)]
+    pub error_rate: f64,
+    /// σ of the log-normal spread of time, speed and length (0 = always the median).
+    #[serde(default = "default_jitter")]
+    pub jitter: f64,
+}
+
+fn default_jitter() -> f64 {
+    0.25
+}
+
+impl Default for SimulationProfile {
+    fn default() -> Self {
+        SimulationProfile {
+            ttft_ms: 400.0,
+            tokens_per_s: 60.0,
+            output_tokens: 60.0,
+            error_rate: 0.0,
+            jitter: default_jitter(),
+        }
+    }
 }

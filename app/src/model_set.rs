@@ -100,7 +100,8 @@ pub struct ModelSetSpec {
     pub evals: EvalSettings,
 }
 
-/// A deployed set, addressed as `@owner/slug`.
+/// A deployed set, addressed as `@owner/slug`. Name and slug never change; everything
+/// else is editable, and each edit is kept as a [`ModelSetRevision`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelSet {
     pub id: i64,
@@ -111,8 +112,167 @@ pub struct ModelSet {
     pub categories: Vec<String>,
     pub tags: Vec<String>,
     pub spec: ModelSetSpec,
+    /// 1 at creation, +1 per edit.
+    pub revision: i64,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// The editable part of a set as it stood after one edit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelSetRevision {
+    pub revision: i64,
+    pub edited_at: i64,
+    pub description: String,
+    pub categories: Vec<String>,
+    pub tags: Vec<String>,
+    pub spec: ModelSetSpec,
+}
+
+pub const NAME_MAX: usize = 80;
+pub const SLUG_MIN: usize = 3;
+pub const SLUG_MAX: usize = 48;
+pub const DESCRIPTION_MAX: usize = 2000;
+pub const LABELS_MAX: usize = 10;
+pub const LABEL_MAX: usize = 32;
+pub const MODELS_MAX: usize = 50;
+pub const REQUIREMENTS_MAX: usize = 20;
+
+/// What a client sends to create a set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSetDraft {
+    pub name: String,
+    /// Derived from the name when absent.
+    #[serde(default)]
+    pub slug: Option<String>,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub categories: Vec<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub models: Vec<String>,
+    #[serde(default)]
+    pub requirements: Vec<Requirement>,
+    #[serde(default)]
+    pub objective: Objective,
+    #[serde(default)]
+    pub evals: EvalSettings,
+}
+
+/// An edit: every field is optional; name and slug are not editable.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSetPatch {
+    pub description: Option<String>,
+    pub categories: Option<Vec<String>>,
+    pub tags: Option<Vec<String>>,
+    pub models: Option<Vec<String>>,
+    pub requirements: Option<Vec<Requirement>>,
+    pub objective: Option<Objective>,
+    pub evals: Option<EvalSettings>,
+}
+
+/// Lower-case, '-'-joined words of `name`, cut to the slug limit: "Cheap Chat!" → "cheap-chat".
+pub fn slugify(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.trim().chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    slug.truncate(SLUG_MAX);
+    slug.trim_end_matches('-').to_string()
+}
+
+pub fn validate_slug(slug: &str) -> Result<(), String> {
+    let len = slug.chars().count();
+    let ok_chars = slug
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !(SLUG_MIN..=SLUG_MAX).contains(&len) || !ok_chars || slug.starts_with('-') || slug.ends_with('-') {
+        return Err(format!(
+            "slug: {SLUG_MIN}-{SLUG_MAX} lowercase letters, digits and inner '-' (got {slug:?})"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the descriptive fields; returns them normalised (trimmed, labels lower-cased and deduplicated).
+pub fn normalise_details(
+    description: &str,
+    categories: &[String],
+    tags: &[String],
+) -> Result<(String, Vec<String>, Vec<String>), String> {
+    let description = description.trim().to_string();
+    if description.chars().count() > DESCRIPTION_MAX {
+        return Err(format!("description: at most {DESCRIPTION_MAX} characters"));
+    }
+    let labels = |what: &str, list: &[String]| -> Result<Vec<String>, String> {
+        if list.len() > LABELS_MAX {
+            return Err(format!("{what}: at most {LABELS_MAX}"));
+        }
+        let mut out: Vec<String> = Vec::new();
+        for label in list {
+            let label = label.trim().to_lowercase();
+            if label.is_empty() || label.chars().count() > LABEL_MAX || label.chars().any(char::is_control) {
+                return Err(format!("{what}: each must be 1-{LABEL_MAX} printable characters"));
+            }
+            if !out.contains(&label) {
+                out.push(label);
+            }
+        }
+        Ok(out)
+    };
+    Ok((description, labels("categories", categories)?, labels("tags", tags)?))
+}
+
+pub fn validate_name(name: &str) -> Result<String, String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > NAME_MAX || name.chars().any(char::is_control) {
+        return Err(format!("name: 1-{NAME_MAX} printable characters"));
+    }
+    Ok(name.to_string())
+}
+
+/// Checks a spec against the catalog (`known` says whether a model id exists).
+pub fn validate_spec(spec: &ModelSetSpec, known: impl Fn(&str) -> bool) -> Result<(), String> {
+    if spec.models.is_empty() {
+        return Err("models: choose at least one model".into());
+    }
+    if spec.models.len() > MODELS_MAX {
+        return Err(format!("models: at most {MODELS_MAX}"));
+    }
+    for (i, model) in spec.models.iter().enumerate() {
+        if !known(model) {
+            return Err(format!("models: {model:?} is not in the catalog"));
+        }
+        if spec.models[..i].contains(model) {
+            return Err(format!("models: {model:?} is listed twice"));
+        }
+    }
+    if spec.requirements.len() > REQUIREMENTS_MAX {
+        return Err(format!("requirements: at most {REQUIREMENTS_MAX}"));
+    }
+    for r in &spec.requirements {
+        if !r.target.is_finite() || r.target < 0.0 {
+            return Err(format!(
+                "requirements: target {} must be a finite number >= 0",
+                r.target
+            ));
+        }
+        let unit_range = matches!(r.dimension, Dimension::ErrorRate | Dimension::Eval(_));
+        if unit_range && r.target > 1.0 {
+            return Err("requirements: error rate and eval targets are between 0 and 1".into());
+        }
+    }
+    if !(0.0..=1.0).contains(&spec.evals.sampling) {
+        return Err("evals.sampling: a probability between 0 and 1".into());
+    }
+    Ok(())
 }
 
 impl ModelSet {
@@ -143,6 +303,46 @@ mod tests {
         assert!(json.contains(r#""comparator":"<=""#), "{json}");
         let back: ModelSetSpec = serde_json::from_str(&json).expect("deserialize");
         assert_eq!(back, spec);
+    }
+
+    #[test]
+    fn slugs_come_from_names() {
+        assert_eq!(slugify("Cheap Chat!"), "cheap-chat");
+        assert_eq!(slugify("  RAG -- v2  "), "rag-v2");
+        assert!(validate_slug(&slugify("Cheap Chat!")).is_ok());
+        assert!(validate_slug("ab").is_err());
+        assert!(validate_slug("-abc").is_err());
+        assert!(validate_slug("Abc").is_err());
+    }
+
+    #[test]
+    fn specs_are_checked_against_the_catalog() {
+        let known = |m: &str| m.starts_with("openai/");
+        let mut spec = ModelSetSpec {
+            models: vec!["openai/a".into()],
+            ..ModelSetSpec::default()
+        };
+        assert!(validate_spec(&spec, known).is_ok());
+        spec.models.push("nope/b".into());
+        assert!(validate_spec(&spec, known).unwrap_err().contains("nope/b"));
+        spec.models = vec!["openai/a".into(), "openai/a".into()];
+        assert!(validate_spec(&spec, known).unwrap_err().contains("twice"));
+        spec.models = vec![];
+        assert!(validate_spec(&spec, known).is_err());
+        spec.models = vec!["openai/a".into()];
+        spec.evals.sampling = 1.5;
+        assert!(validate_spec(&spec, known).is_err());
+    }
+
+    #[test]
+    fn labels_are_normalised() {
+        let (d, c, t) = normalise_details(" hi ", &["Chat".into(), "chat".into()], &["Fast".into()]).expect("ok");
+        assert_eq!(
+            (d.as_str(), c, t),
+            ("hi", vec!["chat".to_string()], vec!["fast".to_string()])
+        );
+        assert!(normalise_details("", &vec!["x".to_string(); LABELS_MAX + 1], &[]).is_err());
+        assert!(normalise_details(&"d".repeat(DESCRIPTION_MAX + 1), &[], &[]).is_err());
     }
 
     #[test]

@@ -4,11 +4,14 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use std::collections::BTreeMap;
+
 use app::catalog::CatalogModel;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+use crate::providers::{ProviderConfig, Timeouts};
 use crate::storage::{is_postgres_url, is_sqlite_url};
 
 const DEFAULT_CONFIG: &str = include_str!("default.toml");
@@ -34,7 +37,19 @@ pub struct Config {
     pub log: String,
     pub session_days: u32,
     pub login_limits: LoginLimits,
+    pub gateway: GatewaySettings,
+    pub providers: BTreeMap<String, ProviderConfig>,
     pub catalog: Vec<CatalogModel>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewaySettings {
+    /// Larger request bodies are refused with 413.
+    pub max_body_bytes: usize,
+    /// Per API key; past it, 429 with Retry-After.
+    pub requests_per_minute_per_key: u32,
+    pub timeouts: Timeouts,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -100,8 +115,20 @@ impl Config {
                 "login_limits: limits must be at least 1 per minute".into(),
             ));
         }
+        let gateway = self.gateway;
+        if gateway.max_body_bytes == 0 || gateway.requests_per_minute_per_key == 0 {
+            return Err(ConfigError::Invalid(
+                "gateway: max_body_bytes and requests_per_minute_per_key must be at least 1".into(),
+            ));
+        }
         let mut seen = std::collections::HashSet::new();
         for model in &self.catalog {
+            if !self.providers.contains_key(&model.provider) {
+                return Err(ConfigError::Invalid(format!(
+                    "catalog: model {:?} names provider {:?}, which is not under [providers]",
+                    model.id, model.provider
+                )));
+            }
             if !model.id.contains('/') {
                 return Err(ConfigError::Invalid(format!(
                     "catalog: model id {:?} must be provider/model",
@@ -143,7 +170,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_parse_and_ship_a_simulated_catalog() {
+    fn defaults_parse_and_ship_a_catalog_the_simulator_can_serve() {
         let config: Config = Figment::new()
             .merge(Toml::string(DEFAULT_CONFIG))
             .extract()
@@ -152,7 +179,10 @@ mod tests {
         assert_eq!(config.addr.to_string(), "127.0.0.1:3000");
         assert!(config.database_url.starts_with("sqlite://"));
         assert!(config.catalog.len() >= 5);
-        assert!(config.catalog.iter().all(|m| m.simulated));
+        assert!(
+            config.catalog.iter().all(|m| m.simulation.is_some()),
+            "every demo model has a profile"
+        );
     }
 
     #[test]

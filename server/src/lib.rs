@@ -9,5 +9,8 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod http;
+pub mod metrics;
+pub mod providers;
+pub mod routing;
 pub mod serve;
 pub mod storage;

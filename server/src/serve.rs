@@ -10,7 +10,9 @@ use tower_sessions::ExpiredDeletion;
 
 use crate::accounts::Accounts;
 use crate::config::Config;
+use crate::http::gateway::KeyLimiter;
 use crate::http::{self, AppState, SessionSettings};
+use crate::routing::Routing;
 use crate::storage::sessions::StorageSessionStore;
 use crate::storage::{self, SharedStorage};
 
@@ -24,6 +26,8 @@ pub enum ServeError {
     NoSite(String),
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Providers(String),
 }
 
 /// Opens the database named by the config, migrating it.
@@ -53,12 +57,18 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         return Err(ServeError::NoSite(site_root));
     }
     let storage = open_storage(&config).await?;
-    crate::catalog::sync(&storage, &config.catalog)
+
+    let timeouts = config.gateway.timeouts;
+    let (providers, served_catalog) =
+        crate::providers::build(&config.providers, &config.catalog, timeouts).map_err(ServeError::Providers)?;
+    crate::catalog::sync(&storage, &served_catalog)
         .await
         .map_err(|source| ServeError::Storage {
             url: redact(&config.database_url),
             source,
         })?;
+    let (metrics, metrics_writer) = crate::metrics::start(storage.clone());
+    let key_limiter = Arc::new(KeyLimiter::new(config.gateway.requests_per_minute_per_key));
 
     let accounts = Arc::new(Accounts::new(storage.clone(), config.login_limits));
     let backend: SharedBackend = accounts.clone();
@@ -72,6 +82,13 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         leptos_options,
         routes: http::pages::routes(),
         storage: storage.clone(),
+        catalog: crate::catalog::index(&served_catalog),
+        providers: Arc::new(providers),
+        routing: Arc::new(Routing::new()),
+        metrics,
+        key_limiter: key_limiter.clone(),
+        timeouts,
+        max_body_bytes: config.gateway.max_body_bytes,
         accounts: accounts.clone(),
         backend,
     };
@@ -100,6 +117,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         loop {
             tick.tick().await;
             limiter_owner.limiter().forget_idle();
+            key_limiter.forget_idle();
         }
     });
 
@@ -121,6 +139,10 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    // Every handler (and so every metrics sink) is gone: the writer stores what is queued.
+    if let Err(e) = metrics_writer.await {
+        tracing::error!(error = %e, "metrics writer failed");
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -75,6 +75,23 @@ async fn models_need_a_valid_key(backend: Backend) {
     assert_eq!(mini["owned_by"], "openai");
     assert_eq!(mini["setpoint"]["simulated"], true, "demo models are marked simulated");
     assert!(mini["setpoint"]["input_price_per_mtok"].as_f64().is_some());
+
+    // The use is recorded (off the request path, so allow it a moment).
+    let storage = server::storage::connect(&db.url).await.expect("open");
+    let hash = server::accounts::api_key::hash(&secret);
+    let mut last_used = None;
+    for _ in 0..50 {
+        last_used = storage
+            .api_key_by_hash(&hash)
+            .await
+            .expect("q")
+            .and_then(|k| k.key.last_used_at);
+        if last_used.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(last_used.is_some(), "last_used_at was set");
 }
 
 async fn revocation_from_the_cli_takes_effect_at_once(backend: Backend) {

@@ -5,7 +5,7 @@ mod common;
 use app::catalog::{Capabilities, CatalogModel};
 use app::model_set::{Comparator, Dimension, ModelSetSpec, Requirement, Statistic};
 use common::{fresh_db, Backend, TestDb};
-use server::storage::{self, NewModelSet, RequestRecord, SharedStorage, StorageError};
+use server::storage::{self, NewModelSet, RequestRecord, SetContent, SetFilter, SharedStorage, StorageError};
 
 on_both_backends!(
     migrations_are_idempotent,
@@ -150,6 +150,7 @@ fn model(id: &str, price: f64) -> CatalogModel {
             json_output: true,
         },
         simulated: true,
+        simulation: None,
     }
 }
 
@@ -173,6 +174,12 @@ fn new_set(owner_id: i64, slug: &str, name: &str, categories: &[&str], tags: &[&
         owner_id,
         slug: slug.into(),
         name: name.into(),
+        content: content(name, categories, tags),
+    }
+}
+
+fn content(name: &str, categories: &[&str], tags: &[&str]) -> SetContent {
+    SetContent {
         description: format!("{name} description"),
         categories: categories.iter().map(|c| c.to_string()).collect(),
         tags: tags.iter().map(|t| t.to_string()).collect(),
@@ -203,7 +210,7 @@ async fn model_sets(backend: Backend) {
     assert_eq!(chat.owner, "alice");
     assert_eq!(chat.address(), "@alice/cheap-chat");
     assert_eq!(chat.spec.requirements.len(), 1);
-    assert_eq!((chat.created_at, chat.updated_at), (10, 10));
+    assert_eq!((chat.created_at, chat.updated_at, chat.revision), (10, 10, 1));
     s.create_model_set(&new_set(bob.id, "cheap-chat", "Bob's Chat", &["chat"], &["fast"]), 11)
         .await
         .expect("the same slug under another owner is fine");
@@ -230,33 +237,76 @@ async fn model_sets(backend: Backend) {
         .expect("query")
         .is_none());
 
+    let search = |query: &str, category: Option<&str>, tag: Option<&str>, owner: Option<&str>| SetFilter {
+        query: query.into(),
+        category: category.map(Into::into),
+        tag: tag.map(Into::into),
+        owner: owner.map(Into::into),
+    };
     let names = |sets: Vec<app::model_set::ModelSet>| sets.into_iter().map(|m| m.name).collect::<Vec<_>>();
+    let find = |f: SetFilter| {
+        let s = s.clone();
+        async move { names(s.search_model_sets(&f).await.expect("search")) }
+    };
     assert_eq!(
-        names(s.search_model_sets("").await.expect("all")),
+        find(search("", None, None, None)).await,
         vec!["Code 100%", "Bob's Chat", "Cheap Chat"]
     );
     assert_eq!(
-        names(s.search_model_sets("CHEAP").await.expect("by name")),
+        find(search("CHEAP", None, None, None)).await,
         vec!["Bob's Chat", "Cheap Chat"]
     );
-    assert_eq!(
-        names(s.search_model_sets("coding").await.expect("by category")),
-        vec!["Code 100%"]
+    assert_eq!(find(search("coding", None, None, None)).await, vec!["Code 100%"]);
+    assert_eq!(find(search("budget", None, None, None)).await, vec!["Cheap Chat"]);
+    assert_eq!(find(search("bob", None, None, None)).await.len(), 2);
+    assert_eq!(find(search("100%", None, None, None)).await, vec!["Code 100%"]);
+    assert!(
+        find(search("%_", None, None, None)).await.is_empty(),
+        "wildcards are literal"
     );
     assert_eq!(
-        names(s.search_model_sets("budget").await.expect("by tag")),
-        vec!["Cheap Chat"]
+        find(search("", Some("chat"), None, None)).await,
+        vec!["Bob's Chat", "Cheap Chat"]
     );
-    assert_eq!(names(s.search_model_sets("bob").await.expect("by owner")).len(), 2);
+    assert!(
+        find(search("", Some("cha"), None, None)).await.is_empty(),
+        "categories match whole"
+    );
     assert_eq!(
-        names(s.search_model_sets("100%").await.expect("literal %")),
-        vec!["Code 100%"]
+        find(search("", None, Some("fast"), Some("bob"))).await,
+        vec!["Code 100%", "Bob's Chat"]
     );
-    assert!(s
-        .search_model_sets("%_")
+    assert_eq!(find(search("chat", None, Some("fast"), None)).await, vec!["Bob's Chat"]);
+    assert!(find(search("", None, None, Some("carol"))).await.is_empty());
+
+    // Edits make revisions; the name and slug stay.
+    let mut edited = content("Cheap Chat", &["chat", "support"], &["budget"]);
+    edited.description = "cheaper".into();
+    edited.spec.models.pop();
+    let after = s.update_model_set(chat.id, &edited, 20).await.expect("update");
+    assert_eq!((after.revision, after.updated_at, after.created_at), (2, 20, 10));
+    assert_eq!((after.name.as_str(), after.slug.as_str()), ("Cheap Chat", "cheap-chat"));
+    assert_eq!(after.description, "cheaper");
+    assert_eq!(after.spec.models.len(), 1);
+    let history = s.model_set_revisions(chat.id).await.expect("revisions");
+    assert_eq!(history.iter().map(|r| r.revision).collect::<Vec<_>>(), vec![2, 1]);
+    assert_eq!(history[1].spec.models.len(), 2, "revision 1 keeps the original spec");
+    assert_eq!(history[0].edited_at, 20);
+    match s.update_model_set(9_999, &edited, 30).await {
+        Err(StorageError::NotFound) => {}
+        other => panic!("updating a missing set must be NotFound, got {other:?}"),
+    }
+
+    s.delete_model_set(chat.id).await.expect("delete");
+    assert!(s.model_set_by_slug("alice", "cheap-chat").await.expect("q").is_none());
+    assert!(s.model_set_revisions(chat.id).await.expect("revisions").is_empty());
+    match s.delete_model_set(chat.id).await {
+        Err(StorageError::NotFound) => {}
+        other => panic!("deleting twice must be NotFound, got {other:?}"),
+    }
+    s.create_model_set(&new_set(alice.id, "cheap-chat", "Cheap Chat", &[], &[]), 40)
         .await
-        .expect("wildcards are literal")
-        .is_empty());
+        .expect("a deleted slug can be used again");
 }
 
 fn record(i: i64, set: Option<i64>) -> RequestRecord {

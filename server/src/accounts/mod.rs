@@ -16,7 +16,7 @@ use app::model_set::ModelSet;
 
 use crate::clock::now_ms;
 use crate::config::LoginLimits;
-use crate::storage::{Account, ApiKey, KeyOwner, SharedStorage, StorageError};
+use crate::storage::{Account, ApiKey, KeyOwner, SetFilter, SharedStorage, StorageError};
 use limiter::LoginLimiter;
 
 /// Why an account operation failed, for the command line and the pages alike.
@@ -270,9 +270,13 @@ impl Backend for Accounts {
     }
 
     async fn model_sets(&self, query: &str) -> Result<Vec<ModelSet>, UiError> {
+        let filter = SetFilter {
+            query: query.to_string(),
+            ..SetFilter::default()
+        };
         Ok(self
             .storage
-            .search_model_sets(query)
+            .search_model_sets(&filter)
             .await
             .map_err(AccountError::from)?)
     }

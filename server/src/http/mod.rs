@@ -1,9 +1,11 @@
 //! HTTP: one router wires every surface.
 //!
 //! - `/v1/*`: the OpenAI-compatible gateway, authenticated by API key ([`gateway`]).
+//! - `/api/v1/*`: the JSON management API ([`api`]), by session or API key.
 //! - `/api/*`: the pages' server functions; pages themselves; static files. These carry
 //!   the session cookie and are guarded against cross-site posts ([`auth`]).
 
+pub mod api;
 pub mod auth;
 pub mod error;
 pub mod gateway;
@@ -13,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::backend::SharedBackend;
-use axum::extract::FromRef;
+use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::routing::{get, post};
 use axum::Router;
 use leptos::prelude::LeptosOptions;
@@ -23,8 +25,13 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::accounts::Accounts;
+use crate::catalog::Catalog;
+use crate::metrics::MetricsSink;
+use crate::providers::{Providers, Timeouts};
+use crate::routing::Routing;
 use crate::storage::sessions::StorageSessionStore;
 use crate::storage::SharedStorage;
+use gateway::KeyLimiter;
 
 /// Everything a handler may need; cheap to clone.
 #[derive(Clone, FromRef)]
@@ -32,6 +39,13 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub routes: Vec<AxumRouteListing>,
     pub storage: SharedStorage,
+    pub catalog: Catalog,
+    pub providers: Arc<Providers>,
+    pub routing: Arc<Routing>,
+    pub metrics: MetricsSink,
+    pub key_limiter: Arc<KeyLimiter>,
+    pub timeouts: Timeouts,
+    pub max_body_bytes: usize,
     pub accounts: Arc<Accounts>,
     /// The same `Accounts`, seen through the trait the pages call.
     pub backend: SharedBackend,
@@ -52,9 +66,27 @@ pub fn router(state: AppState, sessions: SessionSettings) -> Router {
         .with_secure(sessions.secure_cookies)
         .with_expiry(Expiry::OnInactivity(time::Duration::days(i64::from(sessions.days))));
 
-    let gateway = Router::new().route("/v1/models", get(gateway::list_models));
+    let gateway = Router::new()
+        .route("/v1/models", get(gateway::list_models))
+        .route("/v1/chat/completions", post(gateway::chat_completions))
+        .layer(DefaultBodyLimit::max(state.max_body_bytes))
+        .layer(axum::middleware::from_fn(gateway::request_id));
 
     let web = Router::new()
+        .route(
+            "/api/v1/model-sets",
+            get(api::model_sets::list).post(api::model_sets::create),
+        )
+        .route(
+            "/api/v1/model-sets/{owner}/{slug}",
+            get(api::model_sets::get)
+                .patch(api::model_sets::update)
+                .delete(api::model_sets::delete),
+        )
+        .route(
+            "/api/v1/model-sets/{owner}/{slug}/revisions",
+            get(api::model_sets::revisions),
+        )
         .route("/api/{*fn_name}", post(pages::server_fn).get(pages::server_fn))
         .leptos_routes_with_handler(state.routes.clone(), get(pages::page))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))

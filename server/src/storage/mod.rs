@@ -16,7 +16,7 @@ pub mod sqlite;
 use std::sync::Arc;
 
 use app::catalog::CatalogModel;
-use app::model_set::{ModelSet, ModelSetSpec};
+use app::model_set::{ModelSet, ModelSetRevision, ModelSetSpec};
 
 pub type StorageResult<T> = Result<T, StorageError>;
 
@@ -81,16 +81,32 @@ pub struct KeyOwner {
     pub username: String,
 }
 
-/// A Model Set as written; the storage assigns id and timestamps.
+/// The editable content of a Model Set: what each revision records.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SetContent {
+    pub description: String,
+    pub categories: Vec<String>,
+    pub tags: Vec<String>,
+    pub spec: ModelSetSpec,
+}
+
+/// A Model Set as written; the storage assigns id, revision and timestamps.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewModelSet {
     pub owner_id: i64,
     pub slug: String,
     pub name: String,
-    pub description: String,
-    pub categories: Vec<String>,
-    pub tags: Vec<String>,
-    pub spec: ModelSetSpec,
+    pub content: SetContent,
+}
+
+/// Registry search. `query` matches name, slug, owner, category or tag (substring,
+/// case-insensitive; empty matches all); the others must match exactly when given.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SetFilter {
+    pub query: String,
+    pub category: Option<String>,
+    pub tag: Option<String>,
+    pub owner: Option<String>,
 }
 
 /// One gateway request, as the metrics writer records it.
@@ -157,12 +173,17 @@ pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
     async fn list_catalog_models(&self) -> StorageResult<Vec<CatalogModel>>;
 
     // Model Sets
-    /// Fails with `Conflict` when the owner already has the slug.
+    /// Creates the set at revision 1. Fails with `Conflict` when the owner already has the slug.
     async fn create_model_set(&self, set: &NewModelSet, now: i64) -> StorageResult<ModelSet>;
     async fn model_set_by_slug(&self, owner: &str, slug: &str) -> StorageResult<Option<ModelSet>>;
-    /// All sets whose name, slug, owner, category or tag contains `query` (case-insensitive);
-    /// an empty query lists everything. Newest first.
-    async fn search_model_sets(&self, query: &str) -> StorageResult<Vec<ModelSet>>;
+    /// Replaces the editable content as a new revision; `NotFound` if the set is gone.
+    async fn update_model_set(&self, set_id: i64, content: &SetContent, now: i64) -> StorageResult<ModelSet>;
+    /// Deletes the set and its revisions; `NotFound` if it is gone. Request records stay.
+    async fn delete_model_set(&self, set_id: i64) -> StorageResult<()>;
+    /// Newest first.
+    async fn model_set_revisions(&self, set_id: i64) -> StorageResult<Vec<ModelSetRevision>>;
+    /// Newest first.
+    async fn search_model_sets(&self, filter: &SetFilter) -> StorageResult<Vec<ModelSet>>;
 
     // Request metrics
     /// Writes a batch in one transaction: all of it or none.
@@ -191,11 +212,11 @@ pub fn is_sqlite_url(url: &str) -> bool {
     url.starts_with("sqlite:")
 }
 
-/// Lower-cased `%query%` for LIKE, with LIKE's wildcards escaped (`\` is the escape).
-fn like_pattern(query: &str) -> String {
-    let mut p = String::with_capacity(query.len() + 2);
+/// `%text%` for LIKE, with LIKE's wildcards in `text` escaped (`\` is the escape).
+fn like_contains(text: &str) -> String {
+    let mut p = String::with_capacity(text.len() + 2);
     p.push('%');
-    for c in query.trim().to_lowercase().chars() {
+    for c in text.chars() {
         if matches!(c, '%' | '_' | '\\') {
             p.push('\\');
         }
@@ -203,6 +224,16 @@ fn like_pattern(query: &str) -> String {
     }
     p.push('%');
     p
+}
+
+/// The registry's free-text pattern: case-insensitive substring.
+fn like_pattern(query: &str) -> String {
+    like_contains(&query.trim().to_lowercase())
+}
+
+/// Matches one whole element of a stored JSON array of (lower-case) strings.
+fn json_element_pattern(label: &str) -> String {
+    like_contains(&serde_json::to_string(&label.trim().to_lowercase()).unwrap_or_default())
 }
 
 fn decode_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> StorageResult<T> {

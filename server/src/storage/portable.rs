@@ -11,12 +11,12 @@
 macro_rules! portable_sql_storage {
     ($storage:ty, $row:ty) => {
         use app::catalog::{Capabilities, CatalogModel};
-        use app::model_set::ModelSet;
+        use app::model_set::{ModelSet, ModelSetRevision};
         use sqlx::Row;
 
         use $crate::storage::{
-            decode_json, encode_json, like_pattern, Account, ApiKey, KeyOwner, NewModelSet, RequestRecord,
-            StorageError, StorageResult,
+            decode_json, encode_json, json_element_pattern, like_pattern, Account, ApiKey, KeyOwner, NewModelSet,
+            RequestRecord, SetContent, SetFilter, StorageError, StorageResult,
         };
 
         fn account(row: &$row) -> StorageResult<Account> {
@@ -55,6 +55,7 @@ macro_rules! portable_sql_storage {
                     json_output: row.try_get("supports_json")?,
                 },
                 simulated: row.try_get("simulated")?,
+                simulation: None,
             })
         }
 
@@ -68,13 +69,25 @@ macro_rules! portable_sql_storage {
                 categories: decode_json("categories", row.try_get("categories")?)?,
                 tags: decode_json("tags", row.try_get("tags")?)?,
                 spec: decode_json("spec", row.try_get("spec")?)?,
+                revision: row.try_get("revision")?,
                 created_at: row.try_get("created_at")?,
                 updated_at: row.try_get("updated_at")?,
             })
         }
 
+        fn model_set_revision(row: &$row) -> StorageResult<ModelSetRevision> {
+            Ok(ModelSetRevision {
+                revision: row.try_get("revision")?,
+                edited_at: row.try_get("edited_at")?,
+                description: row.try_get("description")?,
+                categories: decode_json("categories", row.try_get("categories")?)?,
+                tags: decode_json("tags", row.try_get("tags")?)?,
+                spec: decode_json("spec", row.try_get("spec")?)?,
+            })
+        }
+
         const MODEL_SET_COLUMNS: &str = "s.id, a.username AS owner, s.slug, s.name, s.description, s.categories, \
-             s.tags, s.spec, s.created_at, s.updated_at FROM model_sets s JOIN accounts a ON a.id = s.owner_id";
+             s.tags, s.spec, s.revision, s.created_at, s.updated_at FROM model_sets s JOIN accounts a ON a.id = s.owner_id";
 
         const API_KEY_COLUMNS: &str = "k.id, k.account_id, k.name, k.prefix, k.created_at, k.last_used_at, k.revoked_at";
 
@@ -267,24 +280,34 @@ macro_rules! portable_sql_storage {
             }
 
             async fn create_model_set(&self, set: &NewModelSet, now: i64) -> StorageResult<ModelSet> {
+                let c = &set.content;
+                let mut tx = self.pool.begin().await?;
                 let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO model_sets (owner_id, slug, name, description, categories, tags, spec, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+                    "INSERT INTO model_sets (owner_id, slug, name, description, categories, tags, spec, revision, \
+                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8) RETURNING id",
                 )
                 .bind(set.owner_id)
                 .bind(&set.slug)
                 .bind(&set.name)
-                .bind(&set.description)
-                .bind(encode_json(&set.categories)?)
-                .bind(encode_json(&set.tags)?)
-                .bind(encode_json(&set.spec)?)
+                .bind(&c.description)
+                .bind(encode_json(&c.categories)?)
+                .bind(encode_json(&c.tags)?)
+                .bind(encode_json(&c.spec)?)
                 .bind(now)
-                .fetch_one(&self.pool)
+                .fetch_one(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO model_set_revisions (set_id, revision, edited_at, description, categories, tags, spec) \
+                     SELECT id, revision, updated_at, description, categories, tags, spec FROM model_sets WHERE id = $1",
+                )
+                .bind(id)
+                .execute(&mut *tx)
                 .await?;
                 let row = sqlx::query(&format!("SELECT {MODEL_SET_COLUMNS} WHERE s.id = $1"))
                     .bind(id)
-                    .fetch_one(&self.pool)
+                    .fetch_one(&mut *tx)
                     .await?;
+                tx.commit().await?;
                 model_set(&row)
             }
 
@@ -297,13 +320,76 @@ macro_rules! portable_sql_storage {
                 row.as_ref().map(model_set).transpose()
             }
 
-            async fn search_model_sets(&self, query: &str) -> StorageResult<Vec<ModelSet>> {
+            async fn update_model_set(&self, set_id: i64, c: &SetContent, now: i64) -> StorageResult<ModelSet> {
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query(
+                    "UPDATE model_sets SET description = $1, categories = $2, tags = $3, spec = $4, \
+                     revision = revision + 1, updated_at = $5 WHERE id = $6",
+                )
+                .bind(&c.description)
+                .bind(encode_json(&c.categories)?)
+                .bind(encode_json(&c.tags)?)
+                .bind(encode_json(&c.spec)?)
+                .bind(now)
+                .bind(set_id)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StorageError::NotFound);
+                }
+                sqlx::query(
+                    "INSERT INTO model_set_revisions (set_id, revision, edited_at, description, categories, tags, spec) \
+                     SELECT id, revision, updated_at, description, categories, tags, spec FROM model_sets WHERE id = $1",
+                )
+                .bind(set_id)
+                .execute(&mut *tx)
+                .await?;
+                let row = sqlx::query(&format!("SELECT {MODEL_SET_COLUMNS} WHERE s.id = $1"))
+                    .bind(set_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                model_set(&row)
+            }
+
+            async fn delete_model_set(&self, set_id: i64) -> StorageResult<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("DELETE FROM model_set_revisions WHERE set_id = $1")
+                    .bind(set_id)
+                    .execute(&mut *tx)
+                    .await?;
+                let done = sqlx::query("DELETE FROM model_sets WHERE id = $1").bind(set_id).execute(&mut *tx).await?;
+                if done.rows_affected() == 0 {
+                    return Err(StorageError::NotFound);
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn model_set_revisions(&self, set_id: i64) -> StorageResult<Vec<ModelSetRevision>> {
+                let rows = sqlx::query(
+                    "SELECT revision, edited_at, description, categories, tags, spec FROM model_set_revisions \
+                     WHERE set_id = $1 ORDER BY revision DESC",
+                )
+                .bind(set_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(model_set_revision).collect()
+            }
+
+            async fn search_model_sets(&self, filter: &SetFilter) -> StorageResult<Vec<ModelSet>> {
                 let rows = sqlx::query(&format!(
-                    "SELECT {MODEL_SET_COLUMNS} WHERE lower(s.name) LIKE $1 ESCAPE '\\' OR lower(s.slug) LIKE $1 ESCAPE '\\' \
-                     OR lower(a.username) LIKE $1 ESCAPE '\\' OR lower(s.categories) LIKE $1 ESCAPE '\\' \
-                     OR lower(s.tags) LIKE $1 ESCAPE '\\' ORDER BY s.id DESC"
+                    "SELECT {MODEL_SET_COLUMNS} WHERE (lower(s.name) LIKE $1 ESCAPE '\\' \
+                     OR lower(s.slug) LIKE $1 ESCAPE '\\' OR lower(a.username) LIKE $1 ESCAPE '\\' \
+                     OR s.categories LIKE $1 ESCAPE '\\' OR s.tags LIKE $1 ESCAPE '\\') \
+                     AND ($2 IS NULL OR s.categories LIKE $2 ESCAPE '\\') \
+                     AND ($3 IS NULL OR s.tags LIKE $3 ESCAPE '\\') \
+                     AND ($4 IS NULL OR a.username = $4) ORDER BY s.id DESC"
                 ))
-                .bind(like_pattern(query))
+                .bind(like_pattern(&filter.query))
+                .bind(filter.category.as_deref().map(json_element_pattern))
+                .bind(filter.tag.as_deref().map(json_element_pattern))
+                .bind(filter.owner.as_deref())
                 .fetch_all(&self.pool)
                 .await?;
                 rows.iter().map(model_set).collect()

@@ -1,0 +1,74 @@
+//! Request metrics off the request path: handlers hand a [`RequestRecord`] to a bounded
+//! channel; one writer task stores them in batches. On shutdown the channel closes when
+//! the last handler is gone, the writer drains what is left, and `serve` waits for it.
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::storage::{RequestRecord, SharedStorage};
+
+/// Records waiting in memory before handlers start waiting for the writer.
+const CAPACITY: usize = 16_384;
+/// Records per database transaction.
+const BATCH: usize = 512;
+/// Attempts to store one batch before it is given up (and counted in the log).
+const ATTEMPTS: u32 = 5;
+
+#[derive(Clone, Debug)]
+pub struct MetricsSink {
+    tx: mpsc::Sender<RequestRecord>,
+}
+
+impl MetricsSink {
+    /// Queues a record without waiting. When the queue is full (the database is slower than
+    /// the traffic) the record waits in a task of its own rather than being dropped.
+    pub fn record(&self, record: RequestRecord) {
+        match self.tx.try_send(record) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(record)) => {
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    if tx.send(record).await.is_err() {
+                        tracing::error!("metrics writer gone; a request record was lost");
+                    }
+                });
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                tracing::error!("metrics writer gone; a request record was lost");
+            }
+        }
+    }
+}
+
+/// Starts the writer; it ends after every sink is dropped and the queue is stored.
+pub fn start(storage: SharedStorage) -> (MetricsSink, JoinHandle<()>) {
+    let (tx, mut rx) = mpsc::channel(CAPACITY);
+    let writer = tokio::spawn(async move {
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut stored: u64 = 0;
+        while rx.recv_many(&mut batch, BATCH).await > 0 {
+            store(&storage, &batch).await;
+            stored += batch.len() as u64;
+            batch.clear();
+        }
+        tracing::info!(stored, "metrics writer finished");
+    });
+    (MetricsSink { tx }, writer)
+}
+
+async fn store(storage: &SharedStorage, batch: &[RequestRecord]) {
+    let mut wait = Duration::from_millis(50);
+    for attempt in 1..=ATTEMPTS {
+        match storage.insert_request_records(batch).await {
+            Ok(()) => return,
+            Err(e) if attempt < ATTEMPTS => {
+                tracing::warn!(error = %e, attempt, "storing request records failed; retrying");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+            Err(e) => tracing::error!(error = %e, lost = batch.len(), "storing request records failed; giving up"),
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! Upstream model providers behind one trait, a file per kind:
+//! - [`openai`]: any OpenAI-compatible API; answers pass through unmodified.
+//! - [`simulated`]: an in-process provider whose timing, errors and answers follow
+//!   configured distributions, so the product runs offline (demos, tests). It is a real
+//!   provider, not a test double: it goes through exactly the same gateway path.
+//!
+//! Every provider speaks OpenAI's chat-completions format to the gateway; translation
+//! (for non-OpenAI APIs) happens inside the provider.
+
+pub mod openai;
+pub mod simulated;
+mod sse;
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::catalog::CatalogModel;
+use axum::body::Bytes;
+use futures::Stream;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// One chat completion to send: the client's body with `model` set to the upstream name.
+pub struct ChatRequest {
+    pub body: Map<String, Value>,
+    pub stream: bool,
+}
+
+/// SSE `data:` payloads (OpenAI chunk JSON), in order, without framing or `[DONE]`.
+pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<Bytes, ProviderError>> + Send>>;
+
+pub enum Reply {
+    /// A whole JSON answer, passed to the client as is.
+    Whole(Bytes),
+    /// A stream that has started: its first payload has not failed before this is returned.
+    Stream(ChunkStream),
+}
+
+/// Failures, classified so that fallback and metrics never parse strings.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error("could not connect: {0}")]
+    Connect(String),
+    #[error("timed out")]
+    Timeout,
+    #[error("rate limited by the provider")]
+    RateLimited { body: Bytes },
+    #[error("provider answered {status}")]
+    Upstream { status: u16, body: Bytes },
+    #[error("unexpected answer: {0}")]
+    Protocol(String),
+}
+
+impl ProviderError {
+    /// The `error_class` recorded in request metrics.
+    pub fn class(&self) -> &'static str {
+        match self {
+            ProviderError::Connect(_) => "connect",
+            ProviderError::Timeout => "timeout",
+            ProviderError::RateLimited { .. } => "rate_limited",
+            ProviderError::Upstream { status, .. } if *status >= 500 => "upstream_5xx",
+            ProviderError::Upstream { .. } => "upstream_4xx",
+            ProviderError::Protocol(_) => "protocol",
+        }
+    }
+
+    /// Whether another model may succeed where this one failed. A 4xx other than 429 is
+    /// the request's fault and would fail anywhere.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, ProviderError::Upstream { status, .. } if *status < 500)
+    }
+}
+
+/// The limits a provider call runs under.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timeouts {
+    pub connect_ms: u64,
+    /// Until the first byte of the answer (whole or streamed).
+    pub first_token_ms: u64,
+    /// For the whole answer.
+    pub total_ms: u64,
+}
+
+impl Timeouts {
+    pub fn connect(&self) -> Duration {
+        Duration::from_millis(self.connect_ms)
+    }
+    pub fn first_token(&self) -> Duration {
+        Duration::from_millis(self.first_token_ms)
+    }
+    pub fn total(&self) -> Duration {
+        Duration::from_millis(self.total_ms)
+    }
+}
+
+#[async_trait::async_trait]
+pub trait Provider: Send + Sync {
+    /// Sends one chat completion to `model` (the provider puts its upstream name in the body).
+    /// Resolves once the answer is known to have started: a whole answer, or a stream
+    /// whose first payload arrived, so that a failure before any byte can fall back.
+    async fn chat(
+        &self,
+        model: &CatalogModel,
+        request: ChatRequest,
+        timeouts: Timeouts,
+    ) -> Result<Reply, ProviderError>;
+}
+
+/// How a configured provider is reached.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ProviderConfig {
+    /// Any OpenAI-compatible API. Switched on only when `api_key_env` names a set variable
+    /// (or is absent, for local servers such as vLLM or Ollama that need no key).
+    Openai {
+        base_url: String,
+        #[serde(default)]
+        api_key_env: Option<String>,
+    },
+    Simulated,
+}
+
+/// The providers in use, by name.
+pub type Providers = HashMap<String, Arc<dyn Provider>>;
+
+/// Starts the configured providers and derives the catalog as served: a model whose provider
+/// is off (its key variable unset) is served by the simulator and marked simulated.
+pub fn build(
+    configs: &std::collections::BTreeMap<String, ProviderConfig>,
+    catalog: &[CatalogModel],
+    timeouts: Timeouts,
+) -> Result<(Providers, Vec<CatalogModel>), String> {
+    let simulator: Arc<dyn Provider> = Arc::new(simulated::SimulatedProvider);
+    let mut providers: Providers = HashMap::new();
+    let mut real = std::collections::HashSet::new();
+    for (name, config) in configs {
+        let provider: Arc<dyn Provider> = match config {
+            ProviderConfig::Simulated => simulator.clone(),
+            ProviderConfig::Openai { base_url, api_key_env } => {
+                let key = match api_key_env {
+                    None => Some(None),
+                    Some(var) => std::env::var(var).ok().filter(|v| !v.is_empty()).map(Some),
+                };
+                match key {
+                    Some(key) => {
+                        real.insert(name.clone());
+                        let provider = openai::OpenAiProvider::new(base_url, key, timeouts)
+                            .map_err(|e| format!("providers.{name}: {e}"))?;
+                        tracing::info!(provider = %name, "provider on");
+                        Arc::new(provider)
+                    }
+                    None => simulator.clone(),
+                }
+            }
+        };
+        providers.insert(name.clone(), provider);
+    }
+    let served = catalog
+        .iter()
+        .map(|model| CatalogModel {
+            simulated: !real.contains(&model.provider),
+            ..model.clone()
+        })
+        .collect();
+    Ok((providers, served))
+}
+
+/// A rough prompt size, four characters a token, for when a provider reports no usage.
+pub fn estimate_prompt_tokens(body: &Map<String, Value>) -> u64 {
+    let chars: usize = body
+        .get("messages")
+        .and_then(Value::as_array)
+        .map(|messages| messages.iter().map(|m| text_len(m.get("content"))).sum())
+        .unwrap_or(0);
+    (chars as u64).div_ceil(4).max(1)
+}
+
+fn text_len(content: Option<&Value>) -> usize {
+    match content {
+        Some(Value::String(s)) => s.len(),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .map(str::len)
+            .sum(),
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(id: &str, provider: &str) -> CatalogModel {
+        CatalogModel {
+            id: id.into(),
+            provider: provider.into(),
+            upstream_name: id.into(),
+            input_price_per_mtok: 1.0,
+            output_price_per_mtok: 1.0,
+            context_window: 1000,
+            capabilities: Default::default(),
+            simulated: false,
+            simulation: None,
+        }
+    }
+
+    #[test]
+    fn providers_without_their_key_are_simulated() {
+        let timeouts = Timeouts {
+            connect_ms: 100,
+            first_token_ms: 100,
+            total_ms: 100,
+        };
+        let configs = std::collections::BTreeMap::from([
+            ("sim".to_string(), ProviderConfig::Simulated),
+            (
+                "keyed".to_string(),
+                ProviderConfig::Openai {
+                    base_url: "http://127.0.0.1:9/v1".into(),
+                    api_key_env: Some("SETPOINT_TEST_VARIABLE_NEVER_SET".into()),
+                },
+            ),
+            (
+                "local".to_string(),
+                ProviderConfig::Openai {
+                    base_url: "http://127.0.0.1:9/v1".into(),
+                    api_key_env: None,
+                },
+            ),
+        ]);
+        let catalog = [model("s/a", "sim"), model("k/b", "keyed"), model("l/c", "local")];
+        let (providers, served) = build(&configs, &catalog, timeouts).expect("build");
+        assert_eq!(providers.len(), 3);
+        let simulated: Vec<bool> = served.iter().map(|m| m.simulated).collect();
+        assert_eq!(
+            simulated,
+            vec![true, true, false],
+            "only the keyless local provider is real"
+        );
+    }
+}

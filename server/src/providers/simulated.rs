@@ -1,0 +1,196 @@
+//! The simulator: answers in OpenAI's format after a time to first token, at a token rate,
+//! with a completion length and an error rate drawn from the model's [`SimulationProfile`].
+
+use std::time::Duration;
+
+use app::catalog::{CatalogModel, SimulationProfile};
+use axum::body::Bytes;
+use rand::Rng;
+use rand_distr::StandardNormal;
+use serde_json::{json, Value};
+use tokio::time::{sleep, sleep_until, Instant};
+
+use super::{estimate_prompt_tokens, ChatRequest, Provider, ProviderError, Reply, Timeouts};
+
+pub struct SimulatedProvider;
+
+const WORDS: &[&str] = &[
+    "the",
+    "set",
+    "routes",
+    "each",
+    "request",
+    "to",
+    "a",
+    "model",
+    "that",
+    "keeps",
+    "its",
+    "average",
+    "behaviour",
+    "within",
+    "target",
+    "while",
+    "cost",
+    "stays",
+    "low",
+    "and",
+    "answers",
+    "arrive",
+    "quickly",
+    "enough",
+    "for",
+    "most",
+    "people",
+    "who",
+    "care",
+    "about",
+    "latency",
+    "quality",
+    "or",
+    "price",
+];
+
+/// Everything random about one simulated call, drawn before the first await.
+struct Plan {
+    ttft: Duration,
+    per_token: Duration,
+    output_tokens: u32,
+    fails: bool,
+    words: Vec<&'static str>,
+}
+
+impl Plan {
+    fn draw(profile: &SimulationProfile) -> Plan {
+        let mut rng = rand::rng();
+        let mut spread = |median: f64| {
+            let z: f64 = rng.sample(StandardNormal);
+            (median * (profile.jitter * z).exp()).max(0.0)
+        };
+        let ttft = spread(profile.ttft_ms);
+        let tps = spread(profile.tokens_per_s).max(0.1);
+        let output_tokens = spread(profile.output_tokens).round().clamp(1.0, 4096.0) as u32;
+        let fails = rng.random_bool(profile.error_rate.clamp(0.0, 1.0));
+        let words = (0..output_tokens)
+            .map(|_| WORDS[rng.random_range(0..WORDS.len())])
+            .collect();
+        Plan {
+            ttft: Duration::from_secs_f64(ttft / 1000.0),
+            per_token: Duration::from_secs_f64(1.0 / tps),
+            output_tokens,
+            fails,
+            words,
+        }
+    }
+}
+
+fn completion_id() -> String {
+    let n: u64 = rand::rng().random();
+    format!("chatcmpl-sim-{n:016x}")
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[async_trait::async_trait]
+impl Provider for SimulatedProvider {
+    async fn chat(
+        &self,
+        model: &CatalogModel,
+        request: ChatRequest,
+        timeouts: Timeouts,
+    ) -> Result<Reply, ProviderError> {
+        let plan = Plan::draw(&model.simulation.unwrap_or_default());
+        let started = Instant::now();
+        if plan.ttft > timeouts.first_token() {
+            sleep(timeouts.first_token()).await;
+            return Err(ProviderError::Timeout);
+        }
+        sleep(plan.ttft).await;
+        if plan.fails {
+            let body = json!({"error": {"message": "simulated upstream failure", "type": "server_error", "param": null, "code": null}});
+            return Err(ProviderError::Upstream {
+                status: 500,
+                body: Bytes::from(body.to_string()),
+            });
+        }
+        let id = completion_id();
+        let created = unix_now();
+        let name = model.upstream_name.clone();
+        let prompt_tokens = estimate_prompt_tokens(&request.body);
+        let usage = json!({
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": plan.output_tokens,
+            "total_tokens": prompt_tokens + u64::from(plan.output_tokens),
+        });
+
+        if !request.stream {
+            let generation = plan.per_token * plan.output_tokens;
+            if started.elapsed() + generation > timeouts.total() {
+                sleep(timeouts.total().saturating_sub(started.elapsed())).await;
+                return Err(ProviderError::Timeout);
+            }
+            sleep(generation).await;
+            let body = json!({
+                "id": id,
+                "object": "chat.completion",
+                "created": created,
+                "model": name,
+                "system_fingerprint": "setpoint-simulated",
+                "choices": [{
+                    "index": 0,
+                    "message": {"role": "assistant", "content": plan.words.join(" ")},
+                    "logprobs": null,
+                    "finish_reason": "stop"
+                }],
+                "usage": usage,
+            });
+            return Ok(Reply::Whole(Bytes::from(body.to_string())));
+        }
+
+        let include_usage = request
+            .body
+            .get("stream_options")
+            .and_then(|o| o.get("include_usage"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let chunk = move |delta: Value, finish: Value| {
+            Bytes::from(
+                json!({
+                    "id": id,
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": name,
+                    "system_fingerprint": "setpoint-simulated",
+                    "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}],
+                })
+                .to_string(),
+            )
+        };
+        let Plan { per_token, words, .. } = plan;
+        let stream = async_stream::stream! {
+            let mut due = Instant::now();
+            for (i, word) in words.iter().enumerate() {
+                if i > 0 {
+                    due += per_token;
+                    sleep_until(due).await;
+                }
+                let text = if i == 0 { (*word).to_string() } else { format!(" {word}") };
+                let delta = if i == 0 { json!({"role": "assistant", "content": text}) } else { json!({"content": text}) };
+                yield Ok(chunk(delta, Value::Null));
+            }
+            yield Ok(chunk(json!({}), json!("stop")));
+            if include_usage {
+                let mut last: Value = serde_json::from_slice(&chunk(json!({}), Value::Null)).unwrap_or_default();
+                last["choices"] = json!([]);
+                last["usage"] = usage;
+                yield Ok(Bytes::from(last.to_string()));
+            }
+        };
+        Ok(Reply::Stream(Box::pin(stream)))
+    }
+}
