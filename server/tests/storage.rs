@@ -337,4 +337,6 @@ async fn request_records(backend: Backend) {
     s.insert_request_records(&batch).await.expect("insert batch");
     s.insert_request_records(&[]).await.expect("an empty batch is fine");
     assert_eq!(s.count_request_records().await.expect("count"), 250);
+    let recent = s.list_request_records(3).await.expect("list");
+    assert_eq!(recent, batch[247..].to_vec(), "the latest, oldest first, as written");
 }

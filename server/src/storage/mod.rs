@@ -189,6 +189,8 @@ pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
     /// Writes a batch in one transaction: all of it or none.
     async fn insert_request_records(&self, records: &[RequestRecord]) -> StorageResult<()>;
     async fn count_request_records(&self) -> StorageResult<i64>;
+    /// The most recent `limit` records, oldest first.
+    async fn list_request_records(&self, limit: i64) -> StorageResult<Vec<RequestRecord>>;
 }
 
 pub type SharedStorage = Arc<dyn Storage>;

@@ -86,6 +86,26 @@ macro_rules! portable_sql_storage {
             })
         }
 
+        fn request_record(row: &$row) -> StorageResult<RequestRecord> {
+            Ok(RequestRecord {
+                request_id: row.try_get("request_id")?,
+                at: row.try_get("at")?,
+                account_id: row.try_get("account_id")?,
+                api_key_id: row.try_get("api_key_id")?,
+                model_set_id: row.try_get("model_set_id")?,
+                model_id: row.try_get("model_id")?,
+                status: u16::try_from(row.try_get::<i64, _>("status")?)
+                    .map_err(|e| StorageError::Corrupt(format!("status: {e}")))?,
+                error_class: row.try_get("error_class")?,
+                latency_ms: row.try_get("latency_ms")?,
+                ttft_ms: row.try_get("ttft_ms")?,
+                output_tokens_per_s: row.try_get("output_tokens_per_s")?,
+                prompt_tokens: row.try_get("prompt_tokens")?,
+                completion_tokens: row.try_get("completion_tokens")?,
+                cost_usd: row.try_get("cost_usd")?,
+            })
+        }
+
         const MODEL_SET_COLUMNS: &str = "s.id, a.username AS owner, s.slug, s.name, s.description, s.categories, \
              s.tags, s.spec, s.revision, s.created_at, s.updated_at FROM model_sets s JOIN accounts a ON a.id = s.owner_id";
 
@@ -422,6 +442,16 @@ macro_rules! portable_sql_storage {
                 }
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn list_request_records(&self, limit: i64) -> StorageResult<Vec<RequestRecord>> {
+                let rows = sqlx::query(
+                    "SELECT * FROM (SELECT * FROM request_records ORDER BY id DESC LIMIT $1) recent ORDER BY id",
+                )
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(request_record).collect()
             }
 
             async fn count_request_records(&self) -> StorageResult<i64> {
