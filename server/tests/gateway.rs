@@ -25,6 +25,7 @@ on_both_backends!(
     bad_requests_get_openai_errors,
     keys_are_rate_limited,
     sigterm_under_load_loses_no_record,
+    a_client_that_leaves_stops_the_stream,
 );
 
 /// An OpenAI-compatible upstream whose behaviour is chosen by the model name.
@@ -164,6 +165,15 @@ input_price_per_mtok = 0.5
 output_price_per_mtok = 1.5
 context_window = 8000
 simulation = {{ ttft_ms = 900, tokens_per_s = 200, output_tokens = 40, jitter = 0.0 }}
+
+[[catalog]]
+id = "sim/long"
+provider = "simulated"
+upstream_name = "long"
+input_price_per_mtok = 0.5
+output_price_per_mtok = 1.5
+context_window = 8000
+simulation = {{ ttft_ms = 5, tokens_per_s = 20, output_tokens = 400, jitter = 0.0 }}
 "#
     );
     let file = tempfile::Builder::new().suffix(".toml").tempfile().expect("temp file");
@@ -578,5 +588,29 @@ async fn sigterm_under_load_loses_no_record(backend: Backend) {
     assert_eq!(
         stored, answered,
         "every answered request has its record, written before exit"
+    );
+}
+
+async fn a_client_that_leaves_stops_the_stream(backend: Backend) {
+    let s = setup(backend, 10_000).await;
+    let mut body = hello("sim/long");
+    body["stream"] = json!(true);
+    let started = std::time::Instant::now();
+    let mut resp = chat(&s, body).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    // Read a little of a 20-second stream, then hang up.
+    let first = resp.chunk().await.expect("read").expect("a first chunk");
+    assert!(!first.is_empty());
+    drop(resp);
+    let stored = records(&s, 1).await;
+    let r = &stored[0];
+    assert_eq!((r.status, r.error_class.as_deref()), (499, Some("cancelled")), "{r:?}");
+    assert!(
+        r.completion_tokens < 400,
+        "billed for what was sent, not the whole answer: {r:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the record came when the client left, not when the 20 s stream would have ended"
     );
 }
