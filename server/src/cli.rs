@@ -56,6 +56,9 @@ struct ServeArgs {
     /// Directory holding the built browser bundle.
     #[arg(long, value_name = "DIR")]
     site_root: Option<PathBuf>,
+    /// Seed demo data on first start: a `demo` account (no login) owning a few Model Sets.
+    #[arg(long, env = "SETPOINT_DEMO")]
+    demo: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -165,7 +168,8 @@ fn init_tracing(filter: &str) {
 
 async fn dispatch(command: Option<Command>, config: Config) -> Result<(), CliError> {
     let command = match command {
-        None | Some(Command::Serve(_)) => return Ok(serve::run(config).await?),
+        None => return Ok(serve::run(config, false).await?),
+        Some(Command::Serve(args)) => return Ok(serve::run(config, args.demo).await?),
         Some(command) => command,
     };
     let storage = serve::open_storage(&config).await?;

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod demo;
 pub mod http;
 pub mod metrics;
 pub mod providers;

@@ -51,22 +51,30 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-pub async fn run(config: Config) -> Result<(), ServeError> {
+pub async fn run(config: Config, demo: bool) -> Result<(), ServeError> {
     let site_root = config.site_root.to_string_lossy().to_string();
     if !config.site_root.join("pkg/setpoint.js").is_file() {
         return Err(ServeError::NoSite(site_root));
     }
     let storage = open_storage(&config).await?;
+    let storage_error = |source| ServeError::Storage {
+        url: redact(&config.database_url),
+        source,
+    };
 
     let timeouts = config.gateway.timeouts;
     let (providers, served_catalog) =
         crate::providers::build(&config.providers, &config.catalog, timeouts).map_err(ServeError::Providers)?;
     crate::catalog::sync(&storage, &served_catalog)
         .await
-        .map_err(|source| ServeError::Storage {
-            url: redact(&config.database_url),
-            source,
-        })?;
+        .map_err(storage_error)?;
+    let catalog = crate::catalog::index(&served_catalog);
+    if demo {
+        let created = crate::demo::seed(&storage, &catalog).await.map_err(storage_error)?;
+        if created > 0 {
+            tracing::info!(sets = created, "seeded demo data");
+        }
+    }
     let (metrics, metrics_writer) = crate::metrics::start(storage.clone());
     let key_limiter = Arc::new(KeyLimiter::new(config.gateway.requests_per_minute_per_key));
 
@@ -82,7 +90,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         leptos_options,
         routes: http::pages::routes(),
         storage: storage.clone(),
-        catalog: crate::catalog::index(&served_catalog),
+        catalog,
         providers: Arc::new(providers),
         routing: Arc::new(Routing::new()),
         metrics,

@@ -18,6 +18,7 @@ on_both_backends!(
     sessions_survive_a_restart,
     cross_site_posts_are_refused,
     pages_render_on_the_server,
+    demo_data_is_seeded_once,
 );
 
 async fn error_of(resp: reqwest::Response) -> (StatusCode, Value) {
@@ -486,4 +487,44 @@ async fn pages_render_on_the_server(backend: Backend) {
     }
     let resp = client.get(server.url("/no/such/page")).send().await.expect("send");
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+}
+
+async fn demo_data_is_seeded_once(backend: Backend) {
+    let db = fresh_db(backend).await;
+    let list = |server: &Server| {
+        let url = server.url("/api/v1/model-sets?owner=demo");
+        async move {
+            let body: Value = http().get(url).send().await.expect("send").json().await.expect("json");
+            body["data"].as_array().map(Vec::len).unwrap_or(0)
+        }
+    };
+    let server = Server::start_with(&db.url, &[("SETPOINT_DEMO", "true")]).await;
+    assert_eq!(list(&server).await, 3);
+    assert!(server.stop().success());
+    let server = Server::start_with(&db.url, &[("SETPOINT_DEMO", "true")]).await;
+    assert_eq!(list(&server).await, 3, "a second start seeds nothing more");
+    let client = http();
+    let (status, _) = error_of(
+        call(
+            &client,
+            &server,
+            "log_in",
+            &[("username", "demo"), ("password", "any password")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the demo account cannot log in");
+    let html = client
+        .get(server.url("/model-sets"))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        html.contains("Budget Chat") && html.contains("@demo/budget-chat"),
+        "the registry shows them"
+    );
 }
