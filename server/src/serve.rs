@@ -79,7 +79,10 @@ pub async fn run(config: Config, demo: bool) -> Result<(), ServeError> {
     let key_limiter = Arc::new(KeyLimiter::new(config.gateway.requests_per_minute_per_key));
 
     let accounts = Arc::new(Accounts::new(storage.clone(), config.login_limits));
-    let backend: SharedBackend = accounts.clone();
+    let backend: SharedBackend = Arc::new(http::pages::PagesBackend {
+        accounts: accounts.clone(),
+        storage: storage.clone(),
+    });
     let leptos_options = LeptosOptions::builder()
         .output_name("setpoint")
         .site_root(site_root.as_str())

@@ -1,22 +1,17 @@
 //! Accounts and API keys: the rules (validation, hashing, throttling) over [`Storage`].
 //!
-//! The web pages reach this through [`app::backend::Backend`], the command line and the
+//! The web pages reach this through `http::pages::PagesBackend`, the command line and the
 //! gateway call it directly. Storage never sees a password or a key secret.
 
 pub mod api_key;
 pub mod limiter;
 pub mod password;
 
-use std::net::IpAddr;
-
-use app::account::{validate_key_name, validate_password, validate_username, ApiKeyInfo, CreatedApiKey, UserInfo};
-use app::backend::Backend;
-use app::error::UiError;
-use app::model_set::ModelSet;
+use app::account::{validate_key_name, validate_password, validate_username, ApiKeyInfo, CreatedApiKey};
 
 use crate::clock::now_ms;
 use crate::config::LoginLimits;
-use crate::storage::{Account, ApiKey, KeyOwner, SetFilter, SharedStorage, StorageError};
+use crate::storage::{Account, ApiKey, KeyOwner, SharedStorage, StorageError};
 use limiter::LoginLimiter;
 
 /// Why an account operation failed, for the command line and the pages alike.
@@ -38,26 +33,6 @@ pub enum AccountError {
     Storage(#[from] StorageError),
     #[error("internal: {0}")]
     Internal(String),
-}
-
-impl From<AccountError> for UiError {
-    fn from(e: AccountError) -> Self {
-        match e {
-            AccountError::Invalid(msg) => UiError::Invalid(msg),
-            AccountError::UsernameTaken(_) => UiError::UsernameTaken,
-            AccountError::BadCredentials | AccountError::NoSuchAccount(_) => UiError::BadCredentials,
-            AccountError::RateLimited(s) => UiError::RateLimited(s),
-            AccountError::NoSuchKey => UiError::NotFound,
-            AccountError::Storage(e) => {
-                tracing::error!(error = %e, "storage failure");
-                UiError::Internal
-            }
-            AccountError::Internal(e) => {
-                tracing::error!(error = %e, "internal failure");
-                UiError::Internal
-            }
-        }
-    }
 }
 
 /// Why a bearer token was refused by the gateway.
@@ -82,13 +57,6 @@ const TOUCH_INTERVAL_MS: i64 = 60_000;
 pub struct Accounts {
     storage: SharedStorage,
     limiter: LoginLimiter,
-}
-
-fn user_info(a: &Account) -> UserInfo {
-    UserInfo {
-        id: a.id,
-        username: a.username.clone(),
-    }
 }
 
 fn key_info(k: ApiKey) -> ApiKeyInfo {
@@ -227,57 +195,5 @@ impl Accounts {
             });
         }
         Ok(owner)
-    }
-}
-
-#[async_trait::async_trait]
-impl Backend for Accounts {
-    async fn sign_up(&self, username: &str, password: &str, client: IpAddr) -> Result<UserInfo, UiError> {
-        // Sign-ups cost an argon2 hash, so they share the address budget with logins.
-        self.limiter.check(None, client).map_err(UiError::RateLimited)?;
-        let account = self.create_account(username, password).await?;
-        tracing::info!(account_id = account.id, "account created");
-        Ok(user_info(&account))
-    }
-
-    async fn log_in(&self, username: &str, password: &str, client: IpAddr) -> Result<UserInfo, UiError> {
-        self.limiter
-            .check(Some(username), client)
-            .map_err(UiError::RateLimited)?;
-        let account = self.verify_login(username, password).await?;
-        Ok(user_info(&account))
-    }
-
-    async fn user(&self, account_id: i64) -> Result<Option<UserInfo>, UiError> {
-        let account = self
-            .storage
-            .account_by_id(account_id)
-            .await
-            .map_err(AccountError::from)?;
-        Ok(account.as_ref().map(user_info))
-    }
-
-    async fn api_keys(&self, account_id: i64) -> Result<Vec<ApiKeyInfo>, UiError> {
-        Ok(self.list_keys(account_id).await?)
-    }
-
-    async fn create_api_key(&self, account_id: i64, name: &str) -> Result<CreatedApiKey, UiError> {
-        Ok(self.create_key(account_id, name).await?)
-    }
-
-    async fn revoke_api_key(&self, account_id: i64, key_id: i64) -> Result<(), UiError> {
-        Ok(self.revoke_key(account_id, key_id).await?)
-    }
-
-    async fn model_sets(&self, query: &str) -> Result<Vec<ModelSet>, UiError> {
-        let filter = SetFilter {
-            query: query.to_string(),
-            ..SetFilter::default()
-        };
-        Ok(self
-            .storage
-            .search_model_sets(&filter)
-            .await
-            .map_err(AccountError::from)?)
     }
 }

@@ -47,7 +47,7 @@ pub struct AppState {
     pub timeouts: Timeouts,
     pub max_body_bytes: usize,
     pub accounts: Arc<Accounts>,
-    /// The same `Accounts`, seen through the trait the pages call.
+    /// What the pages call ([`pages::PagesBackend`]), behind the app's trait.
     pub backend: SharedBackend,
 }
 

@@ -1,8 +1,14 @@
 //! The Leptos side of the router: server-side rendering of pages and the endpoint that
-//! answers the browser's server-function calls. Both get the [`Backend`] as context.
+//! answers the browser's server-function calls. Both get [`PagesBackend`] (as the app's
+//! [`Backend`] trait) in their context.
 
-use app::backend::SharedBackend;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use app::account::{ApiKeyInfo, CreatedApiKey, UserInfo};
+use app::backend::{Backend, SharedBackend};
 use app::error::UiError;
+use app::model_set::ModelSet;
 use app::{shell, App};
 use axum::body::Body;
 use axum::extract::State;
@@ -11,6 +17,8 @@ use axum::response::{IntoResponse, Response};
 use leptos::prelude::provide_context;
 
 use super::AppState;
+use crate::accounts::{AccountError, Accounts};
+use crate::storage::{Account, SetFilter, SharedStorage};
 
 /// Largest error body we re-read to pick its status; `UiError`s are a few hundred bytes.
 const ERROR_BODY_LIMIT: usize = 16 * 1024;
@@ -59,4 +67,92 @@ pub async fn page(State(state): State<AppState>, request: Request<Body>) -> Resp
 /// The route list Leptos derives from [`App`], computed once at start-up.
 pub fn routes() -> Vec<leptos_axum::AxumRouteListing> {
     leptos_axum::generate_route_list(App)
+}
+
+/// What the pages may ask of the server: the account rules plus the public registry,
+/// with every failure turned into a message for the person at the keyboard.
+pub struct PagesBackend {
+    pub accounts: Arc<Accounts>,
+    pub storage: SharedStorage,
+}
+
+/// Account failures as the pages show them; storage details go to the log only.
+impl From<AccountError> for UiError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::Invalid(msg) => UiError::Invalid(msg),
+            AccountError::UsernameTaken(_) => UiError::UsernameTaken,
+            AccountError::BadCredentials | AccountError::NoSuchAccount(_) => UiError::BadCredentials,
+            AccountError::RateLimited(s) => UiError::RateLimited(s),
+            AccountError::NoSuchKey => UiError::NotFound,
+            AccountError::Storage(e) => {
+                tracing::error!(error = %e, "storage failure");
+                UiError::Internal
+            }
+            AccountError::Internal(e) => {
+                tracing::error!(error = %e, "internal failure");
+                UiError::Internal
+            }
+        }
+    }
+}
+
+fn user_info(a: &Account) -> UserInfo {
+    UserInfo {
+        id: a.id,
+        username: a.username.clone(),
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> UiError {
+    tracing::error!(error = %e, "storage failure");
+    UiError::Internal
+}
+
+#[async_trait::async_trait]
+impl Backend for PagesBackend {
+    async fn sign_up(&self, username: &str, password: &str, client: IpAddr) -> Result<UserInfo, UiError> {
+        // Sign-ups cost an argon2 hash, so they share the address budget with logins.
+        self.accounts
+            .limiter()
+            .check(None, client)
+            .map_err(UiError::RateLimited)?;
+        let account = self.accounts.create_account(username, password).await?;
+        tracing::info!(account_id = account.id, "account created");
+        Ok(user_info(&account))
+    }
+
+    async fn log_in(&self, username: &str, password: &str, client: IpAddr) -> Result<UserInfo, UiError> {
+        self.accounts
+            .limiter()
+            .check(Some(username), client)
+            .map_err(UiError::RateLimited)?;
+        let account = self.accounts.verify_login(username, password).await?;
+        Ok(user_info(&account))
+    }
+
+    async fn user(&self, account_id: i64) -> Result<Option<UserInfo>, UiError> {
+        let account = self.storage.account_by_id(account_id).await.map_err(internal)?;
+        Ok(account.as_ref().map(user_info))
+    }
+
+    async fn api_keys(&self, account_id: i64) -> Result<Vec<ApiKeyInfo>, UiError> {
+        Ok(self.accounts.list_keys(account_id).await?)
+    }
+
+    async fn create_api_key(&self, account_id: i64, name: &str) -> Result<CreatedApiKey, UiError> {
+        Ok(self.accounts.create_key(account_id, name).await?)
+    }
+
+    async fn revoke_api_key(&self, account_id: i64, key_id: i64) -> Result<(), UiError> {
+        Ok(self.accounts.revoke_key(account_id, key_id).await?)
+    }
+
+    async fn model_sets(&self, query: &str) -> Result<Vec<ModelSet>, UiError> {
+        let filter = SetFilter {
+            query: query.to_string(),
+            ..SetFilter::default()
+        };
+        self.storage.search_model_sets(&filter).await.map_err(internal)
+    }
 }
