@@ -26,6 +26,7 @@ on_both_backends!(
     keys_are_rate_limited,
     sigterm_under_load_loses_no_record,
     a_client_that_leaves_stops_the_stream,
+    rollups_sum_the_records,
 );
 
 /// An OpenAI-compatible upstream whose behaviour is chosen by the model name.
@@ -612,5 +613,73 @@ async fn a_client_that_leaves_stops_the_stream(backend: Backend) {
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "the record came when the client left, not when the 20 s stream would have ended"
+    );
+}
+
+async fn rollups_sum_the_records(backend: Backend) {
+    let s = setup(backend, 10_000).await;
+    create_set(&s, &s.key, "rolled", &["sim/fast", "fake/ok", "fake/down"]).await;
+    for i in 0..20 {
+        let mut body = hello("@alice/rolled");
+        body["stream"] = json!(i % 2 == 0);
+        let resp = chat(&s, body).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp.text().await.expect("body");
+    }
+    let storage = server::storage::connect(&s.db.url).await.expect("open");
+    let set = storage
+        .model_set_by_slug("alice", "rolled")
+        .await
+        .expect("q")
+        .expect("set");
+    // Records are written first, rollups right after: wait for the rollups to catch up.
+    let mut rows = Vec::new();
+    for _ in 0..100 {
+        rows = storage.rollups(set.id, 0, i64::MAX).await.expect("rollups");
+        let records = storage.count_request_records().await.expect("count");
+        if records >= 20 && rows.iter().map(|r| r.count).sum::<i64>() == records {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let records = storage.list_request_records(1000).await.expect("records");
+    assert_eq!(
+        rows.iter().map(|r| r.count).sum::<i64>(),
+        records.len() as i64,
+        "{rows:?}"
+    );
+    for model in ["sim/fast", "fake/ok", "fake/down"] {
+        let in_records = records.iter().filter(|r| r.model_id == model).count() as i64;
+        let in_rollups: i64 = rows.iter().filter(|r| r.model_id == model).map(|r| r.count).sum();
+        assert_eq!(in_rollups, in_records, "{model}");
+        let errors: i64 = rows.iter().filter(|r| r.model_id == model).map(|r| r.errors).sum();
+        let record_errors = records
+            .iter()
+            .filter(|r| r.model_id == model && r.error_class.is_some())
+            .count() as i64;
+        assert_eq!(errors, record_errors, "{model}");
+    }
+    let cost: f64 = rows.iter().map(|r| r.cost_usd).sum();
+    let record_cost: f64 = records.iter().map(|r| r.cost_usd).sum();
+    assert!((cost - record_cost).abs() < 1e-9, "{cost} vs {record_cost}");
+
+    // The merged sketch's median matches the exact median of successful latencies within 2%.
+    let merged = server::metrics::rollup::merge_by_minute(rows);
+    let mut whole = merged[0].clone();
+    for m in &merged[1..] {
+        whole.merge(m);
+    }
+    let mut latencies: Vec<f64> = records
+        .iter()
+        .filter(|r| r.error_class.is_none())
+        .map(|r| r.latency_ms)
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    let sketch = whole.latency.quantile(0.5).ok().flatten().expect("median");
+    let n = latencies.len();
+    let (lo, hi) = (latencies[(n - 1) / 2], latencies[n / 2]);
+    assert!(
+        sketch >= lo * 0.98 && sketch <= hi * 1.02,
+        "sketch median {sketch} vs exact {lo}..{hi}"
     );
 }

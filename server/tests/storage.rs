@@ -5,7 +5,9 @@ mod common;
 use app::catalog::{Capabilities, CatalogModel};
 use app::model_set::{Comparator, Dimension, ModelSetSpec, Requirement, Statistic};
 use common::{fresh_db, Backend, TestDb};
-use server::storage::{self, NewModelSet, RequestRecord, SetContent, SetFilter, SharedStorage, StorageError};
+use server::storage::{
+    self, NewModelSet, RequestRecord, RollupRow, SetContent, SetFilter, SharedStorage, StorageError,
+};
 
 on_both_backends!(
     migrations_are_idempotent,
@@ -15,6 +17,7 @@ on_both_backends!(
     catalog,
     model_sets,
     request_records,
+    rollups,
 );
 
 async fn open(backend: Backend) -> (SharedStorage, TestDb) {
@@ -339,4 +342,58 @@ async fn request_records(backend: Backend) {
     assert_eq!(s.count_request_records().await.expect("count"), 250);
     let recent = s.list_request_records(3).await.expect("list");
     assert_eq!(recent, batch[247..].to_vec(), "the latest, oldest first, as written");
+}
+
+fn rollup(set_id: i64, model: &str, minute: i64, writer: &str, count: i64) -> RollupRow {
+    RollupRow {
+        set_id,
+        model_id: model.into(),
+        minute,
+        writer: writer.into(),
+        count,
+        errors: 1,
+        latency_ms_sum: 100.5 * count as f64,
+        ttft_ms_sum: 20.0,
+        ttft_count: 1,
+        tokens_per_s_sum: 60.0,
+        tokens_per_s_count: 1,
+        prompt_tokens: 10 * count,
+        completion_tokens: 20 * count,
+        cost_usd: 0.001 * count as f64,
+        latency_sketch: format!("{{\"n\":{count}}}"),
+        ttft_sketch: "{}".into(),
+    }
+}
+
+async fn rollups(backend: Backend) {
+    let (s, _db) = open(backend).await;
+    s.upsert_rollups(&[rollup(7, "a/m", 60_000, "w1", 3), rollup(7, "b/m", 60_000, "w1", 1)])
+        .await
+        .expect("upsert");
+    s.upsert_rollups(&[rollup(7, "a/m", 60_000, "w1", 5), rollup(7, "a/m", 60_000, "w2", 2)])
+        .await
+        .expect("replace and add");
+    s.upsert_rollups(&[rollup(7, "a/m", 120_000, "w1", 4), rollup(8, "a/m", 60_000, "w1", 9)])
+        .await
+        .expect("other minute, other set");
+    assert_eq!(
+        s.rollup_row(7, "a/m", 60_000, "w1").await.expect("q"),
+        Some(rollup(7, "a/m", 60_000, "w1", 5)),
+        "the writer's row was replaced"
+    );
+    assert!(s.rollup_row(7, "a/m", 60_000, "w3").await.expect("q").is_none());
+    let rows = s.rollups(7, 60_000, 120_000).await.expect("range");
+    let keys: Vec<(String, String, i64)> = rows
+        .iter()
+        .map(|r| (r.model_id.clone(), r.writer.clone(), r.count))
+        .collect();
+    assert_eq!(
+        keys,
+        vec![
+            ("a/m".into(), "w1".into(), 5),
+            ("a/m".into(), "w2".into(), 2),
+            ("b/m".into(), "w1".into(), 1)
+        ]
+    );
+    assert_eq!(s.rollups(7, 0, i64::MAX).await.expect("all").len(), 4);
 }

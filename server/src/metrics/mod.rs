@@ -1,6 +1,9 @@
 //! Request metrics off the request path: handlers hand a [`RequestRecord`] to a bounded
-//! channel; one writer task stores them in batches. On shutdown the channel closes when
-//! the last handler is gone, the writer drains what is left, and `serve` waits for it.
+//! channel; one writer task stores them in batches and folds each batch into the
+//! per-minute [`rollup`]s. On shutdown the channel closes when the last handler is gone,
+//! the writer drains what is left, and `serve` waits for it.
+
+pub mod rollup;
 
 use std::time::Duration;
 
@@ -45,11 +48,19 @@ impl MetricsSink {
 /// Starts the writer; it ends after every sink is dropped and the queue is stored.
 pub fn start(storage: SharedStorage) -> (MetricsSink, JoinHandle<()>) {
     let (tx, mut rx) = mpsc::channel(CAPACITY);
+    // Each process owns its rollup rows, so replicas sharing a database never overwrite
+    // one another.
+    let writer_id = format!("{:016x}", rand::random::<u64>());
     let writer = tokio::spawn(async move {
         let mut batch = Vec::with_capacity(BATCH);
+        let mut rollups = rollup::Rollups::new(writer_id);
         let mut stored: u64 = 0;
         while rx.recv_many(&mut batch, BATCH).await > 0 {
-            store(&storage, &batch).await;
+            if store(&storage, &batch).await {
+                if let Err(e) = rollups.apply(&storage, &batch).await {
+                    tracing::warn!(error = %e, "updating rollups failed; the records are stored");
+                }
+            }
             stored += batch.len() as u64;
             batch.clear();
         }
@@ -58,11 +69,12 @@ pub fn start(storage: SharedStorage) -> (MetricsSink, JoinHandle<()>) {
     (MetricsSink { tx }, writer)
 }
 
-async fn store(storage: &SharedStorage, batch: &[RequestRecord]) {
+/// Stores a batch, retrying with backoff; false when it was given up.
+async fn store(storage: &SharedStorage, batch: &[RequestRecord]) -> bool {
     let mut wait = Duration::from_millis(50);
     for attempt in 1..=ATTEMPTS {
         match storage.insert_request_records(batch).await {
-            Ok(()) => return,
+            Ok(()) => return true,
             Err(e) if attempt < ATTEMPTS => {
                 tracing::warn!(error = %e, attempt, "storing request records failed; retrying");
                 tokio::time::sleep(wait).await;
@@ -71,4 +83,5 @@ async fn store(storage: &SharedStorage, batch: &[RequestRecord]) {
             Err(e) => tracing::error!(error = %e, lost = batch.len(), "storing request records failed; giving up"),
         }
     }
+    false
 }

@@ -128,6 +128,30 @@ pub struct RequestRecord {
     pub cost_usd: f64,
 }
 
+/// One writer's rollup of one minute of one (set, model): see `migrations/*/0003_*.sql`.
+/// `set_id` 0 stands for requests to a catalog model directly.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RollupRow {
+    pub set_id: i64,
+    pub model_id: String,
+    /// Unix milliseconds at the start of the minute.
+    pub minute: i64,
+    pub writer: String,
+    pub count: i64,
+    pub errors: i64,
+    pub latency_ms_sum: f64,
+    pub ttft_ms_sum: f64,
+    pub ttft_count: i64,
+    pub tokens_per_s_sum: f64,
+    pub tokens_per_s_count: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub cost_usd: f64,
+    /// Serialized sketches (JSON), merged by `metrics::rollup`.
+    pub latency_sketch: String,
+    pub ttft_sketch: String,
+}
+
 /// The one persistence interface. Object-safe so the backend is chosen at run time.
 #[async_trait::async_trait]
 pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
@@ -191,6 +215,19 @@ pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
     async fn count_request_records(&self) -> StorageResult<i64>;
     /// The most recent `limit` records, oldest first.
     async fn list_request_records(&self, limit: i64) -> StorageResult<Vec<RequestRecord>>;
+
+    // Rollups
+    /// Writes each row, replacing the writer's earlier row for the same key.
+    async fn upsert_rollups(&self, rows: &[RollupRow]) -> StorageResult<()>;
+    async fn rollup_row(
+        &self,
+        set_id: i64,
+        model_id: &str,
+        minute: i64,
+        writer: &str,
+    ) -> StorageResult<Option<RollupRow>>;
+    /// Every writer's rows for the set in `[from, to)` minutes, oldest first.
+    async fn rollups(&self, set_id: i64, from: i64, to: i64) -> StorageResult<Vec<RollupRow>>;
 }
 
 pub type SharedStorage = Arc<dyn Storage>;

@@ -16,7 +16,7 @@ macro_rules! portable_sql_storage {
 
         use $crate::storage::{
             decode_json, encode_json, json_element_pattern, like_pattern, Account, ApiKey, KeyOwner, NewModelSet,
-            RequestRecord, SetContent, SetFilter, StorageError, StorageResult,
+            RequestRecord, RollupRow, SetContent, SetFilter, StorageError, StorageResult,
         };
 
         fn account(row: &$row) -> StorageResult<Account> {
@@ -103,6 +103,27 @@ macro_rules! portable_sql_storage {
                 prompt_tokens: row.try_get("prompt_tokens")?,
                 completion_tokens: row.try_get("completion_tokens")?,
                 cost_usd: row.try_get("cost_usd")?,
+            })
+        }
+
+        fn rollup_row(row: &$row) -> StorageResult<RollupRow> {
+            Ok(RollupRow {
+                set_id: row.try_get("set_id")?,
+                model_id: row.try_get("model_id")?,
+                minute: row.try_get("minute")?,
+                writer: row.try_get("writer")?,
+                count: row.try_get("count")?,
+                errors: row.try_get("errors")?,
+                latency_ms_sum: row.try_get("latency_ms_sum")?,
+                ttft_ms_sum: row.try_get("ttft_ms_sum")?,
+                ttft_count: row.try_get("ttft_count")?,
+                tokens_per_s_sum: row.try_get("tokens_per_s_sum")?,
+                tokens_per_s_count: row.try_get("tokens_per_s_count")?,
+                prompt_tokens: row.try_get("prompt_tokens")?,
+                completion_tokens: row.try_get("completion_tokens")?,
+                cost_usd: row.try_get("cost_usd")?,
+                latency_sketch: row.try_get("latency_sketch")?,
+                ttft_sketch: row.try_get("ttft_sketch")?,
             })
         }
 
@@ -452,6 +473,77 @@ macro_rules! portable_sql_storage {
                 .fetch_all(&self.pool)
                 .await?;
                 rows.iter().map(request_record).collect()
+            }
+
+            async fn upsert_rollups(&self, rows: &[RollupRow]) -> StorageResult<()> {
+                let mut tx = self.pool.begin().await?;
+                for r in rows {
+                    sqlx::query(
+                        "INSERT INTO request_rollups (set_id, model_id, minute, writer, count, errors, latency_ms_sum, \
+                         ttft_ms_sum, ttft_count, tokens_per_s_sum, tokens_per_s_count, prompt_tokens, completion_tokens, \
+                         cost_usd, latency_sketch, ttft_sketch) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+                         ON CONFLICT (set_id, model_id, minute, writer) DO UPDATE SET count = excluded.count, \
+                         errors = excluded.errors, latency_ms_sum = excluded.latency_ms_sum, \
+                         ttft_ms_sum = excluded.ttft_ms_sum, ttft_count = excluded.ttft_count, \
+                         tokens_per_s_sum = excluded.tokens_per_s_sum, tokens_per_s_count = excluded.tokens_per_s_count, \
+                         prompt_tokens = excluded.prompt_tokens, completion_tokens = excluded.completion_tokens, \
+                         cost_usd = excluded.cost_usd, latency_sketch = excluded.latency_sketch, \
+                         ttft_sketch = excluded.ttft_sketch",
+                    )
+                    .bind(r.set_id)
+                    .bind(&r.model_id)
+                    .bind(r.minute)
+                    .bind(&r.writer)
+                    .bind(r.count)
+                    .bind(r.errors)
+                    .bind(r.latency_ms_sum)
+                    .bind(r.ttft_ms_sum)
+                    .bind(r.ttft_count)
+                    .bind(r.tokens_per_s_sum)
+                    .bind(r.tokens_per_s_count)
+                    .bind(r.prompt_tokens)
+                    .bind(r.completion_tokens)
+                    .bind(r.cost_usd)
+                    .bind(&r.latency_sketch)
+                    .bind(&r.ttft_sketch)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn rollup_row(
+                &self,
+                set_id: i64,
+                model_id: &str,
+                minute: i64,
+                writer: &str,
+            ) -> StorageResult<Option<RollupRow>> {
+                let row = sqlx::query(
+                    "SELECT * FROM request_rollups WHERE set_id = $1 AND model_id = $2 AND minute = $3 AND writer = $4",
+                )
+                .bind(set_id)
+                .bind(model_id)
+                .bind(minute)
+                .bind(writer)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(rollup_row).transpose()
+            }
+
+            async fn rollups(&self, set_id: i64, from: i64, to: i64) -> StorageResult<Vec<RollupRow>> {
+                let rows = sqlx::query(
+                    "SELECT * FROM request_rollups WHERE set_id = $1 AND minute >= $2 AND minute < $3 \
+                     ORDER BY minute, model_id, writer",
+                )
+                .bind(set_id)
+                .bind(from)
+                .bind(to)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(rollup_row).collect()
             }
 
             async fn count_request_records(&self) -> StorageResult<i64> {

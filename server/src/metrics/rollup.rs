@@ -1,0 +1,254 @@
+//! Per-minute rollups per (set, model): counts, sums and mergeable latency / TTFT sketches
+//! (DDSketch from `sketches-ddsketch`: 1% relative error on any quantile, and two sketches
+//! merge into the sketch of the union — what the charts' p50/p90/p99 and the routing engine
+//! need across minutes and replicas).
+
+use std::collections::HashMap;
+
+use sketches_ddsketch::{Config, DDSketch};
+
+use crate::storage::{RequestRecord, RollupRow, SharedStorage, StorageResult};
+
+const MINUTE_MS: i64 = 60_000;
+/// Minutes kept in memory behind the newest one seen; older accumulators are dropped
+/// (their rows are final in the database).
+const KEEP_MINUTES: i64 = 10;
+
+pub fn minute_of(at_ms: i64) -> i64 {
+    at_ms - at_ms.rem_euclid(MINUTE_MS)
+}
+
+/// One (set, model, minute) being accumulated, with decoded sketches.
+#[derive(Clone)]
+pub struct Rollup {
+    pub row: RollupRow,
+    pub latency: DDSketch,
+    pub ttft: DDSketch,
+}
+
+fn empty_sketch() -> DDSketch {
+    DDSketch::new(Config::defaults())
+}
+
+fn encode(sketch: &DDSketch) -> String {
+    serde_json::to_string(sketch).unwrap_or_default()
+}
+
+fn decode(text: &str) -> DDSketch {
+    serde_json::from_str(text).unwrap_or_else(|_| empty_sketch())
+}
+
+impl Rollup {
+    fn empty(set_id: i64, model_id: &str, minute: i64, writer: &str) -> Rollup {
+        Rollup {
+            row: RollupRow {
+                set_id,
+                model_id: model_id.to_string(),
+                minute,
+                writer: writer.to_string(),
+                count: 0,
+                errors: 0,
+                latency_ms_sum: 0.0,
+                ttft_ms_sum: 0.0,
+                ttft_count: 0,
+                tokens_per_s_sum: 0.0,
+                tokens_per_s_count: 0,
+                prompt_tokens: 0,
+                completion_tokens: 0,
+                cost_usd: 0.0,
+                latency_sketch: String::new(),
+                ttft_sketch: String::new(),
+            },
+            latency: empty_sketch(),
+            ttft: empty_sketch(),
+        }
+    }
+
+    pub fn from_row(row: RollupRow) -> Rollup {
+        Rollup {
+            latency: decode(&row.latency_sketch),
+            ttft: decode(&row.ttft_sketch),
+            row,
+        }
+    }
+
+    /// Counts every record; timing sums and sketches take successful requests only, so an
+    /// outage shows in the error rate rather than as fast (or slow) "latencies".
+    pub fn add(&mut self, r: &RequestRecord) {
+        let row = &mut self.row;
+        row.count += 1;
+        row.prompt_tokens += r.prompt_tokens;
+        row.completion_tokens += r.completion_tokens;
+        row.cost_usd += r.cost_usd;
+        if r.error_class.is_some() {
+            row.errors += 1;
+            return;
+        }
+        row.latency_ms_sum += r.latency_ms;
+        self.latency.add(r.latency_ms);
+        if let Some(ttft) = r.ttft_ms {
+            row.ttft_ms_sum += ttft;
+            row.ttft_count += 1;
+            self.ttft.add(ttft);
+        }
+        if let Some(tps) = r.output_tokens_per_s {
+            row.tokens_per_s_sum += tps;
+            row.tokens_per_s_count += 1;
+        }
+    }
+
+    /// Folds `other` in: the rollup of both sets of requests.
+    pub fn merge(&mut self, other: &Rollup) {
+        let (a, b) = (&mut self.row, &other.row);
+        a.count += b.count;
+        a.errors += b.errors;
+        a.latency_ms_sum += b.latency_ms_sum;
+        a.ttft_ms_sum += b.ttft_ms_sum;
+        a.ttft_count += b.ttft_count;
+        a.tokens_per_s_sum += b.tokens_per_s_sum;
+        a.tokens_per_s_count += b.tokens_per_s_count;
+        a.prompt_tokens += b.prompt_tokens;
+        a.completion_tokens += b.completion_tokens;
+        a.cost_usd += b.cost_usd;
+        // Same configuration on both sides, so merging cannot fail.
+        let _ = self.latency.merge(&other.latency);
+        let _ = self.ttft.merge(&other.ttft);
+    }
+
+    fn to_row(&self) -> RollupRow {
+        RollupRow {
+            latency_sketch: encode(&self.latency),
+            ttft_sketch: encode(&self.ttft),
+            ..self.row.clone()
+        }
+    }
+}
+
+type Key = (i64, String, i64);
+
+/// The metrics writer's accumulators for recent minutes, written as this writer's rows.
+pub struct Rollups {
+    writer: String,
+    open: HashMap<Key, Rollup>,
+    newest: i64,
+}
+
+impl Rollups {
+    pub fn new(writer: String) -> Rollups {
+        Rollups {
+            writer,
+            open: HashMap::new(),
+            newest: 0,
+        }
+    }
+
+    /// Adds a stored batch and writes the rows it touched.
+    pub async fn apply(&mut self, storage: &SharedStorage, batch: &[RequestRecord]) -> StorageResult<()> {
+        let mut touched: Vec<Key> = Vec::new();
+        for r in batch {
+            let key = (r.model_set_id.unwrap_or(0), r.model_id.clone(), minute_of(r.at));
+            if !self.open.contains_key(&key) {
+                // A minute this writer has rows for already (after a restart, or evicted):
+                // continue from the stored row instead of overwriting it.
+                let stored = storage.rollup_row(key.0, &key.1, key.2, &self.writer).await?;
+                let rollup = stored.map_or_else(|| Rollup::empty(key.0, &key.1, key.2, &self.writer), Rollup::from_row);
+                self.open.insert(key.clone(), rollup);
+            }
+            if let Some(rollup) = self.open.get_mut(&key) {
+                rollup.add(r);
+            }
+            self.newest = self.newest.max(key.2);
+            if !touched.contains(&key) {
+                touched.push(key);
+            }
+        }
+        let rows: Vec<RollupRow> = touched
+            .iter()
+            .filter_map(|k| self.open.get(k))
+            .map(Rollup::to_row)
+            .collect();
+        storage.upsert_rollups(&rows).await?;
+        let horizon = self.newest - KEEP_MINUTES * MINUTE_MS;
+        self.open.retain(|k, _| k.2 >= horizon);
+        Ok(())
+    }
+}
+
+/// Merges stored rows (all writers, all models) into one rollup per minute: the set's view.
+pub fn merge_by_minute(rows: Vec<RollupRow>) -> Vec<Rollup> {
+    let mut out: Vec<Rollup> = Vec::new();
+    for row in rows {
+        let rollup = Rollup::from_row(row);
+        match out.last_mut() {
+            Some(last) if last.row.minute == rollup.row.minute => last.merge(&rollup),
+            _ => out.push(rollup),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(latency: f64, error: bool) -> RequestRecord {
+        RequestRecord {
+            request_id: "r".into(),
+            at: 61_000,
+            account_id: 1,
+            api_key_id: None,
+            model_set_id: Some(1),
+            model_id: "m".into(),
+            status: if error { 500 } else { 200 },
+            error_class: error.then(|| "upstream_5xx".to_string()),
+            latency_ms: latency,
+            ttft_ms: Some(latency / 4.0),
+            output_tokens_per_s: Some(50.0),
+            prompt_tokens: 10,
+            completion_tokens: 20,
+            cost_usd: 0.001,
+        }
+    }
+
+    #[test]
+    fn minutes_start_on_the_minute() {
+        assert_eq!(minute_of(61_000), 60_000);
+        assert_eq!(minute_of(60_000), 60_000);
+        assert_eq!(minute_of(59_999), 0);
+    }
+
+    #[test]
+    fn merged_halves_equal_the_whole() {
+        let mut whole = Rollup::empty(1, "m", 60_000, "w");
+        let mut left = Rollup::empty(1, "m", 60_000, "a");
+        let mut right = Rollup::empty(1, "m", 60_000, "b");
+        for i in 0..1000 {
+            let r = record(100.0 + f64::from(i), i % 50 == 0);
+            whole.add(&r);
+            if i % 2 == 0 {
+                left.add(&r)
+            } else {
+                right.add(&r)
+            }
+        }
+        // Through the stored form, as readers see it.
+        let mut merged = Rollup::from_row(left.to_row());
+        merged.merge(&Rollup::from_row(right.to_row()));
+        assert_eq!(merged.row.count, 1000);
+        assert_eq!(merged.row.errors, 20);
+        assert_eq!(merged.row.count, whole.row.count);
+        assert!((merged.row.latency_ms_sum - whole.row.latency_ms_sum).abs() < 1e-6);
+        for q in [0.5, 0.9, 0.99] {
+            let m = merged.latency.quantile(q).ok().flatten().expect("quantile");
+            let w = whole.latency.quantile(q).ok().flatten().expect("quantile");
+            assert!((m - w).abs() <= w * 1e-9, "q{q}: merged {m} vs whole {w}");
+            // Exact quantile of the 980 successes 100..1099 (every 50th failed).
+            let exact: Vec<f64> = (0..1000)
+                .filter(|i| i % 50 != 0)
+                .map(|i| 100.0 + f64::from(i))
+                .collect();
+            let truth = exact[((exact.len() - 1) as f64 * q).round() as usize];
+            assert!((m - truth).abs() / truth < 0.02, "q{q}: sketch {m} vs exact {truth}");
+        }
+    }
+}
