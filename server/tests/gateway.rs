@@ -27,6 +27,7 @@ on_both_backends!(
     sigterm_under_load_loses_no_record,
     a_client_that_leaves_stops_the_stream,
     rollups_sum_the_records,
+    anthropic_is_translated_both_ways,
 );
 
 /// An OpenAI-compatible upstream whose behaviour is chosen by the model name.
@@ -81,7 +82,76 @@ async fn fake_upstream() -> String {
             }
         }
     }
-    let app = Router::new().route("/v1/chat/completions", post(chat));
+    async fn messages(headers: axum::http::HeaderMap, Json(body): Json<Value>) -> Response {
+        if headers.get("x-api-key").and_then(|v| v.to_str().ok()) != Some("test-anthropic-key")
+            || headers.get("anthropic-version").is_none()
+        {
+            return (
+                AxumStatus::UNAUTHORIZED,
+                Json(json!({"type": "error", "error": {"type": "authentication_error", "message": "bad key"}})),
+            )
+                .into_response();
+        }
+        // Anthropic's own rules: max_tokens required, system outside the messages.
+        if body["max_tokens"].as_u64().is_none()
+            || body["messages"]
+                .as_array()
+                .is_some_and(|m| m.iter().any(|m| m["role"] == "system"))
+        {
+            return (
+                AxumStatus::BAD_REQUEST,
+                Json(json!({"type": "error", "error": {"type": "invalid_request_error", "message": "malformed"}})),
+            )
+                .into_response();
+        }
+        if body["system"] != "Be brief." {
+            return (AxumStatus::BAD_REQUEST, Json(json!({"type": "error", "error": {"type": "invalid_request_error", "message": "system prompt lost"}}))).into_response();
+        }
+        if body["stream"] != true {
+            return Json(
+                json!({"id": "msg_1", "type": "message", "role": "assistant", "model": body["model"],
+                "content": [{"type": "text", "text": "Hi from Claude"}], "stop_reason": "end_turn",
+                "usage": {"input_tokens": 12, "output_tokens": 5}}),
+            )
+            .into_response();
+        }
+        let events = [
+            (
+                "message_start",
+                json!({"type": "message_start", "message": {"id": "msg_2", "model": body["model"], "usage": {"input_tokens": 12, "output_tokens": 1}}}),
+            ),
+            (
+                "content_block_start",
+                json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+            ),
+            (
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hel"}}),
+            ),
+            ("ping", json!({"type": "ping"})),
+            (
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "lo"}}),
+            ),
+            ("content_block_stop", json!({"type": "content_block_stop", "index": 0})),
+            (
+                "message_delta",
+                json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 4}}),
+            ),
+            ("message_stop", json!({"type": "message_stop"})),
+        ];
+        let text: String = events
+            .iter()
+            .map(|(name, data)| format!("event: {name}\ndata: {data}\n\n"))
+            .collect();
+        Response::builder()
+            .header("content-type", "text/event-stream")
+            .body(Body::from(text))
+            .unwrap_or_else(|_| AxumStatus::INTERNAL_SERVER_ERROR.into_response())
+    }
+    let app = Router::new()
+        .route("/v1/chat/completions", post(chat))
+        .route("/v1/messages", post(messages));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
@@ -91,6 +161,7 @@ async fn fake_upstream() -> String {
 }
 
 fn config(upstream: &str, requests_per_minute_per_key: u32) -> tempfile::NamedTempFile {
+    let anthropic = upstream.trim_end_matches("/v1");
     let text = format!(
         r#"
 [gateway]
@@ -104,6 +175,20 @@ total_ms = 10000
 [providers.fake]
 kind = "openai"
 base_url = "{upstream}"
+
+[providers.fakeanthropic]
+kind = "anthropic"
+base_url = "{anthropic}"
+api_key_env = "SETPOINT_TEST_ANTHROPIC_KEY"
+
+[[catalog]]
+id = "fakeanthropic/claude"
+provider = "fakeanthropic"
+upstream_name = "claude-test"
+input_price_per_mtok = 3.0
+output_price_per_mtok = 15.0
+context_window = 200000
+capabilities = {{ tools = true, vision = true, json_output = false }}
 
 [[catalog]]
 id = "fake/ok"
@@ -195,7 +280,14 @@ async fn setup(backend: Backend, requests_per_minute_per_key: u32) -> Setup {
     let key = account_with_key(&db.url, "alice");
     let config = config(&upstream, requests_per_minute_per_key);
     let path = config.path().to_string_lossy().to_string();
-    let server = Server::start_with(&db.url, &[("SETPOINT_CONFIG", &path)]).await;
+    let server = Server::start_with(
+        &db.url,
+        &[
+            ("SETPOINT_CONFIG", &path),
+            ("SETPOINT_TEST_ANTHROPIC_KEY", "test-anthropic-key"),
+        ],
+    )
+    .await;
     Setup {
         server,
         key,
@@ -682,4 +774,56 @@ async fn rollups_sum_the_records(backend: Backend) {
         sketch >= lo * 0.98 && sketch <= hi * 1.02,
         "sketch median {sketch} vs exact {lo}..{hi}"
     );
+}
+
+async fn anthropic_is_translated_both_ways(backend: Backend) {
+    let s = setup(backend, 10_000).await;
+    let system = json!([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello"}]);
+    let resp = chat(&s, json!({"model": "fakeanthropic/claude", "messages": system})).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let answer: Value = resp.json().await.expect("json");
+    assert_eq!(answer["object"], "chat.completion");
+    assert_eq!(answer["choices"][0]["message"]["content"], "Hi from Claude");
+    assert_eq!(answer["choices"][0]["finish_reason"], "stop");
+    assert_eq!(answer["usage"]["total_tokens"], 17);
+
+    let resp = chat(
+        &s,
+        json!({"model": "fakeanthropic/claude", "messages": system, "stream": true, "stream_options": {"include_usage": true}}),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let events = sse_payloads(&resp.text().await.expect("text"));
+    assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
+    let chunks: Vec<Value> = events[..events.len() - 1]
+        .iter()
+        .map(|e| serde_json::from_str(e).expect("json"))
+        .collect();
+    assert!(
+        chunks.iter().all(|c| c["object"] == "chat.completion.chunk"),
+        "{chunks:?}"
+    );
+    let text: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    assert_eq!(text, "Hello");
+    assert_eq!(chunks.last().expect("usage")["usage"]["completion_tokens"], 4);
+
+    // Anthropic's errors come back as OpenAI error objects.
+    let resp = chat(
+        &s,
+        json!({"model": "fakeanthropic/claude", "messages": [{"role": "user", "content": "no system"}]}),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let err: Value = resp.json().await.expect("json");
+    assert_eq!(err["error"]["message"], "system prompt lost");
+    assert_eq!(err["error"]["type"], "invalid_request_error");
+
+    let stored = records(&s, 3).await;
+    let whole = &stored[0];
+    assert_eq!((whole.prompt_tokens, whole.completion_tokens), (12, 5));
+    assert!((whole.cost_usd - (12.0 * 3.0 + 5.0 * 15.0) / 1e6).abs() < 1e-12);
+    assert_eq!((stored[1].prompt_tokens, stored[1].completion_tokens), (12, 4));
 }

@@ -1,5 +1,6 @@
 //! Upstream model providers behind one trait, a file per kind:
 //! - [`openai`]: any OpenAI-compatible API; answers pass through unmodified.
+//! - [`anthropic`]: Anthropic's Messages API, translated both ways (streaming included).
 //! - [`simulated`]: an in-process provider whose timing, errors and answers follow
 //!   configured distributions, so the product runs offline (demos, tests). It is a real
 //!   provider, not a test double: it goes through exactly the same gateway path.
@@ -7,6 +8,7 @@
 //! Every provider speaks OpenAI's chat-completions format to the gateway; translation
 //! (for non-OpenAI APIs) happens inside the provider.
 
+pub mod anthropic;
 pub mod openai;
 pub mod simulated;
 mod sse;
@@ -120,6 +122,11 @@ pub enum ProviderConfig {
         #[serde(default)]
         api_key_env: Option<String>,
     },
+    /// Anthropic's Messages API; on when `api_key_env` names a set variable.
+    Anthropic {
+        base_url: String,
+        api_key_env: String,
+    },
     Simulated,
 }
 
@@ -148,6 +155,18 @@ pub fn build(
                     Some(key) => {
                         real.insert(name.clone());
                         let provider = openai::OpenAiProvider::new(base_url, key, timeouts)
+                            .map_err(|e| format!("providers.{name}: {e}"))?;
+                        tracing::info!(provider = %name, "provider on");
+                        Arc::new(provider)
+                    }
+                    None => simulator.clone(),
+                }
+            }
+            ProviderConfig::Anthropic { base_url, api_key_env } => {
+                match std::env::var(api_key_env).ok().filter(|v| !v.is_empty()) {
+                    Some(key) => {
+                        real.insert(name.clone());
+                        let provider = anthropic::AnthropicProvider::new(base_url, key, timeouts)
                             .map_err(|e| format!("providers.{name}: {e}"))?;
                         tracing::info!(provider = %name, "provider on");
                         Arc::new(provider)
@@ -188,6 +207,83 @@ fn text_len(content: Option<&Value>) -> usize {
             .sum(),
         _ => 0,
     }
+}
+
+/// Shared by the HTTP providers: sends `call` within the first-token timeout and turns a
+/// non-2xx answer into the matching error, its body rewritten by `error_body` (the
+/// identity for OpenAI-compatible APIs, a translation for others).
+async fn send(
+    call: reqwest::RequestBuilder,
+    t: Timeouts,
+    deadline: tokio::time::Instant,
+    error_body: fn(Bytes) -> Bytes,
+) -> Result<reqwest::Response, ProviderError> {
+    let response = tokio::time::timeout(t.first_token(), call.send())
+        .await
+        .map_err(|_| ProviderError::Timeout)?
+        .map_err(classify)?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let raw = tokio::time::timeout_at(deadline, response.bytes())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    let body = error_body(raw);
+    Err(if status.as_u16() == 429 {
+        ProviderError::RateLimited { body }
+    } else {
+        ProviderError::Upstream {
+            status: status.as_u16(),
+            body,
+        }
+    })
+}
+
+/// The whole body of a successful answer, by the call's deadline.
+async fn read_whole(response: reqwest::Response, deadline: tokio::time::Instant) -> Result<Bytes, ProviderError> {
+    tokio::time::timeout_at(deadline, response.bytes())
+        .await
+        .map_err(|_| ProviderError::Timeout)?
+        .map_err(classify)
+}
+
+/// Waits for a stream's first payload (within the first-token timeout), so that a failure
+/// before any byte reaches the client can still fall back.
+async fn started(
+    chunks: impl futures::Stream<Item = Result<Bytes, ProviderError>> + Send + 'static,
+    t: Timeouts,
+) -> Result<Reply, ProviderError> {
+    use futures::StreamExt;
+    let mut chunks = Box::pin(chunks);
+    match tokio::time::timeout(t.first_token(), chunks.next()).await {
+        Err(_) => Err(ProviderError::Timeout),
+        Ok(None) => Err(ProviderError::Protocol("the stream ended before any data".into())),
+        Ok(Some(Err(e))) => Err(e),
+        Ok(Some(Ok(first))) => Ok(Reply::Stream(Box::pin(
+            futures::stream::once(async { Ok(first) }).chain(chunks),
+        ))),
+    }
+}
+
+fn classify(e: reqwest::Error) -> ProviderError {
+    if e.is_timeout() {
+        ProviderError::Timeout
+    } else if e.is_connect() {
+        ProviderError::Connect(e.to_string())
+    } else {
+        ProviderError::Protocol(e.to_string())
+    }
+}
+
+/// Seconds since the epoch, for the `created` field of answers built here.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

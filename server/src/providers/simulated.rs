@@ -10,7 +10,7 @@ use rand_distr::StandardNormal;
 use serde_json::{json, Value};
 use tokio::time::{sleep, sleep_until, Instant};
 
-use super::{estimate_prompt_tokens, ChatRequest, Provider, ProviderError, Reply, Timeouts};
+use super::{estimate_prompt_tokens, unix_now, ChatRequest, Provider, ProviderError, Reply, Timeouts};
 
 pub struct SimulatedProvider;
 
@@ -87,13 +87,6 @@ impl Plan {
 fn completion_id() -> String {
     let n: u64 = rand::rng().random();
     format!("chatcmpl-sim-{n:016x}")
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 #[async_trait::async_trait]
