@@ -52,8 +52,8 @@ test("sign up, log in, create a key, see it, revoke it, log out", async ({ page,
 
   // Log out, then log back in with the same credentials.
   await page.getByTestId("log-out").click();
-  await expect(page.getByRole("link", { name: "Log in" })).toBeVisible();
-  await page.getByRole("link", { name: "Log in" }).click();
+  await expect(page.getByRole("navigation", { name: "Account" }).getByRole("link", { name: "Log in", exact: true })).toBeVisible();
+  await page.getByRole("navigation", { name: "Account" }).getByRole("link", { name: "Log in", exact: true }).click();
   await expect(page).toHaveURL(/\/login$/);
   await waitForHydration(page);
   await page.getByLabel("Username").fill(username);
@@ -96,7 +96,7 @@ test("sign up, log in, create a key, see it, revoke it, log out", async ({ page,
 
   // Log out: the account page no longer shows the account.
   await page.getByTestId("log-out").click();
-  await expect(page.getByRole("link", { name: "Log in" })).toBeVisible();
+  await expect(page.getByRole("navigation", { name: "Account" }).getByRole("link", { name: "Log in", exact: true })).toBeVisible();
   await page.goto("/account");
   await expect(page.getByText("to manage your account")).toBeVisible();
 });
@@ -106,7 +106,7 @@ test("bad input gets a readable message", async ({ page }) => {
   await signUp(page, username, "long enough pw");
   await expect(page).toHaveURL(/\/account$/);
   await page.getByTestId("log-out").click();
-  await expect(page.getByRole("link", { name: "Log in" })).toBeVisible();
+  await expect(page.getByRole("navigation", { name: "Account" }).getByRole("link", { name: "Log in", exact: true })).toBeVisible();
 
   // Taken username.
   await signUp(page, username, "another password");
