@@ -25,7 +25,8 @@ fn stream_body() -> String {
 
 async fn chat(body: Bytes) -> Response {
     // A substring test is enough here and keeps the upstream's own cost negligible.
-    let wants_stream = body.windows(14).any(|w| w == b"\"stream\":true");
+    const STREAM: &[u8] = b"\"stream\":true";
+    let wants_stream = body.windows(STREAM.len()).any(|w| w == STREAM);
     if wants_stream {
         ([(header::CONTENT_TYPE, "text/event-stream")], Body::from(stream_body())).into_response()
     } else {
