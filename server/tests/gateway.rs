@@ -250,7 +250,7 @@ upstream_name = "steady"
 input_price_per_mtok = 0.5
 output_price_per_mtok = 1.5
 context_window = 8000
-simulation = {{ ttft_ms = 900, tokens_per_s = 200, output_tokens = 40, jitter = 0.0 }}
+simulation = {{ ttft_ms = 300, tokens_per_s = 20, output_tokens = 40, jitter = 0.0 }}
 
 [[catalog]]
 id = "sim/long"
@@ -641,28 +641,33 @@ async fn keys_are_rate_limited(backend: Backend) {
 async fn sigterm_under_load_loses_no_record(backend: Backend) {
     let s = setup(backend, 10_000).await;
     let url = s.server.url("/v1/chat/completions");
+    // One client for all (building one per request costs more than the requests).
+    let client = reqwest::Client::new();
+    let (started_tx, mut started_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
     let mut tasks = Vec::new();
     for i in 0..40 {
         let url = url.clone();
         let key = s.key.clone();
+        let client = client.clone();
+        let started = started_tx.clone();
         let mut body = hello("sim/steady");
         body["stream"] = json!(i % 2 == 0);
         tasks.push(tokio::spawn(async move {
-            let resp = reqwest::Client::new()
-                .post(&url)
-                .bearer_auth(&key)
-                .json(&body)
-                .send()
-                .await;
+            let resp = client.post(&url).bearer_auth(&key).json(&body).send().await;
+            // Headers are here: for a stream, ~2 s of body are still to come.
+            let _ = started.send(());
             match resp {
                 Ok(r) if r.status() == StatusCode::OK => r.text().await.is_ok(),
                 _ => false,
             }
         }));
     }
-    // Let the requests reach the server (each then takes ~1.1 s), and stop it while they
-    // are in flight.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    drop(started_tx);
+    // Stop the server once the first answer has begun: every request was sent before it,
+    // the streams are mid-body and the whole answers are still being generated.
+    tokio::time::timeout(Duration::from_secs(20), started_rx.recv())
+        .await
+        .expect("a first answer within 20 s");
     let Setup {
         server, db, _config, ..
     } = s;
