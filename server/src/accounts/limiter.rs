@@ -4,7 +4,6 @@
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -27,13 +26,11 @@ impl LoginLimiter {
 
     /// Counts an attempt; `Err(seconds)` says how long until the next one is allowed.
     pub fn check(&self, username: Option<&str>, address: IpAddr) -> Result<(), u64> {
-        let clock = DefaultClock::default();
-        let wait = |not_until: governor::NotUntil<_>| not_until.wait_time_from(clock.now());
-        self.by_address.check_key(&address).map_err(|n| seconds(wait(n)))?;
+        self.by_address.check_key(&address).map_err(retry_after_secs)?;
         if let Some(username) = username {
             self.by_username
                 .check_key(&username.to_string())
-                .map_err(|n| seconds(wait(n)))?;
+                .map_err(retry_after_secs)?;
         }
         Ok(())
     }
@@ -45,8 +42,11 @@ impl LoginLimiter {
     }
 }
 
-fn seconds(d: Duration) -> u64 {
-    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+/// Whole seconds (rounded up) until a refused bucket admits again: what `Retry-After` and
+/// the "try again in N s" messages say. Shared by every rate limiter.
+pub fn retry_after_secs(not_until: governor::NotUntil<governor::clock::QuantaInstant>) -> u64 {
+    let wait = not_until.wait_time_from(DefaultClock::default().now());
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 
 #[cfg(test)]

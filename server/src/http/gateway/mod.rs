@@ -256,11 +256,9 @@ impl KeyLimiter {
 
     /// `Err(seconds)` until the key may send again.
     pub fn check(&self, key_id: i64) -> Result<(), u64> {
-        use governor::clock::{Clock, DefaultClock};
-        self.0.check_key(&key_id).map_err(|not_until| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
-        })
+        self.0
+            .check_key(&key_id)
+            .map_err(crate::accounts::limiter::retry_after_secs)
     }
 
     pub fn forget_idle(&self) {
