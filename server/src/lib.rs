@@ -11,6 +11,7 @@ pub mod config;
 pub mod demo;
 pub mod http;
 pub mod metrics;
+pub mod model_sets;
 pub mod providers;
 pub mod routing;
 pub mod serve;

@@ -89,20 +89,20 @@ pub async fn run(config: Config, demo: bool) -> Result<(), ServeError> {
         .site_pkg_dir("pkg")
         .site_addr(config.addr)
         .build();
-    let state = AppState {
+    let state = AppState::new(http::Shared {
         leptos_options,
-        routes: http::pages::routes(),
+        routes: Arc::new(http::pages::routes()),
         storage: storage.clone(),
         catalog,
         providers: Arc::new(providers),
         routing: Arc::new(Routing::new()),
         metrics,
         key_limiter: key_limiter.clone(),
-        timeouts,
         max_body_bytes: config.gateway.max_body_bytes,
         accounts: accounts.clone(),
+        sets: Arc::new(crate::model_sets::SetDirectory::new(storage.clone())),
         backend,
-    };
+    });
     let router = http::router(
         state,
         SessionSettings {
@@ -122,6 +122,8 @@ pub async fn run(config: Config, demo: bool) -> Result<(), ServeError> {
             }
         }
     });
+    let watcher = accounts.clone();
+    tokio::spawn(async move { watcher.watch_revocations().await });
     let limiter_owner = accounts.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));

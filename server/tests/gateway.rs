@@ -28,6 +28,7 @@ on_both_backends!(
     a_client_that_leaves_stops_the_stream,
     rollups_sum_the_records,
     anthropic_is_translated_both_ways,
+    provider_timeouts_refuse_and_fall_back,
 );
 
 /// An OpenAI-compatible upstream whose behaviour is chosen by the model name.
@@ -36,6 +37,10 @@ async fn fake_upstream() -> String {
         let model = body["model"].as_str().unwrap_or_default().to_string();
         let stream = body["stream"].as_bool().unwrap_or(false);
         let usage = body["stream_options"]["include_usage"].as_bool().unwrap_or(false);
+        if model == "fake-slow" {
+            // Far beyond the `[providers.slowpoke]` first-token timeout.
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
         match (model.as_str(), stream) {
             ("fake-500", _) => (AxumStatus::INTERNAL_SERVER_ERROR, "upstream exploded").into_response(),
             ("fake-400", _) => (
@@ -175,6 +180,20 @@ total_ms = 10000
 [providers.fake]
 kind = "openai"
 base_url = "{upstream}"
+
+# The same upstream, with a provider-level first-token timeout far below the gateway's.
+[providers.slowpoke]
+kind = "openai"
+base_url = "{upstream}"
+timeouts = {{ first_token_ms = 300 }}
+
+[[catalog]]
+id = "slowpoke/slow"
+provider = "slowpoke"
+upstream_name = "fake-slow"
+input_price_per_mtok = 1.0
+output_price_per_mtok = 2.0
+context_window = 8000
 
 [providers.fakeanthropic]
 kind = "anthropic"
@@ -461,8 +480,14 @@ async fn failures_fall_back_once_to_another_model(backend: Backend) {
     assert_eq!(err["error"]["code"], "upstream_error");
 
     let storage = server::storage::connect(&s.db.url).await.expect("open");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let stored = storage.list_request_records(1000).await.expect("list");
+    let mut stored = Vec::new();
+    for _ in 0..100 {
+        stored = storage.list_request_records(1000).await.expect("list");
+        if stored.iter().any(|r| r.model_id == "fake/down") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let failed: Vec<_> = stored.iter().filter(|r| r.model_id == "fake/down").collect();
     assert!(!failed.is_empty(), "failures count against the model that failed");
     assert!(failed
@@ -831,4 +856,30 @@ async fn anthropic_is_translated_both_ways(backend: Backend) {
     assert_eq!((whole.prompt_tokens, whole.completion_tokens), (12, 5));
     assert!((whole.cost_usd - (12.0 * 3.0 + 5.0 * 15.0) / 1e6).abs() < 1e-12);
     assert_eq!((stored[1].prompt_tokens, stored[1].completion_tokens), (12, 4));
+}
+
+async fn provider_timeouts_refuse_and_fall_back(backend: Backend) {
+    let s = setup(backend, 1000).await;
+    // The provider's own first-token limit (300 ms) applies, not the gateway's (5 s): the
+    // upstream would answer only after 5 s.
+    let started = std::time::Instant::now();
+    let resp = chat(&s, hello("slowpoke/slow")).await;
+    assert_eq!(resp.status(), StatusCode::GATEWAY_TIMEOUT);
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "the provider's timeout was not used"
+    );
+    let err: Value = resp.json().await.expect("json");
+    assert_eq!(err["error"]["code"], "upstream_timeout");
+    let stored = records(&s, 1).await;
+    assert_eq!(stored[0].model_id, "slowpoke/slow");
+    assert_eq!(stored[0].error_class.as_deref(), Some("timeout"));
+
+    // In a set, a timeout before any byte falls back to another model.
+    create_set(&s, &s.key, "patient", &["slowpoke/slow", "fake/ok"]).await;
+    for _ in 0..4 {
+        let resp = chat(&s, hello("@alice/patient")).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(resp.headers()["x-setpoint-model"], "fake/ok");
+    }
 }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 on_both_backends!(
     models_need_a_valid_key,
-    revocation_from_the_cli_takes_effect_at_once,
+    revocation_from_the_cli_takes_effect_within_a_second,
     sign_up_log_in_and_manage_keys,
     bad_sign_up_input_is_refused_and_writes_nothing,
     wrong_password_and_unknown_user_read_the_same,
@@ -95,7 +95,9 @@ async fn models_need_a_valid_key(backend: Backend) {
     assert!(last_used.is_some(), "last_used_at was set");
 }
 
-async fn revocation_from_the_cli_takes_effect_at_once(backend: Backend) {
+/// The server keeps keys in memory; a revocation made by another process (the command line,
+/// another replica) reaches it by polling, within `REVOCATION_POLL`.
+async fn revocation_from_the_cli_takes_effect_within_a_second(backend: Backend) {
     let db = fresh_db(backend).await;
     let secret = account_with_key(&db.url, "alice");
     let server = Server::start(&db.url).await;
@@ -109,8 +111,16 @@ async fn revocation_from_the_cli_takes_effect_at_once(backend: Backend) {
     assert!(done, "revoke failed: {err}");
     assert!(out.contains("revoked"), "{out}");
 
-    let (status, body) = error_of(client.get(&models).bearer_auth(&secret).send().await.expect("send")).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let revoked_at = std::time::Instant::now();
+    let (status, body) = loop {
+        let (status, body) = error_of(client.get(&models).bearer_auth(&secret).send().await.expect("send")).await;
+        // Generous: the bound is the poll period, but a loaded CI machine may be slow.
+        if status != StatusCode::OK || revoked_at.elapsed() > server::accounts::REVOCATION_POLL * 10 {
+            break (status, body);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(openai_code(&body), "revoked_api_key");
 
     // The listing now records the use and the revocation.

@@ -4,6 +4,7 @@
 //! gateway call it directly. Storage never sees a password or a key secret.
 
 pub mod api_key;
+mod key_cache;
 pub mod limiter;
 pub mod password;
 
@@ -12,6 +13,7 @@ use app::account::{validate_key_name, validate_password, validate_username, ApiK
 use crate::clock::now_ms;
 use crate::config::LoginLimits;
 use crate::storage::{Account, ApiKey, KeyOwner, SharedStorage, StorageError};
+use key_cache::KeyCache;
 use limiter::LoginLimiter;
 
 /// Why an account operation failed, for the command line and the pages alike.
@@ -54,9 +56,15 @@ pub enum KeyError {
 /// call a database write, and minute precision is all the account page shows.
 const TOUCH_INTERVAL_MS: i64 = 60_000;
 
+/// How often a server asks storage for revocations made outside it: the longest a key
+/// revoked from the command line or on another replica keeps working here.
+pub const REVOCATION_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+const REVOCATION_LOOKBACK_MS: i64 = 10 * 60_000;
+
 pub struct Accounts {
     storage: SharedStorage,
     limiter: LoginLimiter,
+    keys: KeyCache,
 }
 
 fn key_info(k: ApiKey) -> ApiKeyInfo {
@@ -81,11 +89,29 @@ impl Accounts {
         Accounts {
             storage,
             limiter: LoginLimiter::new(limits),
+            keys: KeyCache::default(),
         }
     }
 
     pub fn limiter(&self) -> &LoginLimiter {
         &self.limiter
+    }
+
+    /// Polls storage for keys revoked by other processes and marks them in the cache, every
+    /// [`REVOCATION_POLL`]. Runs until the server stops.
+    pub async fn watch_revocations(&self) {
+        let mut tick = tokio::time::interval(REVOCATION_POLL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let now = now_ms();
+            // Look back further than one period: clocks of other hosts may lag ours a little.
+            match self.storage.api_keys_revoked_since(now - REVOCATION_LOOKBACK_MS).await {
+                Ok(ids) if !ids.is_empty() => self.keys.revoked(&ids, now),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not poll key revocations"),
+            }
+        }
     }
 
     /// Creates an account. Validation runs first and the insert is a single statement, so
@@ -163,29 +189,43 @@ impl Accounts {
     }
 
     pub async fn revoke_key(&self, account_id: i64, key_id: i64) -> Result<(), AccountError> {
-        match self.storage.revoke_api_key(account_id, key_id, now_ms()).await {
+        let now = now_ms();
+        match self.storage.revoke_api_key(account_id, key_id, now).await {
             Err(StorageError::NotFound) => Err(AccountError::NoSuchKey),
-            other => Ok(other?),
+            other => {
+                other?;
+                self.keys.revoked(&[key_id], now);
+                Ok(())
+            }
         }
     }
 
-    /// Resolves an `Authorization: Bearer` secret to its key and owner. Looked up on every
-    /// request (no cache), so a revocation takes effect on the very next request.
+    /// Resolves an `Authorization: Bearer` secret to its key and owner.
+    ///
+    /// Served from [`KeyCache`] when the key was seen recently: a database round trip per
+    /// request would cost more CPU than everything else the gateway does. A revocation made
+    /// through this server updates the cache at once; one made elsewhere (the command line,
+    /// another replica) is picked up by [`Accounts::watch_revocations`].
     pub async fn authenticate(&self, secret: &str) -> Result<KeyOwner, KeyError> {
         if !api_key::is_well_formed(secret) {
             return Err(KeyError::Malformed);
         }
-        let owner = self
-            .storage
-            .api_key_by_hash(&api_key::hash(secret))
-            .await?
-            .ok_or(KeyError::Unknown)?;
+        let hash = api_key::hash(secret);
+        let owner = match self.keys.get(&hash) {
+            Some(owner) => owner,
+            None => {
+                let owner = self.storage.api_key_by_hash(&hash).await?.ok_or(KeyError::Unknown)?;
+                self.keys.insert(hash, owner.clone());
+                owner
+            }
+        };
         if !owner.key.is_active() {
             return Err(KeyError::Revoked);
         }
         let now = now_ms();
         if owner.key.last_used_at.is_none_or(|t| now - t >= TOUCH_INTERVAL_MS) {
             // Off the request path: a slow write must not delay the answer.
+            self.keys.touched(owner.key.id, now);
             let storage = self.storage.clone();
             let key_id = owner.key.id;
             tokio::spawn(async move {

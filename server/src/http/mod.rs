@@ -27,26 +27,50 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use crate::accounts::Accounts;
 use crate::catalog::Catalog;
 use crate::metrics::MetricsSink;
-use crate::providers::{Providers, Timeouts};
+use crate::model_sets::SetDirectory;
+use crate::providers::Providers;
 use crate::routing::Routing;
 use crate::storage::sessions::StorageSessionStore;
 use crate::storage::SharedStorage;
 use gateway::KeyLimiter;
 
-/// Everything a handler may need; cheap to clone.
-#[derive(Clone, FromRef)]
-pub struct AppState {
+/// Everything a handler may need. Handlers receive a clone per request, so it is one
+/// reference-counted pointer to [`Shared`].
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// Leptos' file and error handlers read their options from the state.
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+pub struct Shared {
     pub leptos_options: LeptosOptions,
-    pub routes: Vec<AxumRouteListing>,
+    pub routes: Arc<Vec<AxumRouteListing>>,
     pub storage: SharedStorage,
     pub catalog: Catalog,
     pub providers: Arc<Providers>,
     pub routing: Arc<Routing>,
     pub metrics: MetricsSink,
     pub key_limiter: Arc<KeyLimiter>,
-    pub timeouts: Timeouts,
     pub max_body_bytes: usize,
     pub accounts: Arc<Accounts>,
+    pub sets: Arc<SetDirectory>,
     /// What the pages call ([`pages::PagesBackend`]), behind the app's trait.
     pub backend: SharedBackend,
 }
@@ -88,7 +112,7 @@ pub fn router(state: AppState, sessions: SessionSettings) -> Router {
             get(api::model_sets::revisions),
         )
         .route("/api/{*fn_name}", post(pages::server_fn).get(pages::server_fn))
-        .leptos_routes_with_handler(state.routes.clone(), get(pages::page))
+        .leptos_routes_with_handler((*state.routes).clone(), get(pages::page))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

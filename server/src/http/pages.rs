@@ -57,7 +57,7 @@ pub async fn page(State(state): State<AppState>, request: Request<Body>) -> Resp
     let backend = state.backend.clone();
     let options = state.leptos_options.clone();
     let render = leptos_axum::render_route_with_context(
-        state.routes.clone(),
+        (*state.routes).clone(),
         move || provide_context::<SharedBackend>(backend.clone()),
         move || shell(options.clone()),
     );

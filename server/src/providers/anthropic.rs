@@ -16,19 +16,22 @@ const DEFAULT_MAX_TOKENS: u64 = 4096;
 
 pub struct AnthropicProvider {
     client: reqwest::Client,
-    url: String,
+    // Parsed once: parsing per request showed up in profiles.
+    url: reqwest::Url,
     api_key: String,
 }
 
 impl AnthropicProvider {
-    pub fn new(base_url: &str, api_key: String, timeouts: Timeouts) -> Result<Self, reqwest::Error> {
+    pub fn new(base_url: &str, api_key: String, timeouts: Timeouts) -> Result<Self, String> {
         let client = reqwest::Client::builder()
             .connect_timeout(timeouts.connect())
             .tcp_nodelay(true)
-            .build()?;
+            .build()
+            .map_err(|e| e.to_string())?;
         Ok(AnthropicProvider {
             client,
-            url: format!("{}/v1/messages", base_url.trim_end_matches('/')),
+            url: reqwest::Url::parse(&format!("{}/v1/messages", base_url.trim_end_matches('/')))
+                .map_err(|e| format!("base_url {base_url:?}: {e}"))?,
             api_key,
         })
     }
@@ -310,7 +313,7 @@ impl Provider for AnthropicProvider {
         let body = to_messages(&request.body, &model.upstream_name, request.stream);
         let call = self
             .client
-            .post(&self.url)
+            .post(self.url.clone())
             .header("x-api-key", &self.api_key)
             .header("anthropic-version", API_VERSION)
             .json(&body);

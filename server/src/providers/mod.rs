@@ -121,17 +121,60 @@ pub enum ProviderConfig {
         base_url: String,
         #[serde(default)]
         api_key_env: Option<String>,
+        #[serde(default)]
+        timeouts: TimeoutOverrides,
     },
     /// Anthropic's Messages API; on when `api_key_env` names a set variable.
     Anthropic {
         base_url: String,
         api_key_env: String,
+        #[serde(default)]
+        timeouts: TimeoutOverrides,
     },
-    Simulated,
+    Simulated {
+        #[serde(default)]
+        timeouts: TimeoutOverrides,
+    },
+}
+
+impl ProviderConfig {
+    fn timeouts(&self) -> &TimeoutOverrides {
+        match self {
+            ProviderConfig::Openai { timeouts, .. }
+            | ProviderConfig::Anthropic { timeouts, .. }
+            | ProviderConfig::Simulated { timeouts } => timeouts,
+        }
+    }
+}
+
+/// A provider's own limits, each falling back to `[gateway.timeouts]` when absent.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeoutOverrides {
+    pub connect_ms: Option<u64>,
+    pub first_token_ms: Option<u64>,
+    pub total_ms: Option<u64>,
+}
+
+impl TimeoutOverrides {
+    pub fn over(&self, defaults: Timeouts) -> Timeouts {
+        Timeouts {
+            connect_ms: self.connect_ms.unwrap_or(defaults.connect_ms),
+            first_token_ms: self.first_token_ms.unwrap_or(defaults.first_token_ms),
+            total_ms: self.total_ms.unwrap_or(defaults.total_ms),
+        }
+    }
+}
+
+/// A provider in use and the limits its calls run under.
+#[derive(Clone)]
+pub struct Served {
+    pub provider: Arc<dyn Provider>,
+    pub timeouts: Timeouts,
 }
 
 /// The providers in use, by name.
-pub type Providers = HashMap<String, Arc<dyn Provider>>;
+pub type Providers = HashMap<String, Served>;
 
 /// Starts the configured providers and derives the catalog as served: a model whose provider
 /// is off (its key variable unset) is served by the simulator and marked simulated.
@@ -144,9 +187,12 @@ pub fn build(
     let mut providers: Providers = HashMap::new();
     let mut real = std::collections::HashSet::new();
     for (name, config) in configs {
+        let timeouts = config.timeouts().over(timeouts);
         let provider: Arc<dyn Provider> = match config {
-            ProviderConfig::Simulated => simulator.clone(),
-            ProviderConfig::Openai { base_url, api_key_env } => {
+            ProviderConfig::Simulated { .. } => simulator.clone(),
+            ProviderConfig::Openai {
+                base_url, api_key_env, ..
+            } => {
                 let key = match api_key_env {
                     None => Some(None),
                     Some(var) => std::env::var(var).ok().filter(|v| !v.is_empty()).map(Some),
@@ -162,20 +208,20 @@ pub fn build(
                     None => simulator.clone(),
                 }
             }
-            ProviderConfig::Anthropic { base_url, api_key_env } => {
-                match std::env::var(api_key_env).ok().filter(|v| !v.is_empty()) {
-                    Some(key) => {
-                        real.insert(name.clone());
-                        let provider = anthropic::AnthropicProvider::new(base_url, key, timeouts)
-                            .map_err(|e| format!("providers.{name}: {e}"))?;
-                        tracing::info!(provider = %name, "provider on");
-                        Arc::new(provider)
-                    }
-                    None => simulator.clone(),
+            ProviderConfig::Anthropic {
+                base_url, api_key_env, ..
+            } => match std::env::var(api_key_env).ok().filter(|v| !v.is_empty()) {
+                Some(key) => {
+                    real.insert(name.clone());
+                    let provider = anthropic::AnthropicProvider::new(base_url, key, timeouts)
+                        .map_err(|e| format!("providers.{name}: {e}"))?;
+                    tracing::info!(provider = %name, "provider on");
+                    Arc::new(provider)
                 }
-            }
+                None => simulator.clone(),
+            },
         };
-        providers.insert(name.clone(), provider);
+        providers.insert(name.clone(), Served { provider, timeouts });
     }
     let served = catalog
         .iter()
@@ -312,12 +358,18 @@ mod tests {
             total_ms: 100,
         };
         let configs = std::collections::BTreeMap::from([
-            ("sim".to_string(), ProviderConfig::Simulated),
+            (
+                "sim".to_string(),
+                ProviderConfig::Simulated {
+                    timeouts: TimeoutOverrides::default(),
+                },
+            ),
             (
                 "keyed".to_string(),
                 ProviderConfig::Openai {
                     base_url: "http://127.0.0.1:9/v1".into(),
                     api_key_env: Some("SETPOINT_TEST_VARIABLE_NEVER_SET".into()),
+                    timeouts: TimeoutOverrides::default(),
                 },
             ),
             (
@@ -325,12 +377,22 @@ mod tests {
                 ProviderConfig::Openai {
                     base_url: "http://127.0.0.1:9/v1".into(),
                     api_key_env: None,
+                    timeouts: TimeoutOverrides {
+                        total_ms: Some(1234),
+                        ..TimeoutOverrides::default()
+                    },
                 },
             ),
         ]);
         let catalog = [model("s/a", "sim"), model("k/b", "keyed"), model("l/c", "local")];
         let (providers, served) = build(&configs, &catalog, timeouts).expect("build");
         assert_eq!(providers.len(), 3);
+        let local = providers["local"].timeouts;
+        assert_eq!(local.total_ms, 1234, "a provider's own limit wins");
+        assert_eq!(
+            local.connect_ms, timeouts.connect_ms,
+            "the rest fall back to the gateway's"
+        );
         let simulated: Vec<bool> = served.iter().map(|m| m.simulated).collect();
         assert_eq!(
             simulated,

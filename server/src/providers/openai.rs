@@ -9,19 +9,22 @@ use super::{read_whole, send, sse, started, ChatRequest, Provider, ProviderError
 
 pub struct OpenAiProvider {
     client: reqwest::Client,
-    url: String,
+    // Parsed once: parsing per request showed up in profiles.
+    url: reqwest::Url,
     api_key: Option<String>,
 }
 
 impl OpenAiProvider {
-    pub fn new(base_url: &str, api_key: Option<String>, timeouts: Timeouts) -> Result<Self, reqwest::Error> {
+    pub fn new(base_url: &str, api_key: Option<String>, timeouts: Timeouts) -> Result<Self, String> {
         let client = reqwest::Client::builder()
             .connect_timeout(timeouts.connect())
             .tcp_nodelay(true)
-            .build()?;
+            .build()
+            .map_err(|e| e.to_string())?;
         Ok(OpenAiProvider {
             client,
-            url: format!("{}/chat/completions", base_url.trim_end_matches('/')),
+            url: reqwest::Url::parse(&format!("{}/chat/completions", base_url.trim_end_matches('/')))
+                .map_err(|e| format!("base_url {base_url:?}: {e}"))?,
             api_key,
         })
     }
@@ -34,7 +37,7 @@ impl Provider for OpenAiProvider {
         request
             .body
             .insert("model".into(), Value::String(model.upstream_name.clone()));
-        let mut call = self.client.post(&self.url).json(&request.body);
+        let mut call = self.client.post(self.url.clone()).json(&request.body);
         if let Some(key) = &self.api_key {
             call = call.bearer_auth(key);
         }

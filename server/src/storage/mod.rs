@@ -191,6 +191,9 @@ pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
     /// Revokes the account's key; `NotFound` if it is not theirs. Revoking twice keeps the first time.
     async fn revoke_api_key(&self, account_id: i64, key_id: i64, now: i64) -> StorageResult<()>;
     async fn touch_api_key(&self, key_id: i64, now: i64) -> StorageResult<()>;
+    /// Ids of keys revoked at or after `since` (ms): how running servers learn of revocations
+    /// made elsewhere (the command line, another replica).
+    async fn api_keys_revoked_since(&self, since: i64) -> StorageResult<Vec<i64>>;
 
     // Catalog
     async fn upsert_catalog_model(&self, model: &CatalogModel, now: i64) -> StorageResult<()>;

@@ -71,7 +71,11 @@ pub async fn create(
         content,
     };
     match state.storage.create_model_set(&new, now_ms()).await {
-        Ok(set) => Ok((StatusCode::CREATED, Json(set))),
+        Ok(set) => {
+            // The gateway may remember that this address did not exist a moment ago.
+            state.sets.forget(&set.owner, &set.slug);
+            Ok((StatusCode::CREATED, Json(set)))
+        }
         Err(StorageError::Conflict(_)) => Err(ApiError::Conflict(format!(
             "You already have a Model Set with the slug {slug:?}."
         ))),
@@ -115,7 +119,9 @@ pub async fn update(
         patch.tags.as_deref().unwrap_or(&set.tags),
         spec,
     )?;
-    match state.storage.update_model_set(set.id, &content, now_ms()).await {
+    let updated = state.storage.update_model_set(set.id, &content, now_ms()).await;
+    state.sets.forget(&owner, &slug);
+    match updated {
         Ok(set) => Ok(Json(set)),
         Err(StorageError::NotFound) => Err(ApiError::NotFound(format!("@{owner}/{slug}"))),
         Err(e) => Err(ApiError::internal("update set", e)),
@@ -129,7 +135,9 @@ pub async fn delete(
     Path((owner, slug)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let set = owned(&state, &user, &owner, &slug).await?;
-    match state.storage.delete_model_set(set.id).await {
+    let deleted = state.storage.delete_model_set(set.id).await;
+    state.sets.forget(&owner, &slug);
+    match deleted {
         Ok(()) | Err(StorageError::NotFound) => Ok(StatusCode::NO_CONTENT),
         Err(e) => Err(ApiError::internal("delete set", e)),
     }

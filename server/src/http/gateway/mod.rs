@@ -9,6 +9,7 @@
 mod meter;
 mod request;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use app::catalog::CatalogModel;
@@ -96,7 +97,7 @@ pub async fn list_models(
 
 /// Where a request goes: one catalog model, or a set and its usable models.
 struct Target<'a> {
-    set: Option<ModelSet>,
+    set: Option<Arc<ModelSet>>,
     candidates: Vec<&'a CatalogModel>,
 }
 
@@ -115,8 +116,8 @@ async fn resolve<'a>(state: &'a AppState, caller: &KeyOwner, model: &str) -> Res
         .split_once('/')
         .ok_or_else(|| GatewayError::ModelNotFound(model.to_string()))?;
     let set = state
-        .storage
-        .model_set_by_slug(owner, slug)
+        .sets
+        .find(owner, slug)
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "set lookup failed");
@@ -201,7 +202,7 @@ pub async fn chat_completions(
             break;
         };
         tried.push(&model.id);
-        let Some(provider) = state.providers.get(&model.provider) else {
+        let Some(served) = state.providers.get(&model.provider) else {
             tracing::error!(model = %model.id, provider = %model.provider, "model names an unknown provider");
             return Err(GatewayError::Internal);
         };
@@ -209,7 +210,7 @@ pub async fn chat_completions(
             body: upstream_body.clone(),
             stream: chat.stream,
         };
-        match provider.chat(model, call, state.timeouts).await {
+        match served.provider.chat(model, call, served.timeouts).await {
             Ok(reply) => return Ok(respond(meter, model, reply, chat.include_usage)),
             Err(error) => {
                 meter.failure(model, &error);
