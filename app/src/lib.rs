@@ -4,6 +4,8 @@
 //! Module map:
 //! - [`account`], [`catalog`], [`model_set`]: plain serde types and the validation rules
 //!   that both sides apply (the server's check is the one that counts).
+//! - [`engine`]: the routing engine's pure maths (estimates, plan, verdict, projection,
+//!   alias draws), shared by the server's router and the browser's projections.
 //! - [`error`]: the one error type server functions return to the UI.
 //! - [`api`]: server functions, called by pages over HTTP from the browser.
 //! - [`backend`] (ssr only): the narrow trait the server implements for those functions.
@@ -15,6 +17,7 @@ pub mod api;
 pub mod backend;
 pub mod catalog;
 pub mod components;
+pub mod engine;
 pub mod error;
 pub mod model_set;
 pub mod pages;

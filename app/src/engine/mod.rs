@@ -1,0 +1,50 @@
+//! The routing engine: pure (no I/O, no clock, no RNG — time and random numbers are parameters), so the
+//! server's router, the browser's live projection (wasm32) and the simulator tests run the same code.
+//!
+//! Per request the engine picks one model so that, over time, a set's averages and percentiles meet its
+//! requirements while its objective is optimised.
+//!
+//! | module | job |
+//! | --- | --- |
+//! | [`grid`], [`histogram`] | one shared log-bucket grid (±1 %); histograms whose mixture CDF is the weighted sum |
+//! | [`estimate`] | request records → decayed per-model estimates; blending set-local, global and prior |
+//! | [`plan`] | LP over mixture weights on pessimistic estimates; exploration floors; least-violation fallback |
+//! | [`feedback`] | per-requirement integral controller tightening targets while realised values run over |
+//! | [`verdict`] | Yes / Partial / No with typed reasons |
+//! | [`project`] | the editor's projection: weights, mean and p50/p90/p99 with intervals, checks, verdict |
+//! | [`alias`] | O(1) weighted draws from published weights (caller supplies the random `u64`) |
+//! | [`breaker`] | circuit breaker state machine per model |
+//! | [`window`] | realised sliding-window statistics |
+//! | [`stats`] | normal CDF / quantile helpers |
+//!
+//! Server loop sketch: per (set, model) keep an [`Estimator`] for the set's own traffic, per model one for
+//! global traffic, a [`Breaker`] per model and a [`Window`] + [`Feedback`] per set. Every few seconds:
+//! `Estimate::blend` → [`ModelInput`]s → `feedback.update(window.realised(..))` → [`plan()`] with
+//! `feedback.targets(..)` → [`AliasTable::new`] of the weights, published atomically. Per request:
+//! `table.draw_where(random_u64, |i| breakers[i].allows(now))`, then `observe` the outcome everywhere.
+
+// `!(x > 0.0)` is used on purpose throughout: it is true for NaN as well, which is how degenerate inputs are
+// rejected without a separate `is_nan` check at every site.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
+pub mod alias;
+pub mod breaker;
+pub mod estimate;
+pub mod feedback;
+pub mod grid;
+pub mod histogram;
+pub mod plan;
+pub mod project;
+pub mod stats;
+pub mod verdict;
+pub mod window;
+
+pub use alias::{AliasError, AliasTable};
+pub use breaker::{Breaker, BreakerConfig, BreakerState};
+pub use estimate::{BlendConfig, DimEstimate, Estimate, Estimator, Observation, Prior};
+pub use feedback::{Feedback, FeedbackConfig};
+pub use histogram::Histogram;
+pub use plan::{plan, ModelInput, Plan, PlanError, PlanOptions, Stance};
+pub use project::{project, CheckStatus, DimensionProjection, Interval, ModelWeight, Projection, RequirementCheck};
+pub use verdict::{verdict, Feasibility, Reason, Verdict};
+pub use window::Window;

@@ -1,0 +1,616 @@
+//! The planner: mixture weights over a set's models from a linear program.
+//!
+//! Every requirement is linear in the weights w (Σw = 1, w ≥ 0) once written per request:
+//! * mean of a dimension ≤ T:   Σ wᵢ·pᵢ·(T − μᵢ) ≥ 0 (pᵢ = share of requests reporting it, so TTFT or sampled
+//!   evals average over the requests that have them);
+//! * q-quantile ≤ T:            Σ wᵢ·pᵢ·(Fᵢ(T) − q) ≥ 0, because the mixture CDF is the weighted sum of the
+//!   models' CDFs on the shared grid ([`crate::engine::histogram`]);
+//! * the ≥ forms flip signs. Error rate is a proportion, so any statistic on it means its mean.
+//!
+//! Requirements are met on *pessimistic* estimates (mean ± z·stderr, CDF ∓ z·stderr) so that thinly observed
+//! models do not look better than they are. Models with little data of the set's own get an exploration floor
+//! so the set samples them. If no mix meets everything, a slack LP finds the least-violating mix (phase 1
+//! minimises total normalised violation, phase 2 optimises the objective at that violation) so routing
+//! always has weights.
+//!
+//! The LP is solved with `microlp`: a maintained, pure-Rust simplex solver (a fork of minilp) that builds for
+//! wasm32, so the browser's projection and the server's router run the same code; a 50 × 10 problem solves in
+//! tens of microseconds, and there is no C dependency to ship.
+
+use serde::{Deserialize, Serialize};
+
+use super::estimate::{has_distribution, Estimate};
+use super::histogram::{mixture_quantile, Histogram};
+use super::stats::proportion_std_err;
+use crate::model_set::{Comparator, Dimension, ModelSetSpec, Objective, Requirement, Statistic};
+
+/// One candidate model as the planner sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInput {
+    /// Catalog id (`provider/model`).
+    pub id: String,
+    /// Blended estimate ([`Estimate::blend`]).
+    pub estimate: Estimate,
+    /// Requests the *set itself* has sent to this model since it joined the set (not decayed): below
+    /// [`PlanOptions::explore_min_samples`] the model gets an exploration floor, so a new set (or a newly
+    /// added model) is sampled for a while, and a model that later drops to zero weight is not re-explored
+    /// forever (global traffic keeps its estimate fresh).
+    pub local_requests: f64,
+    /// False to exclude the model (e.g. removed upstream). A tripped circuit breaker is better handled at
+    /// draw time ([`crate::engine::alias::AliasTable::draw_where`]) so that a re-plan is not needed.
+    pub available: bool,
+}
+
+/// Knobs of the planner.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanOptions {
+    /// Standard errors of pessimism (1.0 ≈ one-sided 84 % per estimate).
+    pub z: f64,
+    /// Set-local requests below which a model is explored.
+    pub explore_min_samples: f64,
+    /// Weight floor for each explored model …
+    pub explore_floor: f64,
+    /// … with all floors together capped at this share of traffic.
+    pub explore_total_cap: f64,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions {
+            z: 1.0,
+            explore_min_samples: 30.0,
+            explore_floor: 0.03,
+            explore_total_cap: 0.3,
+        }
+    }
+}
+
+/// How optimistic coefficients are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Stance {
+    /// Worse by z standard errors: what the planner commits to.
+    Pessimistic,
+    /// Point estimates.
+    Point,
+    /// Better by z standard errors: "could this possibly work?".
+    Optimistic,
+}
+
+impl Stance {
+    fn sign(self) -> f64 {
+        match self {
+            Stance::Pessimistic => 1.0,
+            Stance::Point => 0.0,
+            Stance::Optimistic => -1.0,
+        }
+    }
+}
+
+/// Mixture weights and how well they meet the requirements.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// One weight per input model (same order), summing to 1.
+    pub weights: Vec<f64>,
+    /// True when every requirement holds on pessimistic estimates (with exploration floors).
+    pub feasible: bool,
+    /// Per requirement: normalised violation left by the best-effort mix (0 when met).
+    pub violations: Vec<f64>,
+    /// The targets planned against (the spec's, or the feedback-tightened ones).
+    pub targets: Vec<f64>,
+    /// Indices of models given an exploration floor.
+    pub exploring: Vec<usize>,
+    /// Objective value of the mix on point estimates (e.g. mean USD per request), if known.
+    pub objective: Option<f64>,
+}
+
+/// Why no plan could be made.
+#[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
+pub enum PlanError {
+    #[error("the set has no models")]
+    NoModels,
+    #[error("no model of the set is available")]
+    NoAvailableModels,
+    #[error("requirement {requirement} has a target that is not a finite number")]
+    InvalidTarget { requirement: usize },
+    #[error("{expected} targets were expected, {got} given")]
+    TargetCount { expected: usize, got: usize },
+    #[error("LP solver failed: {0}")]
+    Solver(String),
+}
+
+/// The probability level of a quantile statistic, `None` for the mean.
+pub fn quantile_level(statistic: Statistic) -> Option<f64> {
+    match statistic {
+        Statistic::Mean => None,
+        Statistic::P50 => Some(0.5),
+        Statistic::P90 => Some(0.9),
+        Statistic::P99 => Some(0.99),
+    }
+}
+
+/// Whether a requirement constrains a distribution (quantile) rather than a mean.
+pub fn is_quantile(req: &Requirement) -> bool {
+    quantile_level(req.statistic).is_some() && has_distribution(&req.dimension)
+}
+
+/// Coefficient aᵢ of model `e` in the constraint Σ wᵢ·aᵢ ≥ 0 for `req` at `target`; `None` when the model has
+/// no data on the dimension.
+pub fn coefficient(e: &Estimate, req: &Requirement, target: f64, stance: Stance, z: f64) -> Option<f64> {
+    let d = e.dim(&req.dimension)?;
+    if !(d.n_eff > 0.0) {
+        return None;
+    }
+    let p = e.presence(&req.dimension);
+    let zs = stance.sign() * z;
+    match (quantile_level(req.statistic), has_distribution(&req.dimension)) {
+        (Some(q), true) => {
+            let f = d.cdf(target)?;
+            let se = proportion_std_err(f, d.n_eff);
+            Some(match req.comparator {
+                Comparator::AtMost => p * ((f - zs * se).clamp(0.0, 1.0) - q),
+                Comparator::AtLeast => p * (q - (f + zs * se).clamp(0.0, 1.0)),
+            })
+        }
+        _ => {
+            let se = d.std_err();
+            if !se.is_finite() {
+                return None;
+            }
+            Some(match req.comparator {
+                Comparator::AtMost => p * (target - (d.mean + zs * se)),
+                Comparator::AtLeast => p * ((d.mean - zs * se) - target),
+            })
+        }
+    }
+}
+
+/// Per-request objective value of one model (point estimate), `None` without data.
+pub fn objective_value(e: &Estimate, objective: &Objective) -> Option<f64> {
+    let dim = match objective {
+        Objective::Minimize(d) | Objective::Maximize(d) => d,
+    };
+    e.dim(dim).filter(|d| d.n_eff > 0.0).map(|d| d.mean)
+}
+
+/// Objective value of a mix, `None` when no weighted model knows it.
+pub fn mix_objective(models: &[ModelInput], weights: &[f64], objective: &Objective) -> Option<f64> {
+    let dim = match objective {
+        Objective::Minimize(d) | Objective::Maximize(d) => d,
+    };
+    mixture_mean(models, weights, dim, Stance::Point, 0.0).map(|(m, _)| m)
+}
+
+/// Mean of `dim` over the mix and its standard error; presence-weighted as in the module doc.
+/// `stance` shifts each model's mean by ±z·stderr (pessimistic means "worse" = higher, used for intervals).
+pub fn mixture_mean(
+    models: &[ModelInput],
+    weights: &[f64],
+    dim: &Dimension,
+    stance: Stance,
+    z: f64,
+) -> Option<(f64, f64)> {
+    let mut num = 0.0;
+    let mut den = 0.0;
+    let mut var = 0.0;
+    for (m, &w) in models.iter().zip(weights) {
+        if !(w > 0.0) {
+            continue;
+        }
+        let Some(d) = m.estimate.dim(dim).filter(|d| d.n_eff > 0.0) else {
+            continue;
+        };
+        let p = m.estimate.presence(dim).max(1e-12);
+        let se = d.std_err();
+        let se = if se.is_finite() {
+            se
+        } else {
+            d.std_dev.max(d.mean.abs())
+        };
+        num += w * p * (d.mean + stance.sign() * z * se);
+        den += w * p;
+        var += (w * p * se).powi(2);
+    }
+    (den > 0.0).then(|| (num / den, var.sqrt() / den))
+}
+
+/// The `q`-quantile of `dim` over the mix (point estimates), exact on the shared grid.
+pub fn mixture_quantile_of(models: &[ModelInput], weights: &[f64], dim: &Dimension, q: f64) -> Option<f64> {
+    let parts: Vec<(&Histogram, f64)> = models
+        .iter()
+        .zip(weights)
+        .filter(|(_, &w)| w > 0.0)
+        .filter_map(|(m, &w)| {
+            let h = m.estimate.dim(dim)?.hist.as_ref()?;
+            Some((h, w * m.estimate.presence(dim)))
+        })
+        .collect();
+    mixture_quantile(&parts, q)
+}
+
+/// Value of a requirement's statistic over the mix on point estimates.
+pub fn mixture_statistic(models: &[ModelInput], weights: &[f64], req: &Requirement) -> Option<f64> {
+    match quantile_level(req.statistic).filter(|_| has_distribution(&req.dimension)) {
+        Some(q) => mixture_quantile_of(models, weights, &req.dimension, q),
+        None => mixture_mean(models, weights, &req.dimension, Stance::Point, 0.0).map(|(m, _)| m),
+    }
+}
+
+/// Constraint rows of the LP, normalised so that each row's largest |coefficient| is 1 (keeps the solver
+/// within its recommended coefficient range whatever the units). `None` marks a row every mix satisfies.
+#[derive(Debug, Clone)]
+pub(crate) struct Rows {
+    pub rows: Vec<Option<Vec<f64>>>,
+    /// Per model: true when some requirement's dimension has no data for it.
+    pub unknown: Vec<bool>,
+}
+
+pub(crate) fn build_rows(reqs: &[Requirement], targets: &[f64], models: &[ModelInput], stance: Stance, z: f64) -> Rows {
+    let mut unknown = vec![false; models.len()];
+    let rows = reqs
+        .iter()
+        .zip(targets)
+        .map(|(req, &t)| {
+            let mut row = Vec::with_capacity(models.len());
+            for (i, m) in models.iter().enumerate() {
+                let c = match coefficient(&m.estimate, req, t, stance, z) {
+                    Some(c) if c.is_finite() => c,
+                    _ => {
+                        if m.available {
+                            unknown[i] = true;
+                        }
+                        0.0
+                    }
+                };
+                row.push(if m.available { c } else { 0.0 });
+            }
+            let scale = row.iter().fold(0.0f64, |a, c| a.max(c.abs()));
+            let always = models.iter().zip(&row).all(|(m, &c)| !m.available || c >= 0.0);
+            if always || !(scale > 0.0) {
+                None
+            } else {
+                Some(row.into_iter().map(|c| c / scale).collect())
+            }
+        })
+        .collect();
+    Rows { rows, unknown }
+}
+
+/// Outcome of one LP.
+#[derive(Debug, Clone)]
+pub(crate) struct LpSolution {
+    pub weights: Vec<f64>,
+    /// Per row (same order as given; 0 for `None` rows): slack used.
+    pub slacks: Vec<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum LpFail {
+    Infeasible,
+    Other(String),
+}
+
+/// Solves: optimise `objective`·w subject to each row·w ≥ 0 (or ≥ −slack when `with_slack`), Σw = 1 and the
+/// bounds. With slack, phase 1 minimises total slack and phase 2 optimises the objective at that slack.
+pub(crate) fn solve_lp(
+    rows: &[Option<Vec<f64>>],
+    objective: &[f64],
+    maximize: bool,
+    bounds: &[(f64, f64)],
+    with_slack: bool,
+) -> Result<LpSolution, LpFail> {
+    use microlp::{ComparisonOp, OptimizationDirection, Problem};
+    let n = bounds.len();
+    let build = |phase_one: bool, slack_cap: Option<f64>| -> Result<LpSolution, LpFail> {
+        let dir = if maximize && !phase_one {
+            OptimizationDirection::Maximize
+        } else {
+            OptimizationDirection::Minimize
+        };
+        let mut p = Problem::new(dir);
+        let vars: Vec<_> = (0..n)
+            .map(|i| {
+                let c = if phase_one {
+                    0.0
+                } else {
+                    objective.get(i).copied().unwrap_or(0.0)
+                };
+                p.add_var(if c.is_finite() { c } else { 0.0 }, bounds[i])
+            })
+            .collect();
+        let mut slack_vars = Vec::new();
+        for row in rows.iter() {
+            let Some(row) = row else {
+                slack_vars.push(None);
+                continue;
+            };
+            let mut expr: Vec<(microlp::Variable, f64)> = vars
+                .iter()
+                .zip(row)
+                .filter(|(_, c)| **c != 0.0)
+                .map(|(v, c)| (*v, *c))
+                .collect();
+            let s = if with_slack {
+                let s = p.add_var(if phase_one { 1.0 } else { 0.0 }, (0.0, f64::INFINITY));
+                expr.push((s, 1.0));
+                Some(s)
+            } else {
+                None
+            };
+            slack_vars.push(s);
+            p.add_constraint(expr.as_slice(), ComparisonOp::Ge, 0.0);
+        }
+        let sum: Vec<(microlp::Variable, f64)> = vars.iter().map(|v| (*v, 1.0)).collect();
+        p.add_constraint(sum.as_slice(), ComparisonOp::Eq, 1.0);
+        if let Some(cap) = slack_cap {
+            let all: Vec<(microlp::Variable, f64)> = slack_vars.iter().flatten().map(|s| (*s, 1.0)).collect();
+            if !all.is_empty() {
+                p.add_constraint(all.as_slice(), ComparisonOp::Le, cap);
+            }
+        }
+        let outcome = p.solve().map_err(|e| match e {
+            microlp::Error::Infeasible => LpFail::Infeasible,
+            other => LpFail::Other(other.to_string()),
+        })?;
+        let sol = outcome
+            .into_solution()
+            .map_err(|_| LpFail::Other("interrupted".into()))?;
+        let mut weights: Vec<f64> = vars.iter().map(|v| sol.var_value(*v).max(0.0)).collect();
+        let total: f64 = weights.iter().sum();
+        if total > 0.0 {
+            weights.iter_mut().for_each(|w| *w /= total);
+        }
+        let slacks = slack_vars
+            .iter()
+            .map(|s| s.map(|s| sol.var_value(s).max(0.0)).unwrap_or(0.0))
+            .collect();
+        Ok(LpSolution { weights, slacks })
+    };
+    if !with_slack {
+        return build(false, None);
+    }
+    let first = build(true, None)?;
+    let used: f64 = first.slacks.iter().sum();
+    build(false, Some(used * (1.0 + 1e-6) + 1e-9)).or(Ok(first))
+}
+
+/// Objective coefficients normalised to max |c| = 1; a model without data gets the worst known value.
+pub(crate) fn objective_coefs(models: &[ModelInput], objective: &Objective) -> (Vec<f64>, bool) {
+    let maximize = matches!(objective, Objective::Maximize(_));
+    let vals: Vec<Option<f64>> = models.iter().map(|m| objective_value(&m.estimate, objective)).collect();
+    let known = vals.iter().flatten().copied();
+    let worst = if maximize {
+        known.fold(f64::INFINITY, f64::min)
+    } else {
+        known.fold(f64::NEG_INFINITY, f64::max)
+    };
+    let worst = if worst.is_finite() { worst } else { 0.0 };
+    let raw: Vec<f64> = vals.iter().map(|v| v.unwrap_or(worst)).collect();
+    let scale = raw.iter().fold(0.0f64, |a, c| a.max(c.abs()));
+    let coefs = if scale > 0.0 {
+        raw.iter().map(|c| c / scale).collect()
+    } else {
+        raw
+    };
+    (coefs, maximize)
+}
+
+/// Checks the inputs shared by the planner, verdict and projection; returns the targets to plan against.
+pub(crate) fn checked_targets(
+    spec: &ModelSetSpec,
+    models: &[ModelInput],
+    targets: Option<&[f64]>,
+) -> Result<Vec<f64>, PlanError> {
+    if models.is_empty() {
+        return Err(PlanError::NoModels);
+    }
+    if !models.iter().any(|m| m.available) {
+        return Err(PlanError::NoAvailableModels);
+    }
+    for (i, r) in spec.requirements.iter().enumerate() {
+        if !r.target.is_finite() {
+            return Err(PlanError::InvalidTarget { requirement: i });
+        }
+    }
+    match targets {
+        None => Ok(spec.requirements.iter().map(|r| r.target).collect()),
+        Some(t) if t.len() != spec.requirements.len() => Err(PlanError::TargetCount {
+            expected: spec.requirements.len(),
+            got: t.len(),
+        }),
+        Some(t) => {
+            if let Some(i) = t.iter().position(|x| !x.is_finite()) {
+                return Err(PlanError::InvalidTarget { requirement: i });
+            }
+            Ok(t.to_vec())
+        }
+    }
+}
+
+/// Weight bounds: unavailable models are fixed at 0; models with too little set-local data get a floor;
+/// with `restrict_unknown`, models without data on a required dimension are held at their floor.
+pub(crate) fn bounds(
+    models: &[ModelInput],
+    opts: &PlanOptions,
+    unknown: &[bool],
+    explore: bool,
+) -> (Vec<(f64, f64)>, Vec<usize>) {
+    let exploring: Vec<usize> = if explore {
+        (0..models.len())
+            .filter(|&i| models[i].available && !(models[i].local_requests >= opts.explore_min_samples))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let available = models.iter().filter(|m| m.available).count();
+    // Floors never take all traffic: leave room for the known models.
+    let floor = if exploring.is_empty() || exploring.len() == available {
+        if exploring.len() == available && available > 0 {
+            (1.0 / available as f64).min(opts.explore_floor.max(0.0))
+        } else {
+            0.0
+        }
+    } else {
+        (opts.explore_total_cap.clamp(0.0, 1.0) / exploring.len() as f64).min(opts.explore_floor.max(0.0))
+    };
+    let b = models
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            if !m.available {
+                return (0.0, 0.0);
+            }
+            let lo = if exploring.contains(&i) { floor } else { 0.0 };
+            let hi = if unknown.get(i).copied().unwrap_or(false) && available > 1 {
+                lo
+            } else {
+                1.0
+            };
+            (lo, hi)
+        })
+        .collect();
+    (b, exploring)
+}
+
+/// Plans mixture weights for `spec` over `models`.
+///
+/// `targets` overrides the spec's targets (the feedback controller's tightened ones); `None` uses the spec.
+/// Never fails for an infeasible spec: it then returns the least-violating mix with `feasible = false`.
+pub fn plan(
+    spec: &ModelSetSpec,
+    models: &[ModelInput],
+    targets: Option<&[f64]>,
+    opts: &PlanOptions,
+) -> Result<Plan, PlanError> {
+    let targets = checked_targets(spec, models, targets)?;
+    let rows = build_rows(&spec.requirements, &targets, models, Stance::Pessimistic, opts.z);
+    let (obj, maximize) = objective_coefs(models, &spec.objective);
+    let (b, exploring) = bounds(models, opts, &rows.unknown, true);
+    let (sol, feasible) = match solve_lp(&rows.rows, &obj, maximize, &b, false) {
+        Ok(s) => (s, true),
+        Err(LpFail::Infeasible) => match solve_lp(&rows.rows, &obj, maximize, &b, true) {
+            Ok(s) => (s, false),
+            Err(LpFail::Infeasible) => return Err(PlanError::Solver("slack LP reported infeasible".into())),
+            Err(LpFail::Other(e)) => return Err(PlanError::Solver(e)),
+        },
+        Err(LpFail::Other(e)) => return Err(PlanError::Solver(e)),
+    };
+    let violations = if feasible {
+        vec![0.0; targets.len()]
+    } else {
+        sol.slacks.clone()
+    };
+    let feasible = feasible || violations.iter().all(|v| *v <= 1e-9);
+    let objective = mix_objective(models, &sol.weights, &spec.objective);
+    Ok(Plan {
+        weights: sol.weights,
+        feasible,
+        violations,
+        targets,
+        exploring,
+        objective,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::estimate::{Estimator, Observation};
+
+    fn model(id: &str, cost: f64, latency: f64, n: usize) -> ModelInput {
+        let mut e = Estimator::new(0.0);
+        for i in 0..n {
+            let jitter = 1.0 + ((i % 7) as f64 - 3.0) * 0.05;
+            e.observe(
+                &Observation {
+                    ok: true,
+                    latency_ms: latency * jitter,
+                    cost_usd: cost,
+                    ..Default::default()
+                },
+                0.0,
+            );
+        }
+        ModelInput {
+            id: id.into(),
+            estimate: e.snapshot(0.0),
+            local_requests: n as f64,
+            available: true,
+        }
+    }
+
+    fn req(dimension: Dimension, statistic: Statistic, comparator: Comparator, target: f64) -> Requirement {
+        Requirement {
+            dimension,
+            statistic,
+            comparator,
+            target,
+        }
+    }
+
+    #[test]
+    fn mixes_cheap_and_fast_to_meet_mean_latency() {
+        let models = vec![model("cheap", 0.001, 2000.0, 500), model("fast", 0.01, 500.0, 500)];
+        let spec = ModelSetSpec {
+            models: vec!["cheap".into(), "fast".into()],
+            requirements: vec![req(Dimension::Latency, Statistic::Mean, Comparator::AtMost, 1000.0)],
+            ..Default::default()
+        };
+        let p = plan(&spec, &models, None, &PlanOptions::default()).map_err(|e| e.to_string());
+        let p = p.as_ref().map_err(|e| e.clone());
+        assert!(p.is_ok(), "{p:?}");
+        if let Ok(p) = p {
+            assert!(p.feasible);
+            // Exact mix is 2/3 fast; pessimism asks for a little more.
+            assert!((0.66..0.72).contains(&p.weights[1]), "{:?}", p.weights);
+            let lat = mixture_mean(&models, &p.weights, &Dimension::Latency, Stance::Point, 0.0).map(|x| x.0);
+            assert!(lat.is_some_and(|l| l <= 1000.0));
+        }
+    }
+
+    #[test]
+    fn infeasible_falls_back_to_least_violation() {
+        // Mean latency <= 1000 needs >= 2/3 of "b"; mean cost <= 0.003 allows at most 2/9 of it.
+        let models = vec![model("a", 0.001, 2000.0, 500), model("b", 0.01, 500.0, 500)];
+        let spec = ModelSetSpec {
+            requirements: vec![
+                req(Dimension::Latency, Statistic::Mean, Comparator::AtMost, 1000.0),
+                req(Dimension::Cost, Statistic::Mean, Comparator::AtMost, 0.003),
+            ],
+            ..Default::default()
+        };
+        let p = plan(&spec, &models, None, &PlanOptions::default());
+        assert!(
+            matches!(&p, Ok(p) if !p.feasible && p.violations.iter().any(|v| *v > 0.0)),
+            "{p:?}"
+        );
+        if let Ok(p) = p {
+            assert!((p.weights.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+        }
+    }
+
+    #[test]
+    fn degenerate_inputs() {
+        let spec = ModelSetSpec::default();
+        assert_eq!(
+            plan(&spec, &[], None, &PlanOptions::default()),
+            Err(PlanError::NoModels)
+        );
+        let mut m = model("a", 0.001, 100.0, 10);
+        m.available = false;
+        assert_eq!(
+            plan(&spec, &[m.clone()], None, &PlanOptions::default()),
+            Err(PlanError::NoAvailableModels)
+        );
+        m.available = true;
+        let bad = ModelSetSpec {
+            requirements: vec![req(Dimension::Cost, Statistic::Mean, Comparator::AtMost, f64::NAN)],
+            ..Default::default()
+        };
+        assert_eq!(
+            plan(&bad, &[m.clone()], None, &PlanOptions::default()),
+            Err(PlanError::InvalidTarget { requirement: 0 })
+        );
+        let one = plan(&spec, &[m], None, &PlanOptions::default());
+        assert!(matches!(one, Ok(p) if (p.weights[0] - 1.0).abs() < 1e-9));
+    }
+}

@@ -1,0 +1,192 @@
+//! Feasibility verdict with typed reasons, for the editor ("Achievable: Yes / Partial / No") and the API.
+//!
+//! * **No**: some requirement cannot be met even by the best single model on *optimistic* estimates (one
+//!   requirement alone is always best met by a single model, since it is linear in the weights). Names it and
+//!   the best value reachable.
+//! * **Yes**: all requirements hold together on *pessimistic* estimates, and no model carrying weight lacks data.
+//! * **Partial**: everything else. Names the conflicting requirements with the bound each would need, the
+//!   requirements that hold only on point/optimistic estimates, and the models lacking data.
+
+use serde::{Deserialize, Serialize};
+
+use super::plan::{
+    bounds, build_rows, checked_targets, mixture_statistic, objective_coefs, solve_lp, LpFail, ModelInput, PlanError,
+    PlanOptions, Stance,
+};
+use crate::model_set::{Comparator, ModelSetSpec};
+
+/// The three answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Feasibility {
+    Yes,
+    Partial,
+    No,
+}
+
+/// Why a verdict is not a plain Yes. Requirement and model references are indices into the spec's lists.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "reason")]
+pub enum Reason {
+    /// Not even the best single model meets this requirement.
+    Unreachable {
+        requirement: usize,
+        best_value: Option<f64>,
+        best_model: Option<String>,
+    },
+    /// These requirements cannot all hold together (each can alone).
+    Conflict { requirements: Vec<usize> },
+    /// Changing this requirement's target to `target` (from `current`) makes the whole set feasible
+    /// (on point estimates), all else unchanged.
+    BoundNeeded {
+        requirement: usize,
+        current: f64,
+        target: f64,
+    },
+    /// These requirements hold on point estimates but not with confidence (not enough data).
+    UncertainEstimates { requirements: Vec<usize> },
+    /// A model has fewer effective requests than the planner wants before trusting it.
+    ModelLacksData { model: String, n_eff: f64, needed: f64 },
+    /// No model has data on this requirement's dimension.
+    NoData { requirement: usize },
+}
+
+/// Feasibility and its reasons.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub feasibility: Feasibility,
+    pub reasons: Vec<Reason>,
+}
+
+fn better(cmp: Comparator, a: f64, b: f64) -> bool {
+    match cmp {
+        Comparator::AtMost => a < b,
+        Comparator::AtLeast => a > b,
+    }
+}
+
+/// Judges whether `spec` is achievable with `models` (requirements at the spec's targets).
+pub fn verdict(spec: &ModelSetSpec, models: &[ModelInput], opts: &PlanOptions) -> Result<Verdict, PlanError> {
+    let targets = checked_targets(spec, models, None)?;
+    let reqs = &spec.requirements;
+    let mut reasons = Vec::new();
+    let avail: Vec<usize> = (0..models.len()).filter(|&i| models[i].available).collect();
+
+    // Each requirement alone, against the best single model.
+    let optimistic = build_rows(reqs, &targets, models, Stance::Optimistic, opts.z);
+    let mut unreachable = false;
+    let mut no_data = false;
+    for (r, req) in reqs.iter().enumerate() {
+        let mut best: Option<(f64, usize)> = None;
+        for &i in &avail {
+            let mut w = vec![0.0; models.len()];
+            w[i] = 1.0;
+            if let Some(v) = mixture_statistic(models, &w, req) {
+                if best.is_none_or(|(b, _)| better(req.comparator, v, b)) {
+                    best = Some((v, i));
+                }
+            }
+        }
+        let Some((best_value, best_i)) = best else {
+            no_data = true;
+            reasons.push(Reason::NoData { requirement: r });
+            continue;
+        };
+        let reachable = match &optimistic.rows[r] {
+            None => true,
+            Some(row) => avail.iter().any(|&i| row[i] >= 0.0),
+        };
+        if !reachable {
+            unreachable = true;
+            reasons.push(Reason::Unreachable {
+                requirement: r,
+                best_value: Some(best_value),
+                best_model: Some(models[best_i].id.clone()),
+            });
+        }
+    }
+    if unreachable {
+        reasons.retain(|r| matches!(r, Reason::Unreachable { .. }));
+        return Ok(Verdict {
+            feasibility: Feasibility::No,
+            reasons,
+        });
+    }
+
+    let lacking: Vec<usize> = avail
+        .iter()
+        .copied()
+        .filter(|&i| !(models[i].estimate.n_eff >= opts.explore_min_samples))
+        .collect();
+    let (obj, maximize) = objective_coefs(models, &spec.objective);
+    let pess = build_rows(reqs, &targets, models, Stance::Pessimistic, opts.z);
+    let (b, _) = bounds(models, opts, &pess.unknown, false);
+    let lacking_reasons = |which: &[usize]| -> Vec<Reason> {
+        which
+            .iter()
+            .map(|&i| Reason::ModelLacksData {
+                model: models[i].id.clone(),
+                n_eff: models[i].estimate.n_eff,
+                needed: opts.explore_min_samples,
+            })
+            .collect()
+    };
+    let solver_err = |e: LpFail| match e {
+        LpFail::Infeasible => PlanError::Solver("slack LP reported infeasible".into()),
+        LpFail::Other(s) => PlanError::Solver(s),
+    };
+    match solve_lp(&pess.rows, &obj, maximize, &b, false) {
+        Ok(sol) => {
+            let weighted_lacking: Vec<usize> = lacking.iter().copied().filter(|&i| sol.weights[i] > 0.01).collect();
+            if weighted_lacking.is_empty() && !no_data {
+                return Ok(Verdict {
+                    feasibility: Feasibility::Yes,
+                    reasons: Vec::new(),
+                });
+            }
+            reasons.extend(lacking_reasons(&weighted_lacking));
+            return Ok(Verdict {
+                feasibility: Feasibility::Partial,
+                reasons,
+            });
+        }
+        Err(LpFail::Infeasible) => {}
+        Err(e) => return Err(solver_err(e)),
+    }
+
+    let point = build_rows(reqs, &targets, models, Stance::Point, opts.z);
+    let (pb, _) = bounds(models, opts, &point.unknown, false);
+    match solve_lp(&point.rows, &obj, maximize, &pb, false) {
+        Ok(_) => {
+            let slack = solve_lp(&pess.rows, &obj, maximize, &b, true).map_err(solver_err)?;
+            let v: Vec<usize> = (0..reqs.len()).filter(|&r| slack.slacks[r] > 1e-9).collect();
+            reasons.push(Reason::UncertainEstimates { requirements: v });
+        }
+        Err(LpFail::Infeasible) => {
+            let slack = solve_lp(&point.rows, &obj, maximize, &pb, true).map_err(solver_err)?;
+            let v: Vec<usize> = (0..reqs.len()).filter(|&r| slack.slacks[r] > 1e-9).collect();
+            for &r in &v {
+                // Best this requirement can do while all others hold: its value there is a bound that works.
+                let Some(row) = point.rows[r].as_ref() else { continue };
+                let mut others = point.rows.clone();
+                others[r] = None;
+                if let Ok(sol) = solve_lp(&others, row, true, &pb, false) {
+                    if let Some(t) = mixture_statistic(models, &sol.weights, &reqs[r]) {
+                        reasons.push(Reason::BoundNeeded {
+                            requirement: r,
+                            current: reqs[r].target,
+                            target: t,
+                        });
+                    }
+                }
+            }
+            reasons.insert(0, Reason::Conflict { requirements: v });
+        }
+        Err(e) => return Err(solver_err(e)),
+    }
+    reasons.extend(lacking_reasons(&lacking));
+    Ok(Verdict {
+        feasibility: Feasibility::Partial,
+        reasons,
+    })
+}
