@@ -16,6 +16,9 @@ use crate::routing::Routing;
 use crate::storage::sessions::StorageSessionStore;
 use crate::storage::{self, SharedStorage};
 
+/// Records read at start-up to warm the routing estimates.
+const SEED_RECORDS: i64 = 20_000;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("database {url}: {source}")]
@@ -76,6 +79,13 @@ pub async fn run(config: Config, demo: bool) -> Result<(), ServeError> {
         }
     }
     let (metrics, metrics_writer) = crate::metrics::start(storage.clone());
+    let routing = Arc::new(Routing::new(catalog.clone()));
+    // What the last run learned: its most recent records, so routing does not start blind.
+    match storage.list_request_records(SEED_RECORDS).await {
+        Ok(records) => routing.seed(&records, crate::clock::now_ms()),
+        Err(e) => tracing::warn!(error = %e, "could not read recent records; routing starts from priors"),
+    }
+    tokio::spawn(routing.clone().replan_forever());
     let key_limiter = Arc::new(KeyLimiter::new(config.gateway.requests_per_minute_per_key));
 
     let accounts = Arc::new(Accounts::new(storage.clone(), config.login_limits));
@@ -95,7 +105,7 @@ pub async fn run(config: Config, demo: bool) -> Result<(), ServeError> {
         storage: storage.clone(),
         catalog,
         providers: Arc::new(providers),
-        routing: Arc::new(Routing::new()),
+        routing: routing.clone(),
         metrics,
         key_limiter: key_limiter.clone(),
         max_body_bytes: config.gateway.max_body_bytes,

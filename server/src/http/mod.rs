@@ -111,6 +111,11 @@ pub fn router(state: AppState, sessions: SessionSettings) -> Router {
             "/api/v1/model-sets/{owner}/{slug}/revisions",
             get(api::model_sets::revisions),
         )
+        .route(
+            "/api/v1/model-sets/{owner}/{slug}/routing",
+            get(api::model_sets::routing),
+        )
+        .route("/api/v1/projections", post(api::model_sets::projection))
         .route("/api/{*fn_name}", post(pages::server_fn).get(pages::server_fn))
         .leptos_routes_with_handler((*state.routes).clone(), get(pages::page))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))

@@ -1,37 +1,334 @@
 //! The seam between the gateway and the routing engine: [`Routing::pick`] chooses a model
 //! for a request now, [`Routing::report`] hears how it went. The gateway knows nothing else.
 //!
-//! Until the planner lands (issue 5) a stand-in policy sits behind the seam: uniform over
-//! the candidates the gateway passes (the set's models that can serve the request).
+//! Behind the seam, the runtime around the pure `app::engine`:
+//! - [`learned`]: what outcomes teach: decayed estimates per model (global) and per (set,
+//!   model), each set's recent window and feedback, a circuit breaker per model.
+//! - plans: every [`REPLAN_EVERY`] each active set is re-planned from fresh estimates and its
+//!   weights published as an alias table, swapped in whole; a request draws in O(1) from the
+//!   published table without touching the learned state.
+//!
+//! Engine time is seconds since this process started ([`Routing::now`]).
+
+mod learned;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use app::catalog::CatalogModel;
-use rand::Rng;
+use app::engine::{self, AliasTable, ModelInput, Observation, Plan, PlanOptions, Projection};
+use app::model_set::{ModelSet, ModelSetSpec};
+use serde::Serialize;
+
+use crate::catalog::Catalog;
+use crate::storage::RequestRecord;
+pub use learned::model_at_fault;
+use learned::Learned;
+
+/// How often active sets are re-planned.
+pub const REPLAN_EVERY: Duration = Duration::from_secs(2);
+/// A set nobody routed to for this long is forgotten (its learned data stays).
+const IDLE_AFTER_SECS: u64 = 15 * 60;
 
 /// What happened to one routed request, for the engine's estimates.
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub set_id: Option<i64>,
     pub model_id: String,
+    /// Whether the model served the request. Failures that are the request's fault (a 4xx)
+    /// or the client's (it left) are not reported at all.
     pub ok: bool,
     pub latency_ms: f64,
+    pub ttft_ms: Option<f64>,
+    pub output_tokens_per_s: Option<f64>,
+    pub cost_usd: f64,
 }
 
-#[derive(Debug, Default)]
-pub struct Routing;
+impl Outcome {
+    fn observation(&self) -> Observation {
+        Observation {
+            ok: self.ok,
+            latency_ms: self.latency_ms,
+            ttft_ms: self.ttft_ms,
+            throughput_tps: self.output_tokens_per_s,
+            cost_usd: self.cost_usd,
+            evals: Vec::new(),
+        }
+    }
+}
+
+/// One set's published plan: what requests draw from until the next re-plan.
+pub struct Published {
+    pub revision: i64,
+    pub spec: ModelSetSpec,
+    pub inputs: Vec<ModelInput>,
+    pub plan: Plan,
+    table: Option<AliasTable>,
+    pub planned_at_ms: i64,
+}
+
+struct ActiveSet {
+    published: RwLock<Arc<Published>>,
+    last_pick: AtomicU64,
+}
+
+pub struct Routing {
+    started: Instant,
+    catalog: Catalog,
+    options: PlanOptions,
+    learned: Learned,
+    sets: RwLock<HashMap<i64, Arc<ActiveSet>>>,
+}
+
+/// A set's routing as the management API shows it.
+#[derive(Debug, Serialize)]
+pub struct RoutingStatus {
+    pub revision: i64,
+    pub planned_at: i64,
+    pub feasible: bool,
+    pub weights: Vec<ModelShare>,
+    /// The targets planned against: the set's, tightened by feedback while realised values run over.
+    pub planned_targets: Vec<f64>,
+    /// Realised statistics over the set's recent requests, one per requirement.
+    pub realised: Vec<Option<f64>>,
+    pub projection: Option<Projection>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ModelShare {
+    pub model: String,
+    pub weight: f64,
+    pub exploring: bool,
+    /// `closed`, `open` (skipped until a probe) or `half_open`.
+    pub breaker: &'static str,
+    pub requests_seen: f64,
+}
 
 impl Routing {
-    pub fn new() -> Self {
-        Routing
-    }
-
-    /// Picks one of `candidates` (never empty when called) for a request of `set_id`.
-    pub fn pick<'a>(&self, _set_id: Option<i64>, candidates: &[&'a CatalogModel]) -> Option<&'a CatalogModel> {
-        if candidates.is_empty() {
-            return None;
+    pub fn new(catalog: Catalog) -> Self {
+        Routing {
+            started: Instant::now(),
+            learned: Learned::new(&catalog),
+            catalog,
+            options: PlanOptions::default(),
+            sets: RwLock::default(),
         }
-        Some(candidates[rand::rng().random_range(0..candidates.len())])
     }
 
-    /// The stand-in learns nothing; the planner will.
-    pub fn report(&self, _outcome: &Outcome) {}
+    /// Engine time: seconds since start.
+    fn now(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+
+    /// Picks one of `candidates` (the set's models that can serve this request and were not
+    /// tried yet) for a request to `set`, or the only candidate for a catalog model.
+    pub fn pick<'a>(&self, set: Option<&ModelSet>, candidates: &[&'a CatalogModel]) -> Option<&'a CatalogModel> {
+        let set = match set {
+            Some(set) if candidates.len() > 1 => set,
+            _ => return candidates.first().copied(),
+        };
+        let active = self.active(set);
+        active.last_pick.store(self.now() as u64, Ordering::Relaxed);
+        let published = active
+            .published
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        let now = self.now();
+        let in_candidates = |i: usize| {
+            published
+                .plan
+                .weights
+                .get(i)
+                .and_then(|_| published.inputs.get(i))
+                .and_then(|input| candidates.iter().copied().find(|m| m.id == input.id))
+        };
+        let drawn = published.table.as_ref().and_then(|table| {
+            table.draw_where(rand::random(), |i| {
+                published.plan.weights[i] > 0.0
+                    && in_candidates(i).is_some()
+                    && self.learned.allows(&published.inputs[i].id, now)
+            })
+        });
+        let chosen = match drawn.and_then(in_candidates) {
+            Some(model) => model,
+            // Nothing planned can serve this request (capabilities, retries, open breakers):
+            // any candidate whose breaker lets it through, else any candidate at all.
+            None => candidates
+                .iter()
+                .copied()
+                .find(|m| self.learned.allows(&m.id, now))
+                .or_else(|| candidates.first().copied())?,
+        };
+        self.learned.sent(&chosen.id, now);
+        Some(chosen)
+    }
+
+    /// Learns from one provider call.
+    pub fn report(&self, outcome: &Outcome) {
+        self.learned.observe(outcome, self.now());
+    }
+
+    /// Warms the estimates from stored records (e.g. after a restart), oldest first.
+    pub fn seed(&self, records: &[RequestRecord], now_ms: i64) {
+        let now = self.now();
+        for r in records {
+            let status_ok = r.error_class.is_none();
+            if !status_ok && !learned::model_at_fault(r.error_class.as_deref()) {
+                continue;
+            }
+            let outcome = Outcome {
+                set_id: r.model_set_id,
+                model_id: r.model_id.clone(),
+                ok: status_ok,
+                latency_ms: r.latency_ms,
+                ttft_ms: r.ttft_ms,
+                output_tokens_per_s: r.output_tokens_per_s,
+                cost_usd: r.cost_usd,
+            };
+            self.learned.observe(&outcome, now + (r.at - now_ms) as f64 / 1000.0);
+        }
+    }
+
+    /// The set's active entry, planned now if it is new here or was edited.
+    fn active(&self, set: &ModelSet) -> Arc<ActiveSet> {
+        if let Some(active) = self.sets.read().unwrap_or_else(|p| p.into_inner()).get(&set.id) {
+            if active.published.read().unwrap_or_else(|p| p.into_inner()).revision == set.revision {
+                return active.clone();
+            }
+        }
+        let published = Arc::new(self.plan(set.id, set.revision, &set.spec));
+        let mut sets = self.sets.write().unwrap_or_else(|p| p.into_inner());
+        let active = sets.entry(set.id).or_insert_with(|| {
+            Arc::new(ActiveSet {
+                published: RwLock::new(published.clone()),
+                last_pick: AtomicU64::new(0),
+            })
+        });
+        *active.published.write().unwrap_or_else(|p| p.into_inner()) = published;
+        active.clone()
+    }
+
+    fn plan(&self, set_id: i64, revision: i64, spec: &ModelSetSpec) -> Published {
+        let now = self.now();
+        let inputs = self.learned.inputs(set_id, revision, spec, now);
+        let targets = self.learned.feedback_targets(set_id, revision, spec);
+        let plan = engine::plan(spec, &inputs, Some(&targets), &self.options).unwrap_or_else(|e| {
+            tracing::warn!(set_id, error = %e, "no plan for the set; routing uniformly");
+            uniform_plan(&inputs, targets)
+        });
+        let table = AliasTable::new(&plan.weights).ok();
+        Published {
+            revision,
+            spec: spec.clone(),
+            inputs,
+            plan,
+            table,
+            planned_at_ms: crate::clock::now_ms(),
+        }
+    }
+
+    /// Re-plans every active set from fresh estimates; forgets sets idle for long.
+    pub fn replan(&self) {
+        let now = self.now();
+        let active: Vec<(i64, Arc<ActiveSet>)> = {
+            let mut sets = self.sets.write().unwrap_or_else(|p| p.into_inner());
+            sets.retain(|_, a| now as u64 <= a.last_pick.load(Ordering::Relaxed) + IDLE_AFTER_SECS);
+            sets.iter().map(|(id, a)| (*id, a.clone())).collect()
+        };
+        for (set_id, active) in active {
+            let current = active.published.read().unwrap_or_else(|p| p.into_inner()).clone();
+            self.learned.update_feedback(set_id, current.revision, &current.spec);
+            let fresh = Arc::new(self.plan(set_id, current.revision, &current.spec));
+            *active.published.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+        }
+    }
+
+    /// Re-plans every [`REPLAN_EVERY`] until the server stops.
+    pub async fn replan_forever(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(REPLAN_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let routing = self.clone();
+            // Planning is CPU work (well under a millisecond per set): keep it off the
+            // request threads' cooperative scheduling.
+            if let Err(e) = tokio::task::spawn_blocking(move || routing.replan()).await {
+                tracing::error!(error = %e, "re-planning failed");
+            }
+        }
+    }
+
+    /// The set's current weights, verdict and projection.
+    pub fn status(&self, set: &ModelSet) -> RoutingStatus {
+        let published = self
+            .active(set)
+            .published
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let projection = engine::project(&published.spec, &published.inputs, &self.options)
+            .map_err(|e| tracing::debug!(error = %e, "no projection"))
+            .ok();
+        let now = self.now();
+        RoutingStatus {
+            revision: published.revision,
+            planned_at: published.planned_at_ms,
+            feasible: published.plan.feasible,
+            weights: published
+                .inputs
+                .iter()
+                .zip(&published.plan.weights)
+                .enumerate()
+                .map(|(i, (input, weight))| ModelShare {
+                    model: input.id.clone(),
+                    weight: *weight,
+                    exploring: published.plan.exploring.contains(&i),
+                    breaker: self.learned.breaker_state(&input.id, now),
+                    requests_seen: input.local_requests,
+                })
+                .collect(),
+            planned_targets: published.plan.targets.clone(),
+            realised: self.learned.realised(set.id, &published.spec),
+            projection,
+        }
+    }
+
+    /// A projection of a configuration being edited (not deployed): the models' global
+    /// behaviour and catalog priors, plus `set`'s own traffic when editing an existing set.
+    /// Returns the inputs too, so a browser can re-project locally as the requirements change.
+    pub fn project_draft(
+        &self,
+        set: Option<&ModelSet>,
+        spec: &ModelSetSpec,
+    ) -> Result<(Projection, Vec<ModelInput>), engine::PlanError> {
+        let now = self.now();
+        let (set_id, revision) = set.map_or((-1, -1), |s| (s.id, s.revision));
+        let inputs = self.learned.inputs(set_id, revision, spec, now);
+        let projection = engine::project(spec, &inputs, &self.options)?;
+        Ok((projection, inputs))
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+}
+
+/// When the LP cannot be set up at all (e.g. no model has any data and no prior), spread
+/// traffic evenly so requests still flow and data accrues.
+fn uniform_plan(inputs: &[ModelInput], targets: Vec<f64>) -> Plan {
+    let available = inputs.iter().filter(|m| m.available).count().max(1) as f64;
+    Plan {
+        weights: inputs
+            .iter()
+            .map(|m| if m.available { 1.0 / available } else { 0.0 })
+            .collect(),
+        feasible: false,
+        violations: vec![0.0; targets.len()],
+        targets,
+        exploring: Vec::new(),
+        objective: None,
+    }
 }

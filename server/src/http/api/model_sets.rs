@@ -157,6 +157,50 @@ pub async fn revisions(
     Ok(Json(json!({ "object": "list", "data": revisions })))
 }
 
+/// `GET /api/v1/model-sets/{owner}/{slug}/routing`: the planned weights, each model's
+/// breaker, the realised statistics and the projection with its verdict. Public, like the set.
+pub async fn routing(
+    State(state): State<AppState>,
+    Path((owner, slug)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let set = find(&state, &owner, &slug).await?;
+    let status = state.routing.status(&set);
+    Ok(Json(json!({ "model_set": set.address(), "routing": status })))
+}
+
+/// The body of `POST /api/v1/projections`: a configuration being edited.
+#[derive(Deserialize)]
+pub struct DraftProjection {
+    #[serde(flatten)]
+    spec: ModelSetSpec,
+    /// `@owner/slug` when editing (or cloning) an existing set: its own traffic counts too.
+    #[serde(default)]
+    model_set: Option<String>,
+}
+
+/// `POST /api/v1/projections`: weights, projected behaviour and verdict for a configuration
+/// that is not deployed (yet), with the per-model inputs so a browser can re-project as the
+/// requirements change without asking again.
+pub async fn projection(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let draft: DraftProjection = parse(&body)?;
+    validate_spec(&draft.spec, |id| state.catalog.contains_key(id)).map_err(ApiError::BadRequest)?;
+    let set = match &draft.model_set {
+        Some(address) => {
+            let (owner, slug) = address
+                .trim_start_matches('@')
+                .split_once('/')
+                .ok_or_else(|| ApiError::BadRequest(format!("{address:?} is not of the form @owner/slug.")))?;
+            Some(find(&state, owner, slug).await?)
+        }
+        None => None,
+    };
+    let (projection, inputs) = state
+        .routing
+        .project_draft(set.as_ref(), &draft.spec)
+        .map_err(|e| ApiError::BadRequest(format!("Cannot project this configuration: {e}")))?;
+    Ok(Json(json!({ "projection": projection, "inputs": inputs })))
+}
+
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("Invalid request body: {e}")))
 }

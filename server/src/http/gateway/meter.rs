@@ -65,12 +65,17 @@ impl Meter {
         let generating = ttft.map_or(latency_ms, |t| ms(t, end)) / 1000.0;
         let output_tokens_per_s =
             (usage.completion > 0 && generating > 0.0).then(|| usage.completion as f64 / generating);
-        self.routing.report(&Outcome {
-            set_id: self.facts.set_id,
-            model_id: model.id.clone(),
-            ok: class.is_none(),
-            latency_ms,
-        });
+        if class.is_none() || crate::routing::model_at_fault(class) {
+            self.routing.report(&Outcome {
+                set_id: self.facts.set_id,
+                model_id: model.id.clone(),
+                ok: class.is_none(),
+                latency_ms,
+                ttft_ms,
+                output_tokens_per_s,
+                cost_usd: cost(model, usage),
+            });
+        }
         self.sink.record(RequestRecord {
             request_id: self.facts.request_id.clone(),
             at: now_ms(),

@@ -198,7 +198,7 @@ pub async fn chat_completions(
             .copied()
             .filter(|m| !tried.contains(&m.id.as_str()))
             .collect();
-        let Some(model) = state.routing.pick(meter.facts.set_id, &remaining) else {
+        let Some(model) = state.routing.pick(target.set.as_deref(), &remaining) else {
             break;
         };
         tried.push(&model.id);

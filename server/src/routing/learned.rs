@@ -1,0 +1,219 @@
+//! What the routing runtime learns from outcomes: estimates, windows, feedback, breakers.
+//!
+//! Reports (one per provider call) update it under one short lock; re-planning reads it
+//! every few seconds; requests only ask the breakers (a read lock).
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, RwLock};
+
+use app::engine::{
+    Breaker, BreakerConfig, BreakerState, Estimate, Estimator, Feedback, FeedbackConfig, ModelInput, Prior, Window,
+};
+use app::model_set::ModelSetSpec;
+
+use super::Outcome;
+use crate::catalog::Catalog;
+
+/// Older behaviour halves in weight every half hour: recent enough to follow drift and
+/// outages, long enough that a quiet set keeps what it knew.
+const HALF_LIFE_SECS: f64 = 30.0 * 60.0;
+/// Requests per set whose realised statistics drive the feedback.
+const WINDOW: usize = 2_000;
+/// A typical request, for the catalog prior's cost: prompt and completion tokens.
+const TYPICAL_PROMPT_TOKENS: f64 = 500.0;
+const TYPICAL_COMPLETION_TOKENS: f64 = 250.0;
+
+/// Whether a failure says something about the model (rather than the request or the client).
+pub fn model_at_fault(class: Option<&str>) -> bool {
+    !matches!(class, Some("upstream_4xx") | Some("cancelled"))
+}
+
+pub struct Learned {
+    priors: HashMap<String, Estimate>,
+    inner: Mutex<Inner>,
+    breakers: RwLock<HashMap<String, Breaker>>,
+}
+
+#[derive(Default)]
+struct Inner {
+    global: HashMap<String, Estimator>,
+    local: HashMap<(i64, String), Estimator>,
+    /// Requests each set sent to each model (not decayed): drives exploration.
+    local_requests: HashMap<(i64, String), f64>,
+    sets: HashMap<i64, SetLearning>,
+}
+
+struct SetLearning {
+    window: Window,
+    /// The revision the feedback was built for: an edit may change the requirements.
+    revision: i64,
+    feedback: Feedback,
+}
+
+impl SetLearning {
+    fn new() -> Self {
+        SetLearning {
+            window: Window::new(WINDOW),
+            revision: i64::MIN,
+            feedback: Feedback::new(0, FeedbackConfig::default()),
+        }
+    }
+}
+
+impl Learned {
+    pub fn new(catalog: &Catalog) -> Self {
+        let priors = catalog
+            .values()
+            .map(|model| (model.id.clone(), prior(model).to_estimate()))
+            .collect();
+        Learned {
+            priors,
+            inner: Mutex::default(),
+            breakers: RwLock::default(),
+        }
+    }
+
+    fn inner(&self) -> MutexGuard<'_, Inner> {
+        // Every update below leaves the maps consistent at each step; a panic elsewhere while
+        // holding the lock does not make the data unusable.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn observe(&self, outcome: &Outcome, now: f64) {
+        let obs = outcome.observation();
+        {
+            let mut inner = self.inner();
+            inner
+                .global
+                .entry(outcome.model_id.clone())
+                .or_insert_with(|| Estimator::new(HALF_LIFE_SECS))
+                .observe(&obs, now);
+            if let Some(set_id) = outcome.set_id {
+                let key = (set_id, outcome.model_id.clone());
+                inner
+                    .local
+                    .entry(key.clone())
+                    .or_insert_with(|| Estimator::new(HALF_LIFE_SECS))
+                    .observe(&obs, now);
+                *inner.local_requests.entry(key).or_default() += 1.0;
+                inner
+                    .sets
+                    .entry(set_id)
+                    .or_insert_with(SetLearning::new)
+                    .window
+                    .push(obs);
+            }
+        }
+        let mut breakers = self.breakers.write().unwrap_or_else(|p| p.into_inner());
+        breakers
+            .entry(outcome.model_id.clone())
+            .or_insert_with(|| Breaker::new(BreakerConfig::default()))
+            .on_result(outcome.ok, now);
+    }
+
+    /// May a request go to `model` now (its breaker is not open)?
+    pub fn allows(&self, model: &str, now: f64) -> bool {
+        let breakers = self.breakers.read().unwrap_or_else(|p| p.into_inner());
+        breakers.get(model).is_none_or(|b| b.allows(now))
+    }
+
+    /// A request was sent to `model`: a breaker past its cool-down lets this one through as
+    /// its probe and holds the rest until the probe's outcome.
+    pub fn sent(&self, model: &str, now: f64) {
+        let closed = {
+            let breakers = self.breakers.read().unwrap_or_else(|p| p.into_inner());
+            breakers.get(model).is_none_or(|b| b.state() == BreakerState::Closed)
+        };
+        if !closed {
+            let mut breakers = self.breakers.write().unwrap_or_else(|p| p.into_inner());
+            if let Some(b) = breakers.get_mut(model) {
+                b.on_send(now);
+            }
+        }
+    }
+
+    pub fn breaker_state(&self, model: &str, now: f64) -> &'static str {
+        let breakers = self.breakers.read().unwrap_or_else(|p| p.into_inner());
+        match breakers.get(model).map(Breaker::state) {
+            None | Some(BreakerState::Closed) => "closed",
+            Some(BreakerState::Open { until }) if now < until => "open",
+            Some(_) => "half_open",
+        }
+    }
+
+    /// The planner's view of each of the set's models: its own traffic blended with the
+    /// model's global behaviour and the catalog prior.
+    pub fn inputs(&self, set_id: i64, _revision: i64, spec: &ModelSetSpec, now: f64) -> Vec<ModelInput> {
+        let inner = self.inner();
+        spec.models
+            .iter()
+            .map(|id| {
+                let key = (set_id, id.clone());
+                let local = inner.local.get(&key).map(|e| e.snapshot(now));
+                let global = inner.global.get(id).map(|e| e.snapshot(now));
+                let estimate = Estimate::blend(
+                    local.as_ref(),
+                    global.as_ref(),
+                    self.priors.get(id),
+                    &Default::default(),
+                );
+                ModelInput {
+                    id: id.clone(),
+                    estimate,
+                    local_requests: inner.local_requests.get(&key).copied().unwrap_or(0.0),
+                    available: self.priors.contains_key(id) && self.breaker_state(id, now) != "open",
+                }
+            })
+            .collect()
+    }
+
+    /// Targets tightened by the set's feedback (the spec's own until feedback exists).
+    pub fn feedback_targets(&self, set_id: i64, revision: i64, spec: &ModelSetSpec) -> Vec<f64> {
+        let inner = self.inner();
+        match inner.sets.get(&set_id) {
+            Some(s) if s.revision == revision && s.feedback.tighten.len() == spec.requirements.len() => {
+                s.feedback.targets(&spec.requirements)
+            }
+            _ => spec.requirements.iter().map(|r| r.target).collect(),
+        }
+    }
+
+    /// Moves the set's feedback one step from its realised window.
+    pub fn update_feedback(&self, set_id: i64, revision: i64, spec: &ModelSetSpec) {
+        let mut inner = self.inner();
+        let set = inner.sets.entry(set_id).or_insert_with(SetLearning::new);
+        if set.revision != revision || set.feedback.tighten.len() != spec.requirements.len() {
+            set.revision = revision;
+            set.feedback = Feedback::new(spec.requirements.len(), FeedbackConfig::default());
+        }
+        let realised = set.window.realised(&spec.requirements);
+        set.feedback.update(&spec.requirements, &realised);
+    }
+
+    pub fn realised(&self, set_id: i64, spec: &ModelSetSpec) -> Vec<Option<f64>> {
+        let inner = self.inner();
+        match inner.sets.get(&set_id) {
+            Some(s) => s.window.realised(&spec.requirements),
+            None => vec![None; spec.requirements.len()],
+        }
+    }
+}
+
+/// A weak prior from the catalog: the price of a typical request; for simulated models the
+/// behaviour their profile declares. Real models get no latency prior: they are explored.
+fn prior(model: &app::catalog::CatalogModel) -> Prior {
+    let cost = (TYPICAL_PROMPT_TOKENS * model.input_price_per_mtok
+        + TYPICAL_COMPLETION_TOKENS * model.output_price_per_mtok)
+        / 1e6;
+    let mut prior = Prior {
+        cost_usd: Some(cost),
+        ..Prior::default()
+    };
+    if let (true, Some(sim)) = (model.simulated, model.simulation) {
+        prior.ttft_ms = Some(sim.ttft_ms);
+        prior.throughput_tps = Some(sim.tokens_per_s);
+        prior.latency_ms = Some(sim.ttft_ms + 1000.0 * sim.output_tokens / sim.tokens_per_s.max(1e-9));
+        prior.error_rate = Some(sim.error_rate);
+    }
+    prior
+}
