@@ -128,10 +128,17 @@ proptest! {
         let parts: Vec<(&Histogram, f64)> = hists.iter().zip(&comps).map(|(h, c)| (h, c.2)).collect();
         for q in [0.5, 0.9, 0.99] {
             let est = histogram::mixture_quantile(&parts, q).unwrap_or(f64::NAN);
-            let mc = samples[((q * samples.len() as f64) as usize).min(samples.len() - 1)];
-            // Tolerance: grid (1 %) plus sampling noise of the quantile, wider in the tail.
-            let tol = if q > 0.95 { 0.08 } else { 0.04 };
-            prop_assert!((est / mc - 1.0).abs() < tol, "q={q}: grid {est} vs Monte Carlo {mc}");
+            // Compared on the probability scale: where the mixture has little density a quantile's value
+            // scatters widely between samples, its probability does not. Monte Carlo's CDF just below
+            // and just above the grid's quantile (±1 %, the grid's resolution) must bracket q, up to
+            // 4 standard errors of both samples (40,000 draws here, 20,000 per histogram).
+            let below = samples.partition_point(|&x| x < est / 1.01) as f64 / samples.len() as f64;
+            let above = samples.partition_point(|&x| x <= est * 1.01) as f64 / samples.len() as f64;
+            let tol = 4.0 * (q * (1.0 - q)).sqrt() * (1.0 / 40_000f64.sqrt() + 1.0 / 20_000f64.sqrt());
+            prop_assert!(
+                below - tol <= q && q <= above + tol,
+                "q={q}: grid quantile {est}; Monte Carlo CDF {below:.4}..{above:.4} (tolerance {tol:.4})"
+            );
             let f = histogram::mixture_cdf(&parts, est).unwrap_or(f64::NAN);
             prop_assert!((f - q).abs() < 1e-9, "mixture CDF at its own quantile: {f}");
         }

@@ -52,6 +52,21 @@ pub struct PlanOptions {
     pub explore_floor: f64,
     /// … with all floors together capped at this share of traffic.
     pub explore_total_cap: f64,
+    /// Requests in the sliding window a set's percentiles are judged on (0: no window margin).
+    ///
+    /// A window's empirical CDF at the target scatters by √(q(1−q)/N) around the planned mixture's. Where
+    /// the mixture has little density at the target (a quantile between two models' ranges) that scatter
+    /// moves the window's percentile far, so besides Σwᵢ·Fᵢ(target) ≥ q the planner asks
+    /// Σwᵢ·Fᵢ(target·(1+tolerance)) ≥ q + window_z·√(q(1−q)/N): cheap where density is high (implied by the
+    /// first), decisive where it is low.
+    #[serde(default)]
+    pub window_requests: f64,
+    /// Relative overrun of a window's percentile that is tolerated.
+    #[serde(default)]
+    pub window_tolerance: f64,
+    /// Standard errors of window scatter the margin covers.
+    #[serde(default)]
+    pub window_z: f64,
 }
 
 impl Default for PlanOptions {
@@ -61,8 +76,53 @@ impl Default for PlanOptions {
             explore_min_samples: 30.0,
             explore_floor: 0.03,
             explore_total_cap: 0.3,
+            window_requests: 2_000.0,
+            window_tolerance: 0.02,
+            window_z: 3.0,
         }
     }
+}
+
+/// Extra rows holding each quantile requirement's sliding-window percentile within tolerance (see
+/// [`PlanOptions::window_requests`]), on point estimates. Rows a model has no data for count it as neutral.
+fn window_rows(
+    reqs: &[Requirement],
+    targets: &[f64],
+    models: &[ModelInput],
+    opts: &PlanOptions,
+) -> Vec<Option<Vec<f64>>> {
+    if !(opts.window_requests > 0.0) || !(opts.window_z > 0.0) {
+        return Vec::new();
+    }
+    reqs.iter()
+        .zip(targets)
+        .filter(|(req, _)| is_quantile(req))
+        .map(|(req, &t)| {
+            let q = quantile_level(req.statistic)?;
+            let margin = opts.window_z * (q * (1.0 - q) / opts.window_requests).sqrt();
+            let tol = opts.window_tolerance.max(0.0);
+            let row: Vec<f64> = models
+                .iter()
+                .map(|m| {
+                    let Some(d) = m.estimate.dim(&req.dimension).filter(|d| d.n_eff > 0.0) else {
+                        return 0.0;
+                    };
+                    let p = m.estimate.presence(&req.dimension);
+                    let c = match req.comparator {
+                        Comparator::AtMost => d.cdf(t * (1.0 + tol)).map(|f| p * (f - (q + margin).min(1.0))),
+                        Comparator::AtLeast => d.cdf(t * (1.0 - tol)).map(|f| p * ((q - margin).max(0.0) - f)),
+                    };
+                    match c {
+                        Some(c) if c.is_finite() && m.available => c,
+                        _ => 0.0,
+                    }
+                })
+                .collect();
+            let scale = row.iter().fold(0.0f64, |a, c| a.max(c.abs()));
+            let always = models.iter().zip(&row).all(|(m, &c)| !m.available || c >= 0.0);
+            (!always && scale > 0.0).then(|| row.into_iter().map(|c| c / scale).collect())
+        })
+        .collect()
 }
 
 /// How optimistic coefficients are.
@@ -485,7 +545,22 @@ pub fn plan(
     let rows = build_rows(&spec.requirements, &targets, models, Stance::Pessimistic, opts.z);
     let (obj, maximize) = objective_coefs(models, &spec.objective);
     let (b, exploring) = bounds(models, opts, &rows.unknown, true);
-    let (sol, feasible) = match solve_lp(&rows.rows, &obj, maximize, &b, false) {
+    // With the window margins first; they are a refinement, so when they cannot hold the plan
+    // falls back to the requirements alone.
+    let mut with_margins = rows.rows.clone();
+    with_margins.extend(window_rows(&spec.requirements, &targets, models, opts));
+    let first = if with_margins.len() > rows.rows.len() {
+        match solve_lp(&with_margins, &obj, maximize, &b, false) {
+            Ok(mut s) => {
+                s.slacks.truncate(rows.rows.len());
+                Ok(s)
+            }
+            Err(_) => solve_lp(&rows.rows, &obj, maximize, &b, false),
+        }
+    } else {
+        solve_lp(&rows.rows, &obj, maximize, &b, false)
+    };
+    let (sol, feasible) = match first {
         Ok(s) => (s, true),
         Err(LpFail::Infeasible) => match solve_lp(&rows.rows, &obj, maximize, &b, true) {
             Ok(s) => (s, false),

@@ -223,6 +223,8 @@ pub fn true_inputs(models: &[TrueModel], t: f64, eval_sampling: f64) -> Vec<Mode
 pub fn truth_options() -> PlanOptions {
     PlanOptions {
         z: 0.0,
+        // The optimum the tests compare against is the plain LP on the truth.
+        window_requests: 0.0,
         ..PlanOptions::default()
     }
 }
@@ -281,7 +283,11 @@ impl Default for SimConfig {
             half_life: 300.0,
             eval_sampling: 0.1,
             seed: 7,
-            opts: PlanOptions::default(),
+            // Percentiles are judged on windows of 4,000 requests here.
+            opts: PlanOptions {
+                window_requests: 4_000.0,
+                ..PlanOptions::default()
+            },
             feedback: FeedbackConfig::default(),
             feedback_z: 0.0,
         }
