@@ -14,7 +14,7 @@ use crate::storage::{RequestRecord, SharedStorage};
 
 /// Records waiting in memory before handlers start waiting for the writer.
 const CAPACITY: usize = 16_384;
-/// Records per database transaction.
+/// Records taken from the queue at the first wake-up of a round.
 const BATCH: usize = 512;
 /// How long the writer gathers records before storing a batch that is not full. Without
 /// it, light traffic costs a transaction per request, which profiles showed to be most of
@@ -59,14 +59,15 @@ pub fn start(storage: SharedStorage) -> (MetricsSink, JoinHandle<()>) {
         let mut batch = Vec::with_capacity(BATCH);
         let mut rollups = rollup::Rollups::new(writer_id);
         let mut stored: u64 = 0;
+        // Parked without a timer while idle; once a record arrives, the writer sleeps out the
+        // gathering window and then takes whatever queued meanwhile, so handlers' sends do not
+        // wake it one by one.
         while rx.recv_many(&mut batch, BATCH).await > 0 {
-            let deadline = tokio::time::Instant::now() + GATHER;
-            while batch.len() < BATCH {
-                let room = BATCH - batch.len();
-                match tokio::time::timeout_at(deadline, rx.recv_many(&mut batch, room)).await {
-                    Ok(n) if n > 0 => {}
-                    // Closed (shutting down: store what we have) or the window is over.
-                    _ => break,
+            tokio::time::sleep(GATHER).await;
+            while let Ok(record) = rx.try_recv() {
+                batch.push(record);
+                if batch.len() >= CAPACITY {
+                    break;
                 }
             }
             if store(&storage, &batch).await {
