@@ -9,7 +9,6 @@ use std::time::Instant;
 use app::catalog::CatalogModel;
 use axum::body::{Body, Bytes};
 use futures::StreamExt;
-use serde_json::Value;
 
 use crate::clock::now_ms;
 use crate::metrics::MetricsSink;
@@ -33,14 +32,6 @@ pub struct RequestFacts {
 pub struct Usage {
     pub prompt: u64,
     pub completion: u64,
-}
-
-fn usage_of(value: &Value) -> Option<Usage> {
-    let usage = value.get("usage")?;
-    Some(Usage {
-        prompt: usage.get("prompt_tokens")?.as_u64()?,
-        completion: usage.get("completion_tokens").and_then(Value::as_u64).unwrap_or(0),
-    })
 }
 
 fn cost(model: &CatalogModel, usage: Usage) -> f64 {
@@ -107,10 +98,16 @@ impl Meter {
 
     /// A whole answer: usage from its `usage` object.
     pub fn whole(&self, model: &CatalogModel, body: &Bytes) {
-        let usage = serde_json::from_slice::<Value>(body)
+        // Only `usage` is read; the rest of the answer is skipped, not built into a map.
+        let usage = serde_json::from_slice::<WholeView>(body)
             .ok()
-            .as_ref()
-            .and_then(usage_of)
+            .and_then(|whole| whole.usage)
+            .and_then(|u| {
+                Some(Usage {
+                    prompt: u.prompt_tokens?,
+                    completion: u.completion_tokens.unwrap_or(0),
+                })
+            })
             .unwrap_or(Usage {
                 prompt: self.facts.prompt_estimate,
                 completion: 0,
@@ -190,22 +187,57 @@ impl StreamState {
 
     /// Notes usage and content; returns false for a usage-only chunk (no choices).
     fn observe(&mut self, payload: &[u8]) -> bool {
-        let Ok(value) = serde_json::from_slice::<Value>(payload) else {
+        // A typed, borrowing view: only the fields metering needs, no map per chunk.
+        let Ok(chunk) = serde_json::from_slice::<ChunkView>(payload) else {
             return true;
         };
-        if let Some(usage) = usage_of(&value) {
-            self.usage = Some(usage);
+        if let Some(prompt) = chunk.usage.as_ref().and_then(|u| u.prompt_tokens) {
+            self.usage = Some(Usage {
+                prompt,
+                completion: chunk.usage.as_ref().and_then(|u| u.completion_tokens).unwrap_or(0),
+            });
         }
-        let choices = value.get("choices").and_then(Value::as_array);
-        if let Some(choices) = choices {
-            for choice in choices {
-                if let Some(text) = choice.pointer("/delta/content").and_then(Value::as_str) {
-                    self.counted_chars += text.len();
-                }
+        for choice in chunk.choices.iter().flatten() {
+            if let Some(text) = choice.delta.as_ref().and_then(|d| d.content.as_deref()) {
+                self.counted_chars += text.len();
             }
         }
-        !(choices.is_some_and(Vec::is_empty) && value.get("usage").is_some())
+        !(chunk.choices.as_ref().is_some_and(Vec::is_empty) && chunk.usage.is_some())
     }
+}
+
+/// The part of a whole answer that metering reads.
+#[derive(serde::Deserialize)]
+struct WholeView {
+    #[serde(default)]
+    usage: Option<UsageView>,
+}
+
+/// The parts of a streamed chunk that metering reads; everything else is skipped unparsed.
+#[derive(serde::Deserialize)]
+struct ChunkView<'a> {
+    #[serde(default, borrow)]
+    choices: Option<Vec<ChoiceView<'a>>>,
+    #[serde(default)]
+    usage: Option<UsageView>,
+}
+
+#[derive(serde::Deserialize)]
+struct ChoiceView<'a> {
+    #[serde(default, borrow)]
+    delta: Option<DeltaView<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct DeltaView<'a> {
+    #[serde(default, borrow)]
+    content: Option<std::borrow::Cow<'a, str>>,
+}
+
+#[derive(serde::Deserialize)]
+struct UsageView {
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
 }
 
 impl Drop for StreamState {
