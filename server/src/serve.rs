@@ -79,7 +79,7 @@ pub async fn run(config: Config, demo: bool) -> Result<(), ServeError> {
         }
     }
     let (metrics, metrics_writer) = crate::metrics::start(storage.clone());
-    let routing = Arc::new(Routing::new(catalog.clone()));
+    let routing = Arc::new(Routing::new(&catalog));
     // What the last run learned: its most recent records, so routing does not start blind.
     match storage.list_request_records(SEED_RECORDS).await {
         Ok(records) => routing.seed(&records, crate::clock::now_ms()),

@@ -316,14 +316,7 @@ async fn setup(backend: Backend, requests_per_minute_per_key: u32) -> Setup {
 }
 
 async fn create_set(s: &Setup, key: &str, slug: &str, models: &[&str]) {
-    let resp = http()
-        .post(s.server.url("/api/v1/model-sets"))
-        .bearer_auth(key)
-        .json(&json!({"name": slug, "slug": slug, "models": models}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(resp.status(), StatusCode::CREATED, "{:?}", resp.text().await);
+    common::create_set(&s.server, key, &json!({"name": slug, "slug": slug, "models": models})).await;
 }
 
 async fn chat(s: &Setup, body: Value) -> reqwest::Response {

@@ -34,15 +34,7 @@ async fn owners_create_edit_and_delete(backend: Backend) {
     let client = http();
     let sets = server.url("/api/v1/model-sets");
 
-    let resp = client
-        .post(&sets)
-        .bearer_auth(&key)
-        .json(&draft())
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(resp.status(), StatusCode::CREATED);
-    let set: Value = resp.json().await.expect("json");
+    let set = common::create_set(&server, &key, &draft()).await;
     assert_eq!(set["slug"], "cheap-chat", "slug derived from the name");
     assert_eq!(set["owner"], "alice");
     assert_eq!(set["categories"], json!(["chat"]), "labels are normalised");
@@ -148,14 +140,7 @@ async fn everyone_reads_only_owners_write(backend: Backend) {
     let server = Server::start(&db.url).await;
     let client = http();
     let sets = server.url("/api/v1/model-sets");
-    let resp = client
-        .post(&sets)
-        .bearer_auth(&alice)
-        .json(&draft())
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(resp.status(), StatusCode::CREATED);
+    common::create_set(&server, &alice, &draft()).await;
     let one = server.url("/api/v1/model-sets/alice/cheap-chat");
 
     // Anonymous reads work; anonymous writes do not.
@@ -180,14 +165,7 @@ async fn everyone_reads_only_owners_write(backend: Backend) {
     assert_eq!(still["revision"], 1, "nothing changed");
 
     // The same slug under bob's own name is his to create.
-    let mine = client
-        .post(&sets)
-        .bearer_auth(&bob)
-        .json(&draft())
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(mine.status(), StatusCode::CREATED);
+    common::create_set(&server, &bob, &draft()).await;
 
     // A session works as well as a key (the web app's path).
     let browser = http();

@@ -70,14 +70,7 @@ async fn setup(backend: Backend) -> Setup {
 }
 
 async fn create(s: &Setup, body: Value) {
-    let resp = http()
-        .post(s.server.url("/api/v1/model-sets"))
-        .bearer_auth(&s.key)
-        .json(&body)
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(resp.status(), StatusCode::CREATED, "{:?}", resp.text().await);
+    common::create_set(&s.server, &s.key, &body).await;
 }
 
 /// Sends `n` requests, 8 at a time; counts answers by the model that served them.

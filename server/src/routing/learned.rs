@@ -24,8 +24,26 @@ const TYPICAL_PROMPT_TOKENS: f64 = 500.0;
 const TYPICAL_COMPLETION_TOKENS: f64 = 250.0;
 
 /// Whether a failure says something about the model (rather than the request or the client).
-pub fn model_at_fault(class: Option<&str>) -> bool {
+pub(super) fn model_at_fault(class: Option<&str>) -> bool {
     !matches!(class, Some("upstream_4xx") | Some("cancelled"))
+}
+
+/// A breaker as routing sees it now (an open breaker past its cool-down is half open).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakerView {
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+impl BreakerView {
+    pub fn label(self) -> &'static str {
+        match self {
+            BreakerView::Closed => "closed",
+            BreakerView::Open => "open",
+            BreakerView::HalfOpen => "half_open",
+        }
+    }
 }
 
 pub struct Learned {
@@ -132,18 +150,18 @@ impl Learned {
         }
     }
 
-    pub fn breaker_state(&self, model: &str, now: f64) -> &'static str {
+    pub fn breaker_state(&self, model: &str, now: f64) -> BreakerView {
         let breakers = self.breakers.read().unwrap_or_else(|p| p.into_inner());
         match breakers.get(model).map(Breaker::state) {
-            None | Some(BreakerState::Closed) => "closed",
-            Some(BreakerState::Open { until }) if now < until => "open",
-            Some(_) => "half_open",
+            None | Some(BreakerState::Closed) => BreakerView::Closed,
+            Some(BreakerState::Open { until }) if now < until => BreakerView::Open,
+            Some(_) => BreakerView::HalfOpen,
         }
     }
 
     /// The planner's view of each of the set's models: its own traffic blended with the
     /// model's global behaviour and the catalog prior.
-    pub fn inputs(&self, set_id: i64, _revision: i64, spec: &ModelSetSpec, now: f64) -> Vec<ModelInput> {
+    pub fn inputs(&self, set_id: i64, spec: &ModelSetSpec, now: f64) -> Vec<ModelInput> {
         let inner = self.inner();
         spec.models
             .iter()
@@ -161,7 +179,7 @@ impl Learned {
                     id: id.clone(),
                     estimate,
                     local_requests: inner.local_requests.get(&key).copied().unwrap_or(0.0),
-                    available: self.priors.contains_key(id) && self.breaker_state(id, now) != "open",
+                    available: self.priors.contains_key(id) && self.breaker_state(id, now) != BreakerView::Open,
                 }
             })
             .collect()

@@ -24,7 +24,6 @@ use serde::Serialize;
 
 use crate::catalog::Catalog;
 use crate::storage::RequestRecord;
-pub use learned::model_at_fault;
 use learned::Learned;
 
 /// How often active sets are re-planned.
@@ -47,6 +46,24 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// What a request record says about its model; `None` when the failure was not the
+    /// model's doing (a 4xx is the request's fault, a cancel the client's).
+    pub fn of(record: &RequestRecord) -> Option<Outcome> {
+        let ok = record.error_class.is_none();
+        if !ok && !learned::model_at_fault(record.error_class.as_deref()) {
+            return None;
+        }
+        Some(Outcome {
+            set_id: record.model_set_id,
+            model_id: record.model_id.clone(),
+            ok,
+            latency_ms: record.latency_ms,
+            ttft_ms: record.ttft_ms,
+            output_tokens_per_s: record.output_tokens_per_s,
+            cost_usd: record.cost_usd,
+        })
+    }
+
     fn observation(&self) -> Observation {
         Observation {
             ok: self.ok,
@@ -76,7 +93,6 @@ struct ActiveSet {
 
 pub struct Routing {
     started: Instant,
-    catalog: Catalog,
     options: PlanOptions,
     learned: Learned,
     sets: RwLock<HashMap<i64, Arc<ActiveSet>>>,
@@ -107,11 +123,10 @@ pub struct ModelShare {
 }
 
 impl Routing {
-    pub fn new(catalog: Catalog) -> Self {
+    pub fn new(catalog: &Catalog) -> Self {
         Routing {
             started: Instant::now(),
-            learned: Learned::new(&catalog),
-            catalog,
+            learned: Learned::new(catalog),
             options: PlanOptions::default(),
             sets: RwLock::default(),
         }
@@ -129,21 +144,12 @@ impl Routing {
             Some(set) if candidates.len() > 1 => set,
             _ => return candidates.first().copied(),
         };
-        let active = self.active(set);
-        active.last_pick.store(self.now() as u64, Ordering::Relaxed);
-        let published = active
-            .published
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone();
         let now = self.now();
+        let published = self.published(set, now);
+        // The plan's i-th model, if it may serve this request.
         let in_candidates = |i: usize| {
-            published
-                .plan
-                .weights
-                .get(i)
-                .and_then(|_| published.inputs.get(i))
-                .and_then(|input| candidates.iter().copied().find(|m| m.id == input.id))
+            let input = published.inputs.get(i)?;
+            candidates.iter().copied().find(|m| m.id == input.id)
         };
         let drawn = published.table.as_ref().and_then(|table| {
             table.draw_where(rand::random(), |i| {
@@ -175,28 +181,20 @@ impl Routing {
     pub fn seed(&self, records: &[RequestRecord], now_ms: i64) {
         let now = self.now();
         for r in records {
-            let status_ok = r.error_class.is_none();
-            if !status_ok && !learned::model_at_fault(r.error_class.as_deref()) {
-                continue;
+            if let Some(outcome) = Outcome::of(r) {
+                self.learned.observe(&outcome, now + (r.at - now_ms) as f64 / 1000.0);
             }
-            let outcome = Outcome {
-                set_id: r.model_set_id,
-                model_id: r.model_id.clone(),
-                ok: status_ok,
-                latency_ms: r.latency_ms,
-                ttft_ms: r.ttft_ms,
-                output_tokens_per_s: r.output_tokens_per_s,
-                cost_usd: r.cost_usd,
-            };
-            self.learned.observe(&outcome, now + (r.at - now_ms) as f64 / 1000.0);
         }
     }
 
-    /// The set's active entry, planned now if it is new here or was edited.
-    fn active(&self, set: &ModelSet) -> Arc<ActiveSet> {
+    /// The set's published plan, planned now if the set is new here or was edited; marks the
+    /// set as in use at `now`.
+    fn published(&self, set: &ModelSet, now: f64) -> Arc<Published> {
         if let Some(active) = self.sets.read().unwrap_or_else(|p| p.into_inner()).get(&set.id) {
-            if active.published.read().unwrap_or_else(|p| p.into_inner()).revision == set.revision {
-                return active.clone();
+            let published = active.published.read().unwrap_or_else(|p| p.into_inner()).clone();
+            if published.revision == set.revision {
+                active.last_pick.store(now as u64, Ordering::Relaxed);
+                return published;
             }
         }
         let published = Arc::new(self.plan(set.id, set.revision, &set.spec));
@@ -207,13 +205,14 @@ impl Routing {
                 last_pick: AtomicU64::new(0),
             })
         });
-        *active.published.write().unwrap_or_else(|p| p.into_inner()) = published;
-        active.clone()
+        active.last_pick.store(now as u64, Ordering::Relaxed);
+        *active.published.write().unwrap_or_else(|p| p.into_inner()) = published.clone();
+        published
     }
 
     fn plan(&self, set_id: i64, revision: i64, spec: &ModelSetSpec) -> Published {
         let now = self.now();
-        let inputs = self.learned.inputs(set_id, revision, spec, now);
+        let inputs = self.learned.inputs(set_id, spec, now);
         let targets = self.learned.feedback_targets(set_id, revision, spec);
         let plan = engine::plan(spec, &inputs, Some(&targets), &self.options).unwrap_or_else(|e| {
             tracing::warn!(set_id, error = %e, "no plan for the set; routing uniformly");
@@ -263,16 +262,11 @@ impl Routing {
 
     /// The set's current weights, verdict and projection.
     pub fn status(&self, set: &ModelSet) -> RoutingStatus {
-        let published = self
-            .active(set)
-            .published
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let now = self.now();
+        let published = self.published(set, now);
         let projection = engine::project(&published.spec, &published.inputs, &self.options)
             .map_err(|e| tracing::debug!(error = %e, "no projection"))
             .ok();
-        let now = self.now();
         RoutingStatus {
             revision: published.revision,
             planned_at: published.planned_at_ms,
@@ -286,7 +280,7 @@ impl Routing {
                     model: input.id.clone(),
                     weight: *weight,
                     exploring: published.plan.exploring.contains(&i),
-                    breaker: self.learned.breaker_state(&input.id, now),
+                    breaker: self.learned.breaker_state(&input.id, now).label(),
                     requests_seen: input.local_requests,
                 })
                 .collect(),
@@ -305,14 +299,11 @@ impl Routing {
         spec: &ModelSetSpec,
     ) -> Result<(Projection, Vec<ModelInput>), engine::PlanError> {
         let now = self.now();
-        let (set_id, revision) = set.map_or((-1, -1), |s| (s.id, s.revision));
-        let inputs = self.learned.inputs(set_id, revision, spec, now);
+        // No set has id -1: a draft sees only global behaviour and priors.
+        let set_id = set.map_or(-1, |s| s.id);
+        let inputs = self.learned.inputs(set_id, spec, now);
         let projection = engine::project(spec, &inputs, &self.options)?;
         Ok((projection, inputs))
-    }
-
-    pub fn catalog(&self) -> &Catalog {
-        &self.catalog
     }
 }
 

@@ -200,6 +200,21 @@ pub fn http() -> reqwest::Client {
         .expect("client")
 }
 
+/// Creates a Model Set through the management API with `key`; returns the stored set.
+pub async fn create_set(server: &Server, key: &str, body: &serde_json::Value) -> serde_json::Value {
+    let resp = http()
+        .post(server.url("/api/v1/model-sets"))
+        .bearer_auth(key)
+        .json(body)
+        .send()
+        .await
+        .expect("send");
+    let status = resp.status();
+    let text = resp.text().await.expect("body");
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{text}");
+    serde_json::from_str(&text).expect("json")
+}
+
 /// Declares `mod sqlite` and `mod postgres`, each with one `#[tokio::test]` per listed
 /// async fn taking a [`Backend`], so every test runs on both backends.
 #[macro_export]

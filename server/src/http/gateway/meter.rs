@@ -56,18 +56,7 @@ impl Meter {
         let generating = ttft.map_or(latency_ms, |t| ms(t, end)) / 1000.0;
         let output_tokens_per_s =
             (usage.completion > 0 && generating > 0.0).then(|| usage.completion as f64 / generating);
-        if class.is_none() || crate::routing::model_at_fault(class) {
-            self.routing.report(&Outcome {
-                set_id: self.facts.set_id,
-                model_id: model.id.clone(),
-                ok: class.is_none(),
-                latency_ms,
-                ttft_ms,
-                output_tokens_per_s,
-                cost_usd: cost(model, usage),
-            });
-        }
-        self.sink.record(RequestRecord {
+        let record = RequestRecord {
             request_id: self.facts.request_id.clone(),
             at: now_ms(),
             account_id: self.facts.account_id,
@@ -82,7 +71,11 @@ impl Meter {
             prompt_tokens: i64::try_from(usage.prompt).unwrap_or(i64::MAX),
             completion_tokens: i64::try_from(usage.completion).unwrap_or(i64::MAX),
             cost_usd: cost(model, usage),
-        });
+        };
+        if let Some(outcome) = Outcome::of(&record) {
+            self.routing.report(&outcome);
+        }
+        self.sink.record(record);
     }
 
     /// A provider call that failed before any byte reached the client.
