@@ -2,7 +2,7 @@
 //! alias draws match their weights (chi-square), and the grid keeps values within 1 %.
 
 use app::engine::alias::splitmix64;
-use app::engine::plan::{coefficient, ModelInput, PlanOptions, Stance};
+use app::engine::plan::{coefficient, confident_margin, ModelInput, PlanOptions, Stance};
 use app::engine::{histogram, plan, AliasTable, Histogram, Prior};
 use app::model_set::{Comparator, Dimension, ModelSetSpec, Objective, Requirement, Statistic};
 use proptest::prelude::*;
@@ -86,7 +86,11 @@ proptest! {
         }
         if p.feasible {
             for r in &reqs {
-                let coefs: Vec<f64> = inputs.iter().map(|m| coefficient(&m.estimate, r, r.target, Stance::Pessimistic, opts.z).unwrap_or(0.0)).collect();
+                // The committed constraint: the mix meets the target with z of its own standard errors to spare …
+                let margin = confident_margin(&inputs, &p.weights, r, r.target, opts.z);
+                prop_assert!(margin.is_none_or(|m| m >= -1e-6), "{r:?}: margin {margin:?} weights {:?}", p.weights);
+                // … which implies it on point estimates.
+                let coefs: Vec<f64> = inputs.iter().map(|m| coefficient(&m.estimate, r, r.target, Stance::Point, 0.0).unwrap_or(0.0)).collect();
                 let scale = coefs.iter().fold(0.0f64, |a, c| a.max(c.abs())).max(1e-300);
                 let lhs: f64 = coefs.iter().zip(&p.weights).map(|(c, w)| c * w).sum();
                 prop_assert!(lhs / scale >= -1e-6, "{r:?}: {lhs} (scale {scale}) weights {:?}", p.weights);

@@ -54,22 +54,35 @@ fn objective_ratio(spec: &ModelSetSpec, models: &[TrueModel], res: &SimResult, f
     ratios.iter().sum::<f64>() / ratios.len() as f64
 }
 
+/// Three seeds, two of them the worst of a 20-seed sweep (seed 15: ratio 1.029, seed 6: 1.025): estimation
+/// noise on the sampled eval scores is what moves the objective, and one lucky seed would hide it.
 #[test]
 fn stationary_feasible_set_meets_requirements_near_optimal_cost() {
     let models = fleet();
     let spec = feasible_spec(&models);
-    let cfg = SimConfig::default();
-    let res = run(&spec, &models, Router::Planner, &cfg);
-    assert_windows_meet("stationary", &spec, &res, cfg.warmup as f64 * cfg.dt);
-    let ratio = objective_ratio(&spec, &models, &res, cfg.warmup as f64 * cfg.dt, cfg.eval_sampling);
-    assert!((ratio - 1.0).abs() <= OBJ_TOL, "objective ratio {ratio:.4}");
-    // The optimum really is a mix: the test would be trivial if one model met everything cheapest.
-    let last = res
-        .plans
-        .last()
-        .map(|p| p.1.iter().filter(|w| **w > 0.05).count())
-        .unwrap_or(0);
-    assert!(last >= 2, "{:?}", res.plans.last());
+    std::thread::scope(|s| {
+        for seed in [7, 6, 15] {
+            let (models, spec) = (&models, &spec);
+            s.spawn(move || {
+                let cfg = SimConfig {
+                    seed,
+                    ..SimConfig::default()
+                };
+                let res = run(spec, models, Router::Planner, &cfg);
+                let name = format!("stationary, seed {seed}");
+                assert_windows_meet(&name, spec, &res, cfg.warmup as f64 * cfg.dt);
+                let ratio = objective_ratio(spec, models, &res, cfg.warmup as f64 * cfg.dt, cfg.eval_sampling);
+                assert!((ratio - 1.0).abs() <= OBJ_TOL, "{name}: objective ratio {ratio:.4}");
+                // The optimum really is a mix: the test would be trivial if one model met everything cheapest.
+                let last = res
+                    .plans
+                    .last()
+                    .map(|p| p.1.iter().filter(|w| **w > 0.05).count())
+                    .unwrap_or(0);
+                assert!(last >= 2, "{name}: {:?}", res.plans.last());
+            });
+        }
+    });
 }
 
 #[test]

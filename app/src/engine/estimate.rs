@@ -343,6 +343,11 @@ impl Accumulator {
     }
 }
 
+/// How fast the router forgets: older behaviour halves in weight every half hour. Recent enough to follow
+/// drift; long enough that sparse signals (evals sample a tenth of requests) average over thousands of
+/// scores, since the planner's choice between a cheap and a good model moves with their estimation error.
+pub const DEFAULT_HALF_LIFE_SECS: f64 = 30.0 * 60.0;
+
 /// Incremental, exponentially decaying estimator of one model's behaviour (for one scope: a set, or global).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Estimator {

@@ -7,8 +7,14 @@
 //!   models' CDFs on the shared grid ([`crate::engine::histogram`]);
 //! * the ≥ forms flip signs. Error rate is a proportion, so any statistic on it means its mean.
 //!
-//! Requirements are met on *pessimistic* estimates (mean ± z·stderr, CDF ∓ z·stderr) so that thinly observed
-//! models do not look better than they are. Models with little data of the set's own get an exploration floor
+//! Requirements are met on *pessimistic* estimates so that thinly observed models do not look better than they
+//! are: the mix's statistic must hold with z standard errors **of the mix** to spare, Σ wᵢaᵢ − z·‖w∘s‖ ≥ 0
+//! (aᵢ a model's point coefficient, sᵢ its standard error; models' errors are independent). That cone is
+//! not linear, so the planner first solves the linear bound Σ wᵢ(aᵢ − z·sᵢ) ≥ 0 (each model shifted by its
+//! own z·stderr: always safe, but for a mix of k similar models about √k times too cautious), then re-solves
+//! with each row's shift scaled by ‖w∘s‖/Σwᵢsᵢ at that solution, and keeps the refined mix only if it meets
+//! the cone exactly ([`confident_margin`]). Feasibility is decided by the linear bound, so the refinement
+//! only ever lowers the objective's cost. Models with little data of the set's own get an exploration floor
 //! so the set samples them. If no mix meets everything, a slack LP finds the least-violating mix (phase 1
 //! minimises total normalised violation, phase 2 optimises the objective at that violation) so routing
 //! always has weights.
@@ -64,7 +70,7 @@ pub struct PlanOptions {
     /// Relative overrun of a window's percentile that is tolerated.
     #[serde(default)]
     pub window_tolerance: f64,
-    /// Standard errors of window scatter the margin covers.
+    /// Standard errors of window scatter the margin covers (3.5: about one window in 4,000 beyond tolerance).
     #[serde(default)]
     pub window_z: f64,
 }
@@ -78,7 +84,7 @@ impl Default for PlanOptions {
             explore_total_cap: 0.3,
             window_requests: 2_000.0,
             window_tolerance: 0.02,
-            window_z: 3.0,
+            window_z: 3.5,
         }
     }
 }
@@ -335,6 +341,154 @@ pub(crate) fn build_rows(reqs: &[Requirement], targets: &[f64], models: &[ModelI
     Rows { rows, unknown }
 }
 
+/// A model's point coefficient aᵢ in `req`'s row and the standard error sᵢ pessimism shifts it by,
+/// (aᵢ − pessimisticᵢ)/z, so a CDF clamped at 0 or 1 shifts less; `None` without data (or unavailable).
+fn coefficient_parts(m: &ModelInput, req: &Requirement, target: f64, z: f64) -> Option<(f64, f64)> {
+    if !m.available {
+        return None;
+    }
+    let e = &m.estimate;
+    let d = e.dim(&req.dimension).filter(|d| d.n_eff > 0.0)?;
+    let p = e.presence(&req.dimension);
+    let (a, s) = match (quantile_level(req.statistic), has_distribution(&req.dimension)) {
+        (Some(q), true) => {
+            let f = d.cdf(target)?;
+            let se = proportion_std_err(f, d.n_eff);
+            let (a, pessimistic) = match req.comparator {
+                Comparator::AtMost => (p * (f - q), p * ((f - z * se).clamp(0.0, 1.0) - q)),
+                Comparator::AtLeast => (p * (q - f), p * (q - (f + z * se).clamp(0.0, 1.0))),
+            };
+            (a, if z > 0.0 { (a - pessimistic) / z } else { p * se })
+        }
+        _ => {
+            let se = d.std_err();
+            let a = match req.comparator {
+                Comparator::AtMost => p * (target - d.mean),
+                Comparator::AtLeast => p * (d.mean - target),
+            };
+            (a, p * se)
+        }
+    };
+    (a.is_finite() && s.is_finite()).then_some((a, s.max(0.0)))
+}
+
+/// The pessimistic rows of a plan, as parts: per requirement, per model, (aᵢ, sᵢ). Computed once per plan
+/// (reading a CDF is the costly step), then turned into LP rows at any per-row pessimism.
+pub(crate) struct ConfidentRows {
+    z: f64,
+    parts: Vec<Vec<Option<(f64, f64)>>>,
+    /// Per model: true when some requirement's dimension has no data for it (as [`Rows::unknown`]).
+    pub unknown: Vec<bool>,
+}
+
+impl ConfidentRows {
+    pub(crate) fn new(reqs: &[Requirement], targets: &[f64], models: &[ModelInput], z: f64) -> Self {
+        let mut unknown = vec![false; models.len()];
+        let parts = reqs
+            .iter()
+            .zip(targets)
+            .map(|(req, &t)| {
+                models
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| {
+                        let part = coefficient_parts(m, req, t, z);
+                        if part.is_none() && m.available {
+                            unknown[i] = true;
+                        }
+                        part
+                    })
+                    .collect()
+            })
+            .collect();
+        ConfidentRows { z, parts, unknown }
+    }
+
+    /// LP rows with requirement j's models shifted by `z·scale[j]` standard errors, normalised as in
+    /// [`build_rows`]; `None` marks a row every mix satisfies.
+    fn rows(&self, scale: &[f64]) -> Vec<Option<Vec<f64>>> {
+        self.parts
+            .iter()
+            .zip(scale)
+            .map(|(parts, &k)| {
+                let row: Vec<f64> = parts
+                    .iter()
+                    .map(|p| p.map(|(a, s)| a - self.z * k * s).unwrap_or(0.0))
+                    .collect();
+                let max = row.iter().fold(0.0f64, |m, c| m.max(c.abs()));
+                let always = parts.iter().zip(&row).all(|(p, &c)| p.is_none() || c >= 0.0);
+                (!always && max > 0.0).then(|| row.into_iter().map(|c| c / max).collect())
+            })
+            .collect()
+    }
+
+    /// Each model shifted by z of its own standard errors: the linear bound (safe for every mix).
+    pub(crate) fn linear(&self) -> Vec<Option<Vec<f64>>> {
+        self.rows(&vec![1.0; self.parts.len()])
+    }
+
+    /// ‖w∘s‖ / Σ wᵢsᵢ for requirement j: by how much the mix's standard error is below the weighted sum
+    /// of the models' (1 for a single model; 1/√k for k equal shares).
+    fn spread_ratio(&self, j: usize, weights: &[f64]) -> f64 {
+        let (mut lin, mut var) = (0.0, 0.0);
+        for (p, &w) in self.parts[j].iter().zip(weights) {
+            if let Some((_, s)) = p {
+                lin += w * s;
+                var += (w * s).powi(2);
+            }
+        }
+        if lin > 0.0 {
+            (var.sqrt() / lin).clamp(0.0, 1.0)
+        } else {
+            1.0
+        }
+    }
+
+    /// (Σ wᵢaᵢ − z·‖w∘s‖) for requirement j over its largest |coefficient|; ≥ 0 means met with confidence.
+    fn margin(&self, j: usize, weights: &[f64]) -> Option<f64> {
+        let (mut sum, mut var, mut scale, mut any) = (0.0, 0.0, 0.0f64, false);
+        for (p, &w) in self.parts[j].iter().zip(weights) {
+            if let Some((a, s)) = *p {
+                any = true;
+                sum += w * a;
+                var += (w * s).powi(2);
+                scale = scale.max(a.abs()).max((a - self.z * s).abs());
+            }
+        }
+        any.then(|| (sum - self.z * var.sqrt()) / scale.max(1e-300))
+    }
+}
+
+/// How far the mix `weights` meets `req` at `target` with z standard errors of the mix to spare:
+/// (Σ wᵢaᵢ − z·‖w∘s‖) divided by the row's largest |coefficient|; ≥ 0 means met with confidence.
+/// This is the constraint the planner commits to (see the module doc). `None` when no model has data.
+pub fn confident_margin(models: &[ModelInput], weights: &[f64], req: &Requirement, target: f64, z: f64) -> Option<f64> {
+    ConfidentRows::new(std::slice::from_ref(req), &[target], models, z).margin(0, weights)
+}
+
+/// Solves with the requirements held on the mix's pessimistic estimate (see the module doc): `solve` is
+/// given the linear rows first (each model shifted by z of its own standard errors), then rows whose shifts
+/// are scaled to the mix's spread at that solution; the refined solution is kept only if every requirement
+/// keeps a non-negative margin at it. Infeasibility of the linear rows is returned as is.
+pub(crate) fn solve_confident(
+    rows: &ConfidentRows,
+    solve: impl Fn(&[Option<Vec<f64>>]) -> Result<LpSolution, LpFail>,
+) -> Result<LpSolution, LpFail> {
+    let n = rows.parts.len();
+    let first = solve(&rows.linear())?;
+    if !(rows.z > 0.0) {
+        return Ok(first);
+    }
+    let scale: Vec<f64> = (0..n).map(|j| rows.spread_ratio(j, &first.weights)).collect();
+    if scale.iter().all(|k| *k >= 1.0 - 1e-9) {
+        return Ok(first);
+    }
+    match solve(&rows.rows(&scale)) {
+        Ok(refined) if (0..n).all(|j| rows.margin(j, &refined.weights).is_none_or(|m| m >= -1e-9)) => Ok(refined),
+        _ => Ok(first),
+    }
+}
+
 /// Outcome of one LP.
 #[derive(Debug, Clone)]
 pub(crate) struct LpSolution {
@@ -542,27 +696,31 @@ pub fn plan(
     opts: &PlanOptions,
 ) -> Result<Plan, PlanError> {
     let targets = checked_targets(spec, models, targets)?;
-    let rows = build_rows(&spec.requirements, &targets, models, Stance::Pessimistic, opts.z);
+    let reqs = &spec.requirements;
+    let rows = ConfidentRows::new(reqs, &targets, models, opts.z);
     let (obj, maximize) = objective_coefs(models, &spec.objective);
     let (b, exploring) = bounds(models, opts, &rows.unknown, true);
     // With the window margins first; they are a refinement, so when they cannot hold the plan
     // falls back to the requirements alone.
-    let mut with_margins = rows.rows.clone();
-    with_margins.extend(window_rows(&spec.requirements, &targets, models, opts));
-    let first = if with_margins.len() > rows.rows.len() {
+    let margins = window_rows(reqs, &targets, models, opts);
+    let solve = |req_rows: &[Option<Vec<f64>>]| {
+        if margins.is_empty() {
+            return solve_lp(req_rows, &obj, maximize, &b, false);
+        }
+        let mut with_margins = req_rows.to_vec();
+        with_margins.extend(margins.iter().cloned());
         match solve_lp(&with_margins, &obj, maximize, &b, false) {
             Ok(mut s) => {
-                s.slacks.truncate(rows.rows.len());
+                s.slacks.truncate(req_rows.len());
                 Ok(s)
             }
-            Err(_) => solve_lp(&rows.rows, &obj, maximize, &b, false),
+            Err(_) => solve_lp(req_rows, &obj, maximize, &b, false),
         }
-    } else {
-        solve_lp(&rows.rows, &obj, maximize, &b, false)
     };
+    let first = solve_confident(&rows, solve);
     let (sol, feasible) = match first {
         Ok(s) => (s, true),
-        Err(LpFail::Infeasible) => match solve_lp(&rows.rows, &obj, maximize, &b, true) {
+        Err(LpFail::Infeasible) => match solve_lp(&rows.linear(), &obj, maximize, &b, true) {
             Ok(s) => (s, false),
             Err(LpFail::Infeasible) => return Err(PlanError::Solver("slack LP reported infeasible".into())),
             Err(LpFail::Other(e)) => return Err(PlanError::Solver(e)),

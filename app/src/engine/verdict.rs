@@ -10,8 +10,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::plan::{
-    bounds, build_rows, checked_targets, mixture_statistic, objective_coefs, solve_lp, LpFail, ModelInput, PlanError,
-    PlanOptions, Stance,
+    bounds, build_rows, checked_targets, mixture_statistic, objective_coefs, solve_lp, ConfidentRows, LpFail,
+    ModelInput, PlanError, PlanOptions, Stance,
 };
 use crate::model_set::{Comparator, ModelSetSpec};
 
@@ -119,7 +119,7 @@ pub fn verdict(spec: &ModelSetSpec, models: &[ModelInput], opts: &PlanOptions) -
         .filter(|&i| !(models[i].estimate.n_eff >= opts.explore_min_samples))
         .collect();
     let (obj, maximize) = objective_coefs(models, &spec.objective);
-    let pess = build_rows(reqs, &targets, models, Stance::Pessimistic, opts.z);
+    let pess = ConfidentRows::new(reqs, &targets, models, opts.z);
     let (b, _) = bounds(models, opts, &pess.unknown, false);
     let lacking_reasons = |which: &[usize]| -> Vec<Reason> {
         which
@@ -135,7 +135,8 @@ pub fn verdict(spec: &ModelSetSpec, models: &[ModelInput], opts: &PlanOptions) -
         LpFail::Infeasible => PlanError::Solver("slack LP reported infeasible".into()),
         LpFail::Other(s) => PlanError::Solver(s),
     };
-    match solve_lp(&pess.rows, &obj, maximize, &b, false) {
+    // Feasibility is decided on the linear bound, as in the planner (its refinement only lowers the cost).
+    match solve_lp(&pess.linear(), &obj, maximize, &b, false) {
         Ok(sol) => {
             let weighted_lacking: Vec<usize> = lacking.iter().copied().filter(|&i| sol.weights[i] > 0.01).collect();
             if weighted_lacking.is_empty() && !no_data {
@@ -158,7 +159,7 @@ pub fn verdict(spec: &ModelSetSpec, models: &[ModelInput], opts: &PlanOptions) -
     let (pb, _) = bounds(models, opts, &point.unknown, false);
     match solve_lp(&point.rows, &obj, maximize, &pb, false) {
         Ok(_) => {
-            let slack = solve_lp(&pess.rows, &obj, maximize, &b, true).map_err(solver_err)?;
+            let slack = solve_lp(&pess.linear(), &obj, maximize, &b, true).map_err(solver_err)?;
             let v: Vec<usize> = (0..reqs.len()).filter(|&r| slack.slacks[r] > 1e-9).collect();
             reasons.push(Reason::UncertainEstimates { requirements: v });
         }

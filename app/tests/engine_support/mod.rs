@@ -10,7 +10,7 @@ use app::engine::plan::{mix_objective, ModelInput, PlanOptions};
 use app::engine::stats::normal_cdf;
 use app::engine::{
     grid, plan, AliasTable, BlendConfig, Breaker, BreakerConfig, BreakerState, DimEstimate, Estimate, Estimator,
-    Feedback, FeedbackConfig, Histogram, Observation, Prior, Window,
+    Feedback, FeedbackConfig, Histogram, Observation, Prior, Window, DEFAULT_HALF_LIFE_SECS,
 };
 use app::model_set::{Comparator, Dimension, ModelSetSpec, Objective, Requirement, Statistic};
 use rand::rngs::SmallRng;
@@ -146,9 +146,23 @@ impl TrueModel {
         }
     }
 
-    /// The exact behaviour at `t` as an estimate with a huge sample count.
+    /// The exact behaviour at `t` as an estimate with a huge sample count. Memoised per behaviour: the
+    /// scenarios ask for it at every re-plan, and building the exact histograms is what costs.
     pub fn true_estimate(&self, t: f64, eval_sampling: f64) -> Estimate {
+        thread_local! {
+            static MEMO: std::cell::RefCell<std::collections::HashMap<String, Estimate>> = Default::default();
+        }
         let b = self.at(t);
+        let key = format!("{b:?}/{eval_sampling}");
+        if let Some(e) = MEMO.with(|m| m.borrow().get(&key).cloned()) {
+            return e;
+        }
+        let e = Self::exact(b, eval_sampling);
+        MEMO.with(|m| m.borrow_mut().insert(key, e.clone()));
+        e
+    }
+
+    fn exact(b: Behaviour, eval_sampling: f64) -> Estimate {
         let ok = 1.0 - b.error_rate;
         let ln = |dim: Dimension, d: LogNormal, n: f64| DimEstimate {
             dimension: dim,
@@ -274,13 +288,13 @@ pub struct SimConfig {
 impl Default for SimConfig {
     fn default() -> Self {
         SimConfig {
-            requests: 40_000,
+            requests: 120_000,
             dt: 0.05,
             replan_every: 200,
             window: 4_000,
             warmup: 8_000,
             background: 4,
-            half_life: 300.0,
+            half_life: DEFAULT_HALF_LIFE_SECS,
             eval_sampling: 0.1,
             seed: 7,
             // Percentiles are judged on windows of 4,000 requests here.

@@ -8,15 +8,13 @@ use std::sync::{Mutex, MutexGuard, RwLock};
 
 use app::engine::{
     Breaker, BreakerConfig, BreakerState, Estimate, Estimator, Feedback, FeedbackConfig, ModelInput, Prior, Window,
+    DEFAULT_HALF_LIFE_SECS,
 };
 use app::model_set::ModelSetSpec;
 
 use super::Outcome;
 use crate::catalog::Catalog;
 
-/// Older behaviour halves in weight every half hour: recent enough to follow drift and
-/// outages, long enough that a quiet set keeps what it knew.
-const HALF_LIFE_SECS: f64 = 30.0 * 60.0;
 /// Requests per set whose realised statistics drive the feedback.
 const WINDOW: usize = 2_000;
 /// A typical request, for the catalog prior's cost: prompt and completion tokens.
@@ -104,14 +102,14 @@ impl Learned {
             inner
                 .global
                 .entry(outcome.model_id.clone())
-                .or_insert_with(|| Estimator::new(HALF_LIFE_SECS))
+                .or_insert_with(|| Estimator::new(DEFAULT_HALF_LIFE_SECS))
                 .observe(&obs, now);
             if let Some(set_id) = outcome.set_id {
                 let key = (set_id, outcome.model_id.clone());
                 inner
                     .local
                     .entry(key.clone())
-                    .or_insert_with(|| Estimator::new(HALF_LIFE_SECS))
+                    .or_insert_with(|| Estimator::new(DEFAULT_HALF_LIFE_SECS))
                     .observe(&obs, now);
                 *inner.local_requests.entry(key).or_default() += 1.0;
                 inner
