@@ -1,6 +1,6 @@
 //! Request metrics off the request path: handlers hand a [`RequestRecord`] to a bounded
 //! channel; one writer task stores them in batches and folds each batch into the
-//! per-minute [`rollup`]s. On shutdown the channel closes when the last handler is gone,
+//! per-minute [`rollup`]s, stored at most once a second. On shutdown the channel closes when the last handler is gone,
 //! the writer drains what is left, and `serve` waits for it.
 
 pub mod rollup;
@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use crate::storage::{RequestRecord, SharedStorage};
 
@@ -22,6 +23,11 @@ const BATCH: usize = 512;
 const GATHER: Duration = Duration::from_millis(50);
 /// Attempts to store one batch before it is given up (and counted in the log).
 const ATTEMPTS: u32 = 5;
+/// How often the per-minute rollups are stored while traffic flows. Each write serialises
+/// the touched sketches; doing it once a second instead of per batch keeps that work off
+/// most batches (it runs on the request threads' runtime). Charts read per-minute rows, so a
+/// second of lag is invisible; shutdown writes what is left.
+const ROLLUP_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Debug)]
 pub struct MetricsSink {
@@ -59,10 +65,26 @@ pub fn start(storage: SharedStorage) -> (MetricsSink, JoinHandle<()>) {
         let mut batch = Vec::with_capacity(BATCH);
         let mut rollups = rollup::Rollups::new(writer_id);
         let mut stored: u64 = 0;
+        // Set while rollups hold changes not yet written: the moment they became due.
+        let mut rollups_due: Option<Instant> = None;
         // Parked without a timer while idle; once a record arrives, the writer sleeps out the
         // gathering window and then takes whatever queued meanwhile, so handlers' sends do not
         // wake it one by one.
-        while rx.recv_many(&mut batch, BATCH).await > 0 {
+        loop {
+            let received = match rollups_due {
+                None => rx.recv_many(&mut batch, BATCH).await,
+                // `recv_many` is cancel-safe: a timeout loses no record.
+                Some(due) => match tokio::time::timeout_at(due, rx.recv_many(&mut batch, BATCH)).await {
+                    Ok(n) => n,
+                    Err(_) => {
+                        rollups_due = write_rollups(&storage, &mut rollups).await;
+                        continue;
+                    }
+                },
+            };
+            if received == 0 {
+                break;
+            }
             tokio::time::sleep(GATHER).await;
             while let Ok(record) = rx.try_recv() {
                 batch.push(record);
@@ -71,16 +93,36 @@ pub fn start(storage: SharedStorage) -> (MetricsSink, JoinHandle<()>) {
                 }
             }
             if store(&storage, &batch).await {
-                if let Err(e) = rollups.apply(&storage, &batch).await {
+                if let Err(e) = rollups.add(&storage, &batch).await {
                     tracing::warn!(error = %e, "updating rollups failed; the records are stored");
                 }
             }
             stored += batch.len() as u64;
             batch.clear();
+            if rollups.is_dirty() {
+                let due = *rollups_due.get_or_insert_with(|| Instant::now() + ROLLUP_EVERY);
+                if Instant::now() >= due {
+                    rollups_due = write_rollups(&storage, &mut rollups).await;
+                }
+            }
+        }
+        if rollups.is_dirty() {
+            write_rollups(&storage, &mut rollups).await;
         }
         tracing::info!(stored, "metrics writer finished");
     });
     (MetricsSink { tx }, writer)
+}
+
+/// Stores the changed rollups; on failure returns when to try again.
+async fn write_rollups(storage: &SharedStorage, rollups: &mut rollup::Rollups) -> Option<Instant> {
+    match rollups.write(storage).await {
+        Ok(()) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "storing rollups failed; retrying");
+            Some(Instant::now() + ROLLUP_EVERY)
+        }
+    }
 }
 
 /// Stores a batch, retrying with backoff; false when it was given up.

@@ -130,6 +130,8 @@ type Key = (i64, String, i64);
 pub struct Rollups {
     writer: String,
     open: HashMap<Key, Rollup>,
+    /// Keys changed since the last [`Rollups::write`].
+    dirty: Vec<Key>,
     newest: i64,
 }
 
@@ -138,13 +140,13 @@ impl Rollups {
         Rollups {
             writer,
             open: HashMap::new(),
+            dirty: Vec::new(),
             newest: 0,
         }
     }
 
-    /// Adds a stored batch and writes the rows it touched.
-    pub async fn apply(&mut self, storage: &SharedStorage, batch: &[RequestRecord]) -> StorageResult<()> {
-        let mut touched: Vec<Key> = Vec::new();
+    /// Folds a stored batch into the accumulators (in memory; [`Rollups::write`] stores them).
+    pub async fn add(&mut self, storage: &SharedStorage, batch: &[RequestRecord]) -> StorageResult<()> {
         for r in batch {
             let key = (r.model_set_id.unwrap_or(0), r.model_id.clone(), minute_of(r.at));
             if !self.open.contains_key(&key) {
@@ -158,16 +160,28 @@ impl Rollups {
                 rollup.add(r);
             }
             self.newest = self.newest.max(key.2);
-            if !touched.contains(&key) {
-                touched.push(key);
+            if !self.dirty.contains(&key) {
+                self.dirty.push(key);
             }
         }
-        let rows: Vec<RollupRow> = touched
+        Ok(())
+    }
+
+    /// True when some accumulator changed since the last write.
+    pub fn is_dirty(&self) -> bool {
+        !self.dirty.is_empty()
+    }
+
+    /// Stores the rows changed since the last write. On failure they stay dirty for the next.
+    pub async fn write(&mut self, storage: &SharedStorage) -> StorageResult<()> {
+        let rows: Vec<RollupRow> = self
+            .dirty
             .iter()
             .filter_map(|k| self.open.get(k))
             .map(Rollup::to_row)
             .collect();
         storage.upsert_rollups(&rows).await?;
+        self.dirty.clear();
         let horizon = self.newest - KEEP_MINUTES * MINUTE_MS;
         self.open.retain(|k, _| k.2 >= horizon);
         Ok(())
