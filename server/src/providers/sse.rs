@@ -2,6 +2,7 @@
 //! stops at `[DONE]`, and ends with a timeout error at the call's deadline.
 
 use axum::body::Bytes;
+use bytes::BytesMut;
 use futures::{Stream, StreamExt};
 use tokio::time::Instant;
 
@@ -14,11 +15,13 @@ where
 {
     async_stream::stream! {
         let mut bytes = Box::pin(bytes);
-        let mut buf: Vec<u8> = Vec::new();
+        // Events are split off the front without copying what follows, and a one-line `data:`
+        // payload (nearly every event) is a view into the received bytes, not a copy.
+        let mut buf = BytesMut::new();
         loop {
             while let Some((end, sep)) = find_event_end(&buf) {
-                let event: Vec<u8> = buf.drain(..end + sep).collect();
-                let Some(data) = event_data(&event[..end]) else { continue };
+                let event = buf.split_to(end + sep).freeze();
+                let Some(data) = event_data(event.slice(..end)) else { continue };
                 if data.as_ref() == b"[DONE]" {
                     return;
                 }
@@ -30,7 +33,7 @@ where
                     return;
                 }
                 Ok(None) => {
-                    if let Some(data) = event_data(&buf) {
+                    if let Some(data) = event_data(buf.split().freeze()) {
                         if data.as_ref() != b"[DONE]" {
                             yield Ok(data);
                         }
@@ -47,25 +50,39 @@ where
     }
 }
 
-/// Where the first complete event ends, and the length of its blank-line separator.
+/// Where the first complete event ends (a blank line: `\n\n` or `\r\n\r\n`), and the length of
+/// that separator.
 fn find_event_end(buf: &[u8]) -> Option<(usize, usize)> {
-    for i in 0..buf.len() {
-        if buf[i..].starts_with(b"\n\n") {
-            return Some((i, 2));
+    let mut from = 0;
+    while let Some(p) = buf[from..].iter().position(|b| *b == b'\n') {
+        let n = from + p;
+        if buf.get(n + 1) == Some(&b'\n') {
+            return Some((n, 2));
         }
-        if buf[i..].starts_with(b"\r\n\r\n") {
-            return Some((i, 4));
+        if n >= 1 && buf[n - 1] == b'\r' && buf.get(n + 1) == Some(&b'\r') && buf.get(n + 2) == Some(&b'\n') {
+            return Some((n - 1, 4));
         }
+        from = n + 1;
     }
     None
 }
 
 /// The event's `data:` lines joined by newlines; `None` for events without data (comments, pings).
-fn event_data(event: &[u8]) -> Option<Bytes> {
+fn event_data(event: Bytes) -> Option<Bytes> {
+    let mut lines = event
+        .split(|b| *b == b'\n')
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line));
+    let data_lines = lines.clone().filter(|line| line.starts_with(b"data:")).count();
+    if data_lines == 1 {
+        // The common case: one `data:` line, returned as a slice of the event.
+        let line = lines.find(|line| line.starts_with(b"data:"))?;
+        let rest = &line[b"data:".len()..];
+        let rest = rest.strip_prefix(b" ").unwrap_or(rest);
+        return Some(event.slice_ref(rest));
+    }
     let mut data: Vec<u8> = Vec::new();
     let mut any = false;
-    for line in event.split(|b| *b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
+    for line in lines {
         if let Some(rest) = line.strip_prefix(b"data:") {
             if any {
                 data.push(b'\n');
@@ -86,13 +103,14 @@ mod tests {
         let parts: Vec<Result<Bytes, std::io::Error>> = vec![
             Ok(Bytes::from_static(b": ping\n\ndata: {\"a\"")),
             Ok(Bytes::from_static(b":1}\n\ndata: two\r\n\r\nevent: x\ndata: 3\n")),
-            Ok(Bytes::from_static(b"\ndata: [DONE]\n\ndata: never\n\n")),
+            Ok(Bytes::from_static(b"\ndata: four\ndata:five\n\n")),
+            Ok(Bytes::from_static(b"data: [DONE]\n\ndata: never\n\n")),
         ];
         let deadline = Instant::now() + std::time::Duration::from_secs(5);
         let got: Vec<String> = payloads(futures::stream::iter(parts), deadline)
             .map(|r| String::from_utf8(r.expect("ok").to_vec()).expect("utf8"))
             .collect()
             .await;
-        assert_eq!(got, vec![r#"{"a":1}"#, "two", "3"]);
+        assert_eq!(got, vec![r#"{"a":1}"#, "two", "3", "four\nfive"]);
     }
 }

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use app::catalog::CatalogModel;
 use axum::body::{Body, Bytes};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 
 use crate::clock::now_ms;
 use crate::metrics::MetricsSink;
@@ -121,39 +121,58 @@ impl Meter {
         };
         let frames = async_stream::stream! {
             let mut upstream = upstream;
-            while let Some(item) = upstream.next().await {
-                match item {
-                    Ok(payload) => {
-                        if state.observe(&payload) || forward_usage {
-                            yield Ok::<Bytes, Infallible>(frame(&payload));
+            let mut next = upstream.next().await;
+            loop {
+                // This event and every one already received go out as one body frame: a burst
+                // from the provider costs one write, not one per event. Nothing waits for more.
+                let mut out: Vec<u8> = Vec::new();
+                let ended = loop {
+                    match next.take() {
+                        None => break true,
+                        Some(Ok(payload)) => {
+                            if state.observe(&payload) || forward_usage {
+                                push_event(&mut out, &payload);
+                            }
+                        }
+                        Some(Err(e)) => {
+                            // Bytes already went out: the status line is sent, so the error
+                            // travels as a final event and the stream ends without [DONE].
+                            let event = serde_json::json!({"error": {
+                                "message": format!("The provider failed mid-stream: {e}"),
+                                "type": "server_error", "param": null, "code": e.class(),
+                            }});
+                            state.set_end(StreamEnd::Failed(e.class()));
+                            push_event(&mut out, event.to_string().as_bytes());
+                            yield Ok::<Bytes, Infallible>(Bytes::from(out));
+                            return;
                         }
                     }
-                    Err(e) => {
-                        // Bytes already went out: the status line is sent, so the error
-                        // travels as a final event and the stream ends without [DONE].
-                        let event = serde_json::json!({"error": {
-                            "message": format!("The provider failed mid-stream: {e}"),
-                            "type": "server_error", "param": null, "code": e.class(),
-                        }});
-                        state.set_end(StreamEnd::Failed(e.class()));
-                        yield Ok(frame(event.to_string().as_bytes()));
-                        return;
+                    match upstream.next().now_or_never() {
+                        Some(item) => next = item,
+                        None => break false,
                     }
+                };
+                if ended {
+                    state.set_end(StreamEnd::Done);
+                    out.extend_from_slice(b"data: [DONE]\n\n");
+                    yield Ok(Bytes::from(out));
+                    return;
                 }
+                if !out.is_empty() {
+                    yield Ok(Bytes::from(out));
+                }
+                next = upstream.next().await;
             }
-            state.set_end(StreamEnd::Done);
-            yield Ok(Bytes::from_static(b"data: [DONE]\n\n"));
         };
         Body::from_stream(frames)
     }
 }
 
-fn frame(payload: &[u8]) -> Bytes {
-    let mut out = Vec::with_capacity(payload.len() + 8);
+fn push_event(out: &mut Vec<u8>, payload: &[u8]) {
+    out.reserve(payload.len() + 8);
     out.extend_from_slice(b"data: ");
     out.extend_from_slice(payload);
     out.extend_from_slice(b"\n\n");
-    Bytes::from(out)
 }
 
 enum StreamEnd {
