@@ -8,9 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::estimate::has_distribution;
 use super::grid;
-use super::plan::{
-    mixture_mean, mixture_quantile_of, plan, quantile_level, ModelInput, PlanError, PlanOptions, Stance,
-};
+use super::plan::{mixture_mean, plan, quantile_level, ModelInput, PlanError, PlanOptions, Stance};
 use super::verdict::{verdict, Verdict};
 use crate::model_set::{Comparator, Dimension, ModelSetSpec, Objective, Statistic};
 
@@ -78,9 +76,15 @@ pub struct Projection {
     pub verdict: Verdict,
 }
 
-/// The interval of the q-quantile of `dim` over the mix.
-pub fn quantile_interval(models: &[ModelInput], weights: &[f64], dim: &Dimension, q: f64, z: f64) -> Option<Interval> {
-    let value = mixture_quantile_of(models, weights, dim, q)?;
+/// The intervals of several quantiles (levels `qs`) of `dim` over the mix, from one scan of the grid: the
+/// point value where the mixture CDF crosses q, and the band where CDF ± z·sd crosses it.
+pub fn quantile_intervals(
+    models: &[ModelInput],
+    weights: &[f64],
+    dim: &Dimension,
+    qs: &[f64],
+    z: f64,
+) -> Vec<Option<Interval>> {
     // Normalised component weights vᵢ and their histograms.
     let mut parts = Vec::new();
     let mut vsum = 0.0;
@@ -99,43 +103,75 @@ pub fn quantile_interval(models: &[ModelInput], weights: &[f64], dim: &Dimension
         }
     }
     if parts.is_empty() || !(vsum > 0.0) {
-        return None;
+        return vec![None; qs.len()];
     }
     let lo_k = parts.iter().map(|p| p.0.first_bucket()).min().unwrap_or(0);
     let hi_k = parts.iter().map(|p| p.0.end_bucket()).max().unwrap_or(0);
-    // Scan buckets tracking the mixture CDF ± z·sd at bucket ends; interpolate linearly inside the crossing bucket.
-    let (mut low, mut high) = (None, None);
-    let (mut prev_up, mut prev_dn) = (0.0, 0.0);
+    // Per level: (value, low, high) as found.
+    let mut found: Vec<(Option<f64>, Option<f64>, Option<f64>)> = vec![(None, None, None); qs.len()];
+    // Scan buckets tracking the mixture CDF and CDF ± z·sd at bucket ends; interpolate linearly inside the
+    // crossing bucket.
+    let (mut prev_f, mut prev_up, mut prev_dn) = (0.0, 0.0, 0.0);
+    let mut last_mass = lo_k;
     for k in lo_k..hi_k {
         let mut f = 0.0;
         let mut var = 0.0;
+        let mut mass = false;
         for p in parts.iter_mut() {
-            p.3 += p.0.bucket(k) / p.0.total();
+            let b = p.0.bucket(k);
+            if b > 0.0 {
+                mass = true;
+                p.3 += b / p.0.total();
+            }
             let fi = p.3.clamp(0.0, 1.0);
             let v = p.1 / vsum;
             f += v * fi;
             var += v * v * super::stats::proportion_std_err(fi, p.2).powi(2);
         }
+        if mass {
+            last_mass = k;
+        }
         let sd = var.sqrt();
         let (up, dn) = ((f + z * sd).min(1.0), (f - z * sd).max(0.0));
-        let at = |prev: f64, cur: f64| grid::value_at(k, if cur > prev { (q - prev) / (cur - prev) } else { 1.0 });
-        if low.is_none() && up >= q {
-            low = Some(at(prev_up, up));
+        let at =
+            |prev: f64, cur: f64, q: f64| grid::value_at(k, if cur > prev { (q - prev) / (cur - prev) } else { 1.0 });
+        let mut all = true;
+        for (q, slot) in qs.iter().zip(found.iter_mut()) {
+            if slot.0.is_none() && mass && f >= *q {
+                slot.0 = Some(at(prev_f, f, *q));
+            }
+            if slot.1.is_none() && up >= *q {
+                slot.1 = Some(at(prev_up, up, *q));
+            }
+            if slot.2.is_none() && dn >= *q {
+                slot.2 = Some(at(prev_dn, dn, *q));
+            }
+            all &= slot.2.is_some();
         }
-        if high.is_none() && dn >= q {
-            high = Some(at(prev_dn, dn));
+        if all {
             break;
         }
+        prev_f = f;
         prev_up = up;
         prev_dn = dn;
     }
-    let high = high.unwrap_or_else(|| grid::upper_edge(hi_k.saturating_sub(1)));
-    let low = low.unwrap_or(value).min(value);
-    Some(Interval {
-        low,
-        value,
-        high: high.max(value),
-    })
+    let top = grid::upper_edge(hi_k.saturating_sub(1));
+    found
+        .into_iter()
+        .map(|(value, low, high)| {
+            let value = value.unwrap_or_else(|| grid::value_at(last_mass, 1.0));
+            Some(Interval {
+                low: low.unwrap_or(value).min(value),
+                value,
+                high: high.unwrap_or(top).max(value),
+            })
+        })
+        .collect()
+}
+
+/// The interval of the q-quantile of `dim` over the mix.
+pub fn quantile_interval(models: &[ModelInput], weights: &[f64], dim: &Dimension, q: f64, z: f64) -> Option<Interval> {
+    quantile_intervals(models, weights, dim, &[q], z).pop().flatten()
 }
 
 /// The interval of a requirement-style statistic over the mix.
@@ -204,28 +240,41 @@ pub fn project(spec: &ModelSetSpec, models: &[ModelInput], opts: &PlanOptions) -
     let dimensions = dims
         .into_iter()
         .map(|d| {
-            let q = |s| {
-                if has_distribution(&d) {
-                    statistic_interval(models, w, &d, s, z)
-                } else {
-                    None
+            let [p50, p90, p99] = if has_distribution(&d) {
+                match quantile_intervals(models, w, &d, &[0.5, 0.9, 0.99], z)[..] {
+                    [a, b, c] => [a, b, c],
+                    _ => [None; 3],
                 }
+            } else {
+                [None; 3]
             };
             DimensionProjection {
                 mean: statistic_interval(models, w, &d, Statistic::Mean, z),
-                p50: q(Statistic::P50),
-                p90: q(Statistic::P90),
-                p99: q(Statistic::P99),
+                p50,
+                p90,
+                p99,
                 dimension: d,
             }
         })
-        .collect();
+        .collect::<Vec<_>>();
     let requirements = spec
         .requirements
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            let projected = statistic_interval(models, w, &r.dimension, r.statistic, z);
+            // The dimension's projection above already holds every statistic a requirement can name.
+            let projected = dimensions
+                .iter()
+                .find(|p: &&DimensionProjection| p.dimension == r.dimension)
+                .map(|p| match r.statistic {
+                    // Error rate has no distribution: any statistic on it means its mean.
+                    _ if !has_distribution(&r.dimension) => p.mean,
+                    Statistic::Mean => p.mean,
+                    Statistic::P50 => p.p50,
+                    Statistic::P90 => p.p90,
+                    Statistic::P99 => p.p99,
+                })
+                .unwrap_or_else(|| statistic_interval(models, w, &r.dimension, r.statistic, z));
             RequirementCheck {
                 requirement: i,
                 target: r.target,
@@ -252,4 +301,58 @@ pub fn project(spec: &ModelSetSpec, models: &[ModelInput], opts: &PlanOptions) -
         requirements,
         verdict: v,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::estimate::{Estimator, Observation};
+    use crate::engine::plan::mixture_quantile_of;
+
+    fn model(id: &str, latency: f64, spread: f64, n: usize) -> ModelInput {
+        let mut e = Estimator::new(0.0);
+        for i in 0..n {
+            // A deterministic spread of latencies around `latency`.
+            let x = (i as f64 + 0.5) / n as f64;
+            e.observe(
+                &Observation {
+                    ok: true,
+                    latency_ms: latency * (spread * (x - 0.5)).exp(),
+                    cost_usd: 0.001,
+                    ..Default::default()
+                },
+                0.0,
+            );
+        }
+        ModelInput {
+            id: id.into(),
+            estimate: e.snapshot(0.0),
+            local_requests: n as f64,
+            available: true,
+        }
+    }
+
+    #[test]
+    fn one_scan_matches_the_mixture_quantile_and_brackets_it() {
+        let models = vec![
+            model("a", 300.0, 1.0, 400),
+            model("b", 1200.0, 2.0, 50),
+            model("c", 5000.0, 0.5, 900),
+        ];
+        for weights in [[1.0, 0.0, 0.0], [0.5, 0.5, 0.0], [0.2, 0.3, 0.5], [0.0, 0.1, 0.9]] {
+            let qs = [0.5, 0.9, 0.99];
+            let got = quantile_intervals(&models, &weights, &Dimension::Latency, &qs, 1.0);
+            for (q, i) in qs.iter().zip(&got) {
+                let exact = mixture_quantile_of(&models, &weights, &Dimension::Latency, *q);
+                let i = i.expect("interval");
+                let exact = exact.expect("quantile");
+                assert!((i.value - exact).abs() <= 1e-9 * exact, "{weights:?} q={q}: {i:?} vs {exact}");
+                assert!(i.low <= i.value && i.value <= i.high, "{i:?}");
+                // A single level asked alone gives the same interval.
+                assert_eq!(quantile_interval(&models, &weights, &Dimension::Latency, *q, 1.0), Some(i));
+            }
+        }
+        let none = quantile_intervals(&models, &[0.0, 0.0, 0.0], &Dimension::Latency, &[0.5], 1.0);
+        assert_eq!(none, vec![None]);
+    }
 }
