@@ -346,10 +346,16 @@ mod tests {
                 let exact = mixture_quantile_of(&models, &weights, &Dimension::Latency, *q);
                 let i = i.expect("interval");
                 let exact = exact.expect("quantile");
-                assert!((i.value - exact).abs() <= 1e-9 * exact, "{weights:?} q={q}: {i:?} vs {exact}");
+                assert!(
+                    (i.value - exact).abs() <= 1e-9 * exact,
+                    "{weights:?} q={q}: {i:?} vs {exact}"
+                );
                 assert!(i.low <= i.value && i.value <= i.high, "{i:?}");
                 // A single level asked alone gives the same interval.
-                assert_eq!(quantile_interval(&models, &weights, &Dimension::Latency, *q, 1.0), Some(i));
+                assert_eq!(
+                    quantile_interval(&models, &weights, &Dimension::Latency, *q, 1.0),
+                    Some(i)
+                );
             }
         }
         let none = quantile_intervals(&models, &[0.0, 0.0, 0.0], &Dimension::Latency, &[0.5], 1.0);

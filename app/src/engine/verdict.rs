@@ -10,8 +10,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::plan::{
-    bounds, build_rows, checked_targets, mixture_statistic, objective_coefs, solve_lp, ConfidentRows, LpFail,
-    ModelInput, PlanError, PlanOptions, Stance,
+    bounds, build_rows, checked_targets, is_quantile, mixture_statistic, objective_coefs, solve_lp, ConfidentRows,
+    LpFail, ModelInput, PlanError, PlanOptions, Stance,
 };
 use crate::model_set::{Comparator, ModelSetSpec};
 
@@ -77,33 +77,43 @@ pub fn verdict(spec: &ModelSetSpec, models: &[ModelInput], opts: &PlanOptions) -
     let mut unreachable = false;
     let mut no_data = false;
     for (r, req) in reqs.iter().enumerate() {
+        // Data the requirement's statistic can be computed from: a histogram for a percentile.
+        let has_data = avail.iter().any(|&i| {
+            models[i]
+                .estimate
+                .dim(&req.dimension)
+                .is_some_and(|d| d.n_eff > 0.0 && (!is_quantile(req) || d.hist.as_ref().is_some_and(|h| !h.is_empty())))
+        });
+        if !has_data {
+            no_data = true;
+            reasons.push(Reason::NoData { requirement: r });
+            continue;
+        }
+        let reachable = match &optimistic.rows[r] {
+            None => true,
+            Some(row) => avail.iter().any(|&i| row[i] >= 0.0),
+        };
+        if reachable {
+            continue;
+        }
+        // Only an unreachable requirement needs the best single model's value (a scan per model).
         let mut best: Option<(f64, usize)> = None;
+        let mut w = vec![0.0; models.len()];
         for &i in &avail {
-            let mut w = vec![0.0; models.len()];
             w[i] = 1.0;
             if let Some(v) = mixture_statistic(models, &w, req) {
                 if best.is_none_or(|(b, _)| better(req.comparator, v, b)) {
                     best = Some((v, i));
                 }
             }
+            w[i] = 0.0;
         }
-        let Some((best_value, best_i)) = best else {
-            no_data = true;
-            reasons.push(Reason::NoData { requirement: r });
-            continue;
-        };
-        let reachable = match &optimistic.rows[r] {
-            None => true,
-            Some(row) => avail.iter().any(|&i| row[i] >= 0.0),
-        };
-        if !reachable {
-            unreachable = true;
-            reasons.push(Reason::Unreachable {
-                requirement: r,
-                best_value: Some(best_value),
-                best_model: Some(models[best_i].id.clone()),
-            });
-        }
+        unreachable = true;
+        reasons.push(Reason::Unreachable {
+            requirement: r,
+            best_value: best.map(|b| b.0),
+            best_model: best.map(|b| models[b.1].id.clone()),
+        });
     }
     if unreachable {
         reasons.retain(|r| matches!(r, Reason::Unreachable { .. }));
