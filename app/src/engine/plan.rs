@@ -744,31 +744,42 @@ pub fn plan(
     })
 }
 
+/// A model observed to answer with these latencies, each at `cost`: a fixture for the engine's tests.
+#[cfg(test)]
+pub(crate) fn observed_model(id: &str, cost: f64, latencies: impl IntoIterator<Item = f64>) -> ModelInput {
+    use crate::engine::estimate::{Estimator, Observation};
+    let mut e = Estimator::new(0.0);
+    let mut n = 0;
+    for latency_ms in latencies {
+        e.observe(
+            &Observation {
+                ok: true,
+                latency_ms,
+                cost_usd: cost,
+                ..Default::default()
+            },
+            0.0,
+        );
+        n += 1;
+    }
+    ModelInput {
+        id: id.into(),
+        estimate: e.snapshot(0.0),
+        local_requests: n as f64,
+        available: true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::estimate::{Estimator, Observation};
 
     fn model(id: &str, cost: f64, latency: f64, n: usize) -> ModelInput {
-        let mut e = Estimator::new(0.0);
-        for i in 0..n {
-            let jitter = 1.0 + ((i % 7) as f64 - 3.0) * 0.05;
-            e.observe(
-                &Observation {
-                    ok: true,
-                    latency_ms: latency * jitter,
-                    cost_usd: cost,
-                    ..Default::default()
-                },
-                0.0,
-            );
-        }
-        ModelInput {
-            id: id.into(),
-            estimate: e.snapshot(0.0),
-            local_requests: n as f64,
-            available: true,
-        }
+        observed_model(
+            id,
+            cost,
+            (0..n).map(|i| latency * (1.0 + ((i % 7) as f64 - 3.0) * 0.05)),
+        )
     }
 
     fn req(dimension: Dimension, statistic: Statistic, comparator: Comparator, target: f64) -> Requirement {

@@ -306,30 +306,12 @@ pub fn project(spec: &ModelSetSpec, models: &[ModelInput], opts: &PlanOptions) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::estimate::{Estimator, Observation};
-    use crate::engine::plan::mixture_quantile_of;
+    use crate::engine::plan::{mixture_quantile_of, observed_model};
 
     fn model(id: &str, latency: f64, spread: f64, n: usize) -> ModelInput {
-        let mut e = Estimator::new(0.0);
-        for i in 0..n {
-            // A deterministic spread of latencies around `latency`.
-            let x = (i as f64 + 0.5) / n as f64;
-            e.observe(
-                &Observation {
-                    ok: true,
-                    latency_ms: latency * (spread * (x - 0.5)).exp(),
-                    cost_usd: 0.001,
-                    ..Default::default()
-                },
-                0.0,
-            );
-        }
-        ModelInput {
-            id: id.into(),
-            estimate: e.snapshot(0.0),
-            local_requests: n as f64,
-            available: true,
-        }
+        // A deterministic spread of latencies around `latency`.
+        let latencies = (0..n).map(|i| latency * (spread * ((i as f64 + 0.5) / n as f64 - 0.5)).exp());
+        observed_model(id, 0.001, latencies)
     }
 
     #[test]
