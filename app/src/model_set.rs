@@ -50,6 +50,17 @@ pub struct Requirement {
     pub target: f64,
 }
 
+impl Requirement {
+    pub fn new(dimension: Dimension, statistic: Statistic, comparator: Comparator, target: f64) -> Requirement {
+        Requirement {
+            dimension,
+            statistic,
+            comparator,
+            target,
+        }
+    }
+}
+
 /// What to optimise once every requirement holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "goal", content = "dimension")]

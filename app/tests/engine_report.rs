@@ -40,12 +40,7 @@ fn summarise(spec: &ModelSetSpec, models: &[TrueModel], res: &SimResult, from_t:
         })
         .collect();
     let objs: Vec<f64> = cps.iter().filter_map(|c| c.objective).collect();
-    let ratios: Vec<f64> = res
-        .expected_objective
-        .iter()
-        .filter(|(t, _)| *t >= from_t)
-        .filter_map(|(t, o)| true_optimum(spec, models, *t, s).map(|b| o / b))
-        .collect();
+    let ratios = objective_ratios(spec, models, res, from_t, s);
     Row {
         router,
         reqs,

@@ -8,7 +8,7 @@
 mod engine_support;
 
 use app::engine::{verdict, Feasibility, Reason};
-use app::model_set::{Comparator, Dimension, ModelSetSpec, Objective, Statistic};
+use app::model_set::{Comparator, Dimension, ModelSetSpec, Objective, Requirement, Statistic};
 use engine_support::*;
 
 const TOL: f64 = 0.02;
@@ -44,12 +44,7 @@ fn assert_windows_within(name: &str, spec: &ModelSetSpec, res: &SimResult, from_
 
 /// Mean over re-plans at t ≥ from_t of (true objective of the published mix / true optimum at that time).
 fn objective_ratio(spec: &ModelSetSpec, models: &[TrueModel], res: &SimResult, from_t: f64, sampling: f64) -> f64 {
-    let ratios: Vec<f64> = res
-        .expected_objective
-        .iter()
-        .filter(|(t, _)| *t >= from_t)
-        .filter_map(|(t, o)| true_optimum(spec, models, *t, sampling).map(|best| o / best))
-        .collect();
+    let ratios = objective_ratios(spec, models, res, from_t, sampling);
     assert!(!ratios.is_empty(), "no re-plans after t={from_t}");
     ratios.iter().sum::<f64>() / ratios.len() as f64
 }
@@ -214,9 +209,9 @@ fn conflicting_spec(models: &[TrueModel]) -> ModelSetSpec {
     ModelSetSpec {
         models: models.iter().map(|m| m.id.clone()).collect(),
         requirements: vec![
-            req(Dimension::Cost, Statistic::Mean, Comparator::AtMost, 0.0015),
-            req(Dimension::Eval(EVAL.into()), Statistic::Mean, Comparator::AtLeast, 0.85),
-            req(Dimension::Latency, Statistic::P90, Comparator::AtMost, 2500.0),
+            Requirement::new(Dimension::Cost, Statistic::Mean, Comparator::AtMost, 0.0015),
+            Requirement::new(Dimension::Eval(EVAL.into()), Statistic::Mean, Comparator::AtLeast, 0.85),
+            Requirement::new(Dimension::Latency, Statistic::P90, Comparator::AtMost, 2500.0),
         ],
         objective: Objective::Minimize(Dimension::Latency),
         ..Default::default()

@@ -12,15 +12,6 @@ pub const DEMO_ACCOUNT: &str = "demo";
 /// Not a PHC string, so no password ever verifies against it.
 const NO_PASSWORD: &str = "!";
 
-fn req(dimension: Dimension, statistic: Statistic, comparator: Comparator, target: f64) -> Requirement {
-    Requirement {
-        dimension,
-        statistic,
-        comparator,
-        target,
-    }
-}
-
 struct DemoSet {
     slug: &'static str,
     name: &'static str,
@@ -48,8 +39,8 @@ fn sets() -> Vec<DemoSet> {
                 "mistral/mistral-small",
             ],
             requirements: vec![
-                req(Dimension::Latency, Statistic::P90, AtMost, 4000.0),
-                req(Dimension::ErrorRate, Statistic::Mean, AtMost, 0.02),
+                Requirement::new(Dimension::Latency, Statistic::P90, AtMost, 4000.0),
+                Requirement::new(Dimension::ErrorRate, Statistic::Mean, AtMost, 0.02),
             ],
             objective: Objective::Minimize(Dimension::Cost),
             evals: EvalSettings::default(),
@@ -62,8 +53,8 @@ fn sets() -> Vec<DemoSet> {
             tags: &["quality"],
             models: &["openai/gpt-4o", "anthropic/claude-3-7-sonnet", "deepseek/deepseek-chat"],
             requirements: vec![
-                req(Dimension::Cost, Statistic::Mean, AtMost, 0.01),
-                req(
+                Requirement::new(Dimension::Cost, Statistic::Mean, AtMost, 0.01),
+                Requirement::new(
                     Dimension::Eval("answer_relevancy".into()),
                     Statistic::Mean,
                     AtLeast,
@@ -83,7 +74,7 @@ fn sets() -> Vec<DemoSet> {
             categories: &["coding"],
             tags: &["low-latency"],
             models: &["groq/llama-3.1-8b-instant", "openai/gpt-4o-mini"],
-            requirements: vec![req(Dimension::Ttft, Statistic::P50, AtMost, 300.0)],
+            requirements: vec![Requirement::new(Dimension::Ttft, Statistic::P50, AtMost, 300.0)],
             objective: Objective::Minimize(Dimension::Latency),
             evals: EvalSettings::default(),
         },

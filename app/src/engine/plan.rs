@@ -782,21 +782,17 @@ mod tests {
         )
     }
 
-    fn req(dimension: Dimension, statistic: Statistic, comparator: Comparator, target: f64) -> Requirement {
-        Requirement {
-            dimension,
-            statistic,
-            comparator,
-            target,
-        }
-    }
-
     #[test]
     fn mixes_cheap_and_fast_to_meet_mean_latency() {
         let models = vec![model("cheap", 0.001, 2000.0, 500), model("fast", 0.01, 500.0, 500)];
         let spec = ModelSetSpec {
             models: vec!["cheap".into(), "fast".into()],
-            requirements: vec![req(Dimension::Latency, Statistic::Mean, Comparator::AtMost, 1000.0)],
+            requirements: vec![Requirement::new(
+                Dimension::Latency,
+                Statistic::Mean,
+                Comparator::AtMost,
+                1000.0,
+            )],
             ..Default::default()
         };
         let p = plan(&spec, &models, None, &PlanOptions::default()).map_err(|e| e.to_string());
@@ -817,8 +813,8 @@ mod tests {
         let models = vec![model("a", 0.001, 2000.0, 500), model("b", 0.01, 500.0, 500)];
         let spec = ModelSetSpec {
             requirements: vec![
-                req(Dimension::Latency, Statistic::Mean, Comparator::AtMost, 1000.0),
-                req(Dimension::Cost, Statistic::Mean, Comparator::AtMost, 0.003),
+                Requirement::new(Dimension::Latency, Statistic::Mean, Comparator::AtMost, 1000.0),
+                Requirement::new(Dimension::Cost, Statistic::Mean, Comparator::AtMost, 0.003),
             ],
             ..Default::default()
         };
@@ -847,7 +843,12 @@ mod tests {
         );
         m.available = true;
         let bad = ModelSetSpec {
-            requirements: vec![req(Dimension::Cost, Statistic::Mean, Comparator::AtMost, f64::NAN)],
+            requirements: vec![Requirement::new(
+                Dimension::Cost,
+                Statistic::Mean,
+                Comparator::AtMost,
+                f64::NAN,
+            )],
             ..Default::default()
         };
         assert_eq!(

@@ -254,6 +254,21 @@ pub fn true_optimum(spec: &ModelSetSpec, models: &[TrueModel], t: f64, eval_samp
     }
 }
 
+/// Per re-plan at t ≥ `from_t`: the true objective of the published mix over the true optimum then.
+pub fn objective_ratios(
+    spec: &ModelSetSpec,
+    models: &[TrueModel],
+    res: &SimResult,
+    from_t: f64,
+    sampling: f64,
+) -> Vec<f64> {
+    res.expected_objective
+        .iter()
+        .filter(|(t, _)| *t >= from_t)
+        .filter_map(|(t, o)| true_optimum(spec, models, *t, sampling).map(|best| o / best))
+        .collect()
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Router {
     /// The engine: LP plan + feedback + exploration + breaker.
@@ -484,15 +499,6 @@ pub fn excess(req: &Requirement, v: f64) -> f64 {
     }
 }
 
-pub fn req(dimension: Dimension, statistic: Statistic, comparator: Comparator, target: f64) -> Requirement {
-    Requirement {
-        dimension,
-        statistic,
-        comparator,
-        target,
-    }
-}
-
 /// Four models with different strengths: cheap-but-slow, balanced, premium, fast.
 pub fn fleet() -> Vec<TrueModel> {
     vec![
@@ -508,10 +514,10 @@ pub fn feasible_spec(models: &[TrueModel]) -> ModelSetSpec {
     ModelSetSpec {
         models: models.iter().map(|m| m.id.clone()).collect(),
         requirements: vec![
-            req(Dimension::Latency, Statistic::Mean, Comparator::AtMost, 1300.0),
-            req(Dimension::Latency, Statistic::P90, Comparator::AtMost, 2200.0),
-            req(Dimension::Eval(EVAL.into()), Statistic::Mean, Comparator::AtLeast, 0.80),
-            req(Dimension::ErrorRate, Statistic::Mean, Comparator::AtMost, 0.03),
+            Requirement::new(Dimension::Latency, Statistic::Mean, Comparator::AtMost, 1300.0),
+            Requirement::new(Dimension::Latency, Statistic::P90, Comparator::AtMost, 2200.0),
+            Requirement::new(Dimension::Eval(EVAL.into()), Statistic::Mean, Comparator::AtLeast, 0.80),
+            Requirement::new(Dimension::ErrorRate, Statistic::Mean, Comparator::AtMost, 0.03),
         ],
         objective: Objective::Minimize(Dimension::Cost),
         ..Default::default()
