@@ -66,12 +66,24 @@ fn seeds(defaults: &[u64]) -> Vec<u64> {
     out
 }
 
-/// Runs `scenario` once per seed, in parallel.
-fn each_seed(defaults: &[u64], scenario: impl Fn(u64) + Sync) {
+/// Runs the planner on `models` for `spec` once per seed, in parallel, and hands each run to `check`.
+fn each_run(
+    spec: &ModelSetSpec,
+    models: &[TrueModel],
+    defaults: &[u64],
+    check: impl Fn(u64, &SimConfig, &SimResult) + Sync,
+) {
     std::thread::scope(|s| {
         for seed in seeds(defaults) {
-            let scenario = &scenario;
-            s.spawn(move || scenario(seed));
+            let check = &check;
+            s.spawn(move || {
+                let cfg = SimConfig {
+                    seed,
+                    ..SimConfig::default()
+                };
+                let res = run(spec, models, Router::Planner, &cfg);
+                check(seed, &cfg, &res);
+            });
         }
     });
 }
@@ -82,15 +94,10 @@ fn each_seed(defaults: &[u64], scenario: impl Fn(u64) + Sync) {
 fn stationary_feasible_set_meets_requirements_near_optimal_cost() {
     let models = fleet();
     let spec = feasible_spec(&models);
-    each_seed(&[7, 6, 15], |seed| {
-        let cfg = SimConfig {
-            seed,
-            ..SimConfig::default()
-        };
-        let res = run(&spec, &models, Router::Planner, &cfg);
+    each_run(&spec, &models, &[7, 6, 15], |seed, cfg, res| {
         let name = format!("stationary, seed {seed}");
-        assert_windows_meet(&name, &spec, &res, cfg.warmup as f64 * cfg.dt);
-        let ratio = objective_ratio(&spec, &models, &res, cfg.warmup as f64 * cfg.dt, cfg.eval_sampling);
+        assert_windows_meet(&name, &spec, res, cfg.warmup as f64 * cfg.dt);
+        let ratio = objective_ratio(&spec, &models, res, cfg.warmup as f64 * cfg.dt, cfg.eval_sampling);
         eprintln!("{name}: objective ratio {ratio:.4}");
         assert!((ratio - 1.0).abs() <= OBJ_TOL, "{name}: objective ratio {ratio:.4}");
         // The optimum really is a mix: the test would be trivial if one model met everything cheapest.
@@ -109,20 +116,15 @@ fn latency_drift_is_tracked() {
     // At t = 600 s the cheap model becomes 1.6x slower.
     models[0].drift = Some((600.0, 1.6));
     let spec = feasible_spec(&models);
-    each_seed(&[11], |seed| {
-        let cfg = SimConfig {
-            seed,
-            ..SimConfig::default()
-        };
-        let res = run(&spec, &models, Router::Planner, &cfg);
+    each_run(&spec, &models, &[11], |seed, cfg, res| {
         // Allow 1.5 half-lives for the estimates to follow.
         let settled = 600.0 + 1.5 * cfg.half_life + cfg.window as f64 * cfg.dt;
         // After the drift the optimum puts ~13 % on the (now very slow) cheap model, so p90 sits where the
         // mixture density is low: the planner's window margin (PlanOptions::window_requests) keeps windows
         // within 2 %.
         let name = format!("drift, seed {seed}");
-        assert_windows_meet(&name, &spec, &res, settled);
-        let ratio = objective_ratio(&spec, &models, &res, settled, cfg.eval_sampling);
+        assert_windows_meet(&name, &spec, res, settled);
+        let ratio = objective_ratio(&spec, &models, res, settled, cfg.eval_sampling);
         eprintln!("{name}: objective ratio after the drift {ratio:.4}");
         assert!(
             (ratio - 1.0).abs() <= OBJ_TOL,
@@ -142,12 +144,7 @@ fn outage_is_routed_around_and_recovered() {
     let (from, to) = (700.0, 900.0);
     models[1].outage = Some((from, to));
     let spec = feasible_spec(&models);
-    each_seed(&[5], |seed| {
-        let cfg = SimConfig {
-            seed,
-            ..SimConfig::default()
-        };
-        let res = run(&spec, &models, Router::Planner, &cfg);
+    each_run(&spec, &models, &[5], |seed, cfg, res| {
         let share = |a: f64, b: f64| {
             let (lo, hi) = ((a / cfg.dt) as usize, (b / cfg.dt) as usize);
             let slice = &res.choices[lo..hi.min(res.choices.len())];
@@ -167,7 +164,7 @@ fn outage_is_routed_around_and_recovered() {
             failed_to_mid < 60,
             "{name}: {failed_to_mid} requests sent to the failing model"
         );
-        assert_windows_meet(&name, &spec, &res, cfg.warmup as f64 * cfg.dt);
+        assert_windows_meet(&name, &spec, res, cfg.warmup as f64 * cfg.dt);
     });
 }
 
@@ -178,16 +175,11 @@ fn model_added_later_is_explored_and_adopted() {
     newbie.added_at = 800.0;
     models.push(newbie);
     let spec = feasible_spec(&models);
-    each_seed(&[3], |seed| {
-        let cfg = SimConfig {
-            seed,
-            ..SimConfig::default()
-        };
-        let res = run(&spec, &models, Router::Planner, &cfg);
+    each_run(&spec, &models, &[3], |seed, cfg, res| {
         let settled = 800.0 + cfg.half_life + cfg.window as f64 * cfg.dt;
         let name = format!("added, seed {seed}");
-        assert_windows_meet(&name, &spec, &res, cfg.warmup as f64 * cfg.dt);
-        let ratio = objective_ratio(&spec, &models, &res, settled, cfg.eval_sampling);
+        assert_windows_meet(&name, &spec, res, cfg.warmup as f64 * cfg.dt);
+        let ratio = objective_ratio(&spec, &models, res, settled, cfg.eval_sampling);
         eprintln!("{name}: objective ratio after the new model {ratio:.4}");
         assert!(
             (ratio - 1.0).abs() <= OBJ_TOL,
