@@ -116,6 +116,7 @@ pub fn router(state: AppState, sessions: SessionSettings) -> Router {
             get(api::model_sets::routing),
         )
         .route("/api/v1/projections", post(api::model_sets::projection))
+        .route("/api/v1/openapi.json", get(api::openapi))
         .route("/api/{*fn_name}", post(pages::server_fn).get(pages::server_fn))
         .leptos_routes_with_handler((*state.routes).clone(), get(pages::page))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))

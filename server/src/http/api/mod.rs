@@ -6,11 +6,26 @@ pub mod model_sets;
 use app::backend::SESSION_ACCOUNT_ID;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use axum::http::{header, HeaderValue};
+use axum::response::IntoResponse;
 use tower_sessions::Session;
 
 use super::auth::bearer;
 use super::error::ApiError;
 use super::AppState;
+
+/// The OpenAPI 3.1 document of `/v1` and `/api/v1`. Written by hand (the types live in `app`,
+/// which also compiles to WASM, and the gateway's bodies are OpenAI's); `server/tests/openapi.rs`
+/// checks it against the running server.
+const OPENAPI: &str = include_str!("../../openapi.json");
+
+/// `GET /api/v1/openapi.json`
+pub async fn openapi() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        OPENAPI,
+    )
+}
 
 /// The account behind an API request: from `Authorization: Bearer` when present,
 /// otherwise from the session cookie.
