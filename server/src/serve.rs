@@ -110,7 +110,7 @@ pub async fn run(config: Config, demo: bool) -> Result<(), ServeError> {
         key_limiter: key_limiter.clone(),
         max_body_bytes: config.gateway.max_body_bytes,
         accounts: accounts.clone(),
-        sets: Arc::new(crate::model_sets::SetDirectory::new(storage.clone())),
+        sets: Arc::new(crate::set_directory::SetDirectory::new(storage.clone())),
         backend,
     });
     let router = http::router(
