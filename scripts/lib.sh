@@ -5,6 +5,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WASM_BINDGEN_VERSION="0.2.130"
 OPENAI_PY_VERSION="3.57.0"
+OPENAPI_VALIDATOR_PY_VERSION="0.9.0"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 export PATH="$HOME/.cargo/bin:$PATH"
 
@@ -67,16 +68,18 @@ ensure_node_deps() {
   fi
 }
 
-# The official OpenAI Python client, in a virtualenv beside the build (kept between runs).
+# The official OpenAI Python client, and an OpenAPI validator for the API document, in a
+# virtualenv beside the build (kept between runs).
 ensure_python_client() {
   local venv="$CARGO_TARGET_DIR/pyenv"
-  if ! "$venv/bin/python" -c "import openai" 2>/dev/null; then
-    say "installing the openai Python package (virtualenv in $venv)"
-    if ! python3 -m venv "$venv" 2>/dev/null; then
+  if ! "$venv/bin/python" -c "import openai, openapi_spec_validator" 2>/dev/null; then
+    say "installing the openai and openapi-spec-validator Python packages (virtualenv in $venv)"
+    if [ ! -x "$venv/bin/pip" ] && ! python3 -m venv "$venv" 2>/dev/null; then
       apt_install python3-venv
       python3 -m venv "$venv"
     fi
-    "$venv/bin/pip" install -q --disable-pip-version-check "openai==$OPENAI_PY_VERSION"
+    "$venv/bin/pip" install -q --disable-pip-version-check "openai==$OPENAI_PY_VERSION" \
+      "openapi-spec-validator==$OPENAPI_VALIDATOR_PY_VERSION"
   fi
   export SETPOINT_TEST_PYTHON="$venv/bin/python"
 }

@@ -1,11 +1,13 @@
-//! The OpenAPI document (`GET /api/v1/openapi.json`, `server/src/openapi.json`) against the
-//! real binary: every operation it lists is served and exercised here, its request examples are
-//! accepted, and the schemas of sets, revisions, routing, projections, model lists and errors
-//! name exactly the fields the server sends.
+//! The OpenAPI document (`GET /api/v1/openapi.json`, `server/src/openapi.json`): valid OpenAPI
+//! 3.1 by an independent validator, and true to the real binary: every operation it lists is
+//! served and exercised here, its request examples are accepted, and the schemas of sets,
+//! revisions, routing, projections, model lists and errors name exactly the fields the server
+//! sends.
 
 mod common;
 
 use std::collections::BTreeSet;
+use std::process::Command;
 use std::time::Duration;
 
 use common::{account_with_key, fresh_db, http, Backend, Server};
@@ -61,6 +63,29 @@ fn example<'a>(doc: &'a Value, path: &str, method: &str) -> &'a Value {
     let example = &doc["paths"][path][method]["requestBody"]["content"]["application/json"]["example"];
     assert!(!example.is_null(), "{method} {path} has no request example");
     example
+}
+
+/// Validated by `openapi-spec-validator` (PyPI), which scripts/test installs beside the openai
+/// client and names in SETPOINT_TEST_PYTHON.
+#[test]
+fn the_document_is_valid_openapi() {
+    let python = std::env::var("SETPOINT_TEST_PYTHON").unwrap_or_else(|_| {
+        panic!("SETPOINT_TEST_PYTHON is not set: run through scripts/test, which installs openapi-spec-validator")
+    });
+    let document = concat!(env!("CARGO_MANIFEST_DIR"), "/src/openapi.json");
+    let output = Command::new(python)
+        .args([
+            "-c",
+            "import json, sys\nfrom openapi_spec_validator import validate\nvalidate(json.load(open(sys.argv[1])))",
+            document,
+        ])
+        .output()
+        .expect("run python");
+    assert!(
+        output.status.success(),
+        "openapi-spec-validator refused the document:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 struct Caller<'a> {
