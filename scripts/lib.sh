@@ -70,7 +70,7 @@ ensure_node_deps() {
 
 # The official OpenAI Python client, and an OpenAPI validator for the API document, in a
 # virtualenv beside the build (kept between runs).
-ensure_python_client() {
+ensure_python_tools() {
   local venv="$CARGO_TARGET_DIR/pyenv"
   if ! "$venv/bin/python" -c "import openai, openapi_spec_validator" 2>/dev/null; then
     say "installing the openai and openapi-spec-validator Python packages (virtualenv in $venv)"

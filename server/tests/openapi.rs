@@ -96,8 +96,46 @@ struct Caller<'a> {
     exercised: BTreeSet<(String, String)>,
 }
 
+/// A response: status, headers and the JSON body (`Null` when empty).
+struct Answer {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    json: Value,
+}
+
+/// Checks an error response against the operation's documented error and its inner object.
+fn error_conforms(doc: &Value, path: &str, method: &str, status: &str, body: &Value, what: &str) {
+    conforms(doc, response_schema(doc, path, method, status), body, what);
+    let object = &resolve(doc, &doc["components"]["schemas"]["Error"])["properties"]["error"];
+    conforms(doc, object, &body["error"], &format!("{what} object"));
+}
+
 impl Caller<'_> {
     async fn call(&mut self, method: Method, template: &str, path: &str, body: Option<&Value>) -> (StatusCode, Value) {
+        let answer = self.answer(method, template, path, body).await;
+        (answer.status, answer.json)
+    }
+
+    /// Sends the operation's request example; expects `status` and a body that conforms to the
+    /// documented response. Returns the example and the body.
+    async fn send_example(
+        &mut self,
+        doc: &Value,
+        method: Method,
+        template: &str,
+        path: &str,
+        status: StatusCode,
+    ) -> (Value, Value) {
+        let operation = method.as_str().to_ascii_lowercase();
+        let request = example(doc, template, &operation).clone();
+        let (got, body) = self.call(method, template, path, Some(&request)).await;
+        assert_eq!(got, status, "{operation} {template}: {body}");
+        let schema = response_schema(doc, template, &operation, status.as_str());
+        conforms(doc, schema, &body, &format!("{operation} {template}"));
+        (request, body)
+    }
+
+    async fn answer(&mut self, method: Method, template: &str, path: &str, body: Option<&Value>) -> Answer {
         self.exercised
             .insert((template.to_string(), method.as_str().to_ascii_lowercase()));
         let mut request = self.client.request(method, self.server.url(path)).bearer_auth(self.key);
@@ -106,13 +144,14 @@ impl Caller<'_> {
         }
         let response = request.send().await.expect("send");
         let status = response.status();
+        let headers = response.headers().clone();
         let text = response.text().await.expect("body");
         let json = if text.is_empty() {
             Value::Null
         } else {
             serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {text}"))
         };
-        (status, json)
+        Answer { status, headers, json }
     }
 }
 
@@ -137,10 +176,9 @@ async fn the_document_matches_the_server() {
 
     // Create, with the document's example.
     let sets = "/api/v1/model-sets";
-    let draft = example(&doc, sets, "post").clone();
-    let (status, set) = api.call(Method::POST, sets, sets, Some(&draft)).await;
-    assert_eq!(status, StatusCode::CREATED, "{set}");
-    conforms(&doc, response_schema(&doc, sets, "post", "201"), &set, "created set");
+    let (draft, set) = api
+        .send_example(&doc, Method::POST, sets, sets, StatusCode::CREATED)
+        .await;
     conforms(&doc, &schemas["ModelSetSpec"], &set["spec"], "set spec");
     assert_eq!(set["name"], draft["name"]);
 
@@ -160,15 +198,9 @@ async fn the_document_matches_the_server() {
     assert_eq!(listed["data"][0], set);
 
     // Edit, with the document's example; the edit becomes revision 2.
-    let patch = example(&doc, one_template, "patch").clone();
-    let (status, edited) = api.call(Method::PATCH, one_template, &one, Some(&patch)).await;
-    assert_eq!(status, StatusCode::OK, "{edited}");
-    conforms(
-        &doc,
-        response_schema(&doc, one_template, "patch", "200"),
-        &edited,
-        "edited set",
-    );
+    let (patch, edited) = api
+        .send_example(&doc, Method::PATCH, one_template, &one, StatusCode::OK)
+        .await;
     assert_eq!(edited["revision"], 2);
     assert_eq!(edited["description"], patch["description"]);
 
@@ -194,24 +226,15 @@ async fn the_document_matches_the_server() {
         request["model"],
         format!("@alice/{}", set["slug"].as_str().unwrap_or_default())
     );
-    api.exercised.insert((chat.to_string(), "post".to_string()));
-    let answer = api
-        .client
-        .post(server.url(chat))
-        .bearer_auth(&key)
-        .json(&request)
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(answer.status(), StatusCode::OK);
+    let answer = api.answer(Method::POST, chat, chat, Some(&request)).await;
+    assert_eq!(answer.status, StatusCode::OK);
     for header in names(&doc["paths"][chat]["post"]["responses"]["200"]["headers"]) {
         assert!(
-            answer.headers().contains_key(header.as_str()),
+            answer.headers.contains_key(header.as_str()),
             "the answer lacks {header}"
         );
     }
-    let answer: Value = answer.json().await.expect("json");
-    assert_eq!(answer["object"], "chat.completion");
+    assert_eq!(answer.json["object"], "chat.completion");
 
     let (status, models) = api.call(Method::GET, "/v1/models", "/v1/models", None).await;
     assert_eq!(status, StatusCode::OK);
@@ -249,15 +272,9 @@ async fn the_document_matches_the_server() {
 
     // A projection of a configuration not deployed, with the document's example.
     let projections = "/api/v1/projections";
-    let asked = example(&doc, projections, "post").clone();
-    let (status, projected) = api.call(Method::POST, projections, projections, Some(&asked)).await;
-    assert_eq!(status, StatusCode::OK, "{projected}");
-    conforms(
-        &doc,
-        response_schema(&doc, projections, "post", "200"),
-        &projected,
-        "projection response",
-    );
+    let (_, projected) = api
+        .send_example(&doc, Method::POST, projections, projections, StatusCode::OK)
+        .await;
     conforms(&doc, &schemas["Projection"], &projected["projection"], "projection");
     for check in projected["projection"]["requirements"].as_array().expect("checks") {
         conforms(
@@ -273,33 +290,11 @@ async fn the_document_matches_the_server() {
         .call(Method::GET, one_template, "/api/v1/model-sets/alice/no-such-set", None)
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    conforms(
-        &doc,
-        response_schema(&doc, one_template, "get", "404"),
-        &missing,
-        "API error",
-    );
-    conforms(
-        &doc,
-        &schemas["Error"]["properties"]["error"],
-        &missing["error"],
-        "API error object",
-    );
+    error_conforms(&doc, one_template, "get", "404", &missing, "API error");
     let unknown = serde_json::json!({"model": "@alice/no-such-set", "messages": [{"role": "user", "content": "hi"}]});
     let (status, refused) = api.call(Method::POST, chat, chat, Some(&unknown)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    conforms(
-        &doc,
-        response_schema(&doc, chat, "post", "404"),
-        &refused,
-        "gateway error",
-    );
-    conforms(
-        &doc,
-        &schemas["Error"]["properties"]["error"],
-        &refused["error"],
-        "gateway error object",
-    );
+    error_conforms(&doc, chat, "post", "404", &refused, "gateway error");
 
     let (status, _) = api.call(Method::DELETE, one_template, &one, None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
