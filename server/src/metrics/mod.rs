@@ -1,7 +1,7 @@
 //! Request metrics off the request path: handlers hand a [`RequestRecord`] to a bounded
 //! channel; one writer task stores them in batches and folds each batch into the
-//! per-minute [`rollup`]s, stored at most once a second. On shutdown the channel closes when the last handler is gone,
-//! the writer drains what is left, and `serve` waits for it.
+//! per-minute [`rollup`]s, stored at most once a second. On shutdown the channel closes when
+//! the last handler is gone, the writer drains what is left, and `serve` waits for it.
 
 pub mod rollup;
 
