@@ -78,7 +78,7 @@ pub async fn run(config: Config, demo: bool) -> Result<(), ServeError> {
             tracing::info!(sets = created, "seeded demo data");
         }
     }
-    let (metrics, metrics_writer) = crate::metrics::start(storage.clone());
+    let (metrics, metrics_writers) = crate::metrics::start(storage.clone());
     let routing = Arc::new(Routing::new(&catalog));
     // What the last run learned: its most recent records, so routing does not start blind.
     match storage.list_request_records(SEED_RECORDS).await {
@@ -162,10 +162,8 @@ pub async fn run(config: Config, demo: bool) -> Result<(), ServeError> {
     axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await?;
-    // Every handler (and so every metrics sink) is gone: the writer stores what is queued.
-    if let Err(e) = metrics_writer.await {
-        tracing::error!(error = %e, "metrics writer failed");
-    }
+    // Every handler (and so every metrics sink) is gone: the writers store what is queued.
+    metrics_writers.finished().await;
     tracing::info!("stopped");
     Ok(())
 }

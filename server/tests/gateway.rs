@@ -31,6 +31,22 @@ on_both_backends!(
     provider_timeouts_refuse_and_fall_back,
 );
 
+/// Thread priorities are read from Linux's `/proc`.
+#[cfg(target_os = "linux")]
+mod idle_priority {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        records_are_stored_at_idle_priority(Backend::Sqlite).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        records_are_stored_at_idle_priority(Backend::Postgres).await
+    }
+}
+
 /// An OpenAI-compatible upstream whose behaviour is chosen by the model name.
 async fn fake_upstream() -> String {
     async fn chat(Json(body): Json<Value>) -> Response {
@@ -874,5 +890,63 @@ async fn provider_timeouts_refuse_and_fall_back(backend: Backend) {
         let resp = chat(&s, hello("@alice/patient")).await;
         assert_eq!(resp.status(), StatusCode::OK);
         assert_eq!(resp.headers()["x-setpoint-model"], "fake/ok");
+    }
+}
+
+/// The scheduling policy and name of each thread of a process (Linux: `/proc/PID/task`).
+#[cfg(target_os = "linux")]
+fn threads(pid: u32) -> Vec<(String, u32)> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).expect("tasks") {
+        let dir = task.expect("task").path();
+        let name = std::fs::read_to_string(dir.join("comm"))
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        let stat = std::fs::read_to_string(dir.join("stat")).unwrap_or_default();
+        // Fields after the parenthesised name; the policy is field 41 of the whole line.
+        let after_name = stat.rsplit_once(") ").map(|(_, rest)| rest).unwrap_or_default();
+        let policy = after_name
+            .split(' ')
+            .nth(38)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(u32::MAX);
+        out.push((name, policy));
+    }
+    out
+}
+
+/// The metrics writer that stores while requests flow runs at SCHED_IDLE, and on SQLite so
+/// does the database thread it stores through; the request threads and the server's own
+/// SQLite threads keep normal priority.
+#[cfg(target_os = "linux")]
+async fn records_are_stored_at_idle_priority(backend: Backend) {
+    const SCHED_OTHER: u32 = 0;
+    const SCHED_IDLE: u32 = 5;
+    let s = setup(backend, 10_000).await;
+    let resp = chat(&s, hello("sim/fast")).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    records(&s, 1).await;
+    let threads = threads(s.server.pid());
+    let policy_of = |prefix: &str| -> Vec<u32> {
+        threads
+            .iter()
+            .filter(|(n, _)| n.starts_with(prefix))
+            .map(|(_, p)| *p)
+            .collect()
+    };
+    assert_eq!(
+        policy_of(server::metrics::BACKGROUND_THREAD),
+        vec![SCHED_IDLE],
+        "{threads:?}"
+    );
+    assert!(policy_of("tokio-rt").iter().all(|p| *p == SCHED_OTHER), "{threads:?}");
+    if matches!(backend, Backend::Sqlite) {
+        let sqlite = policy_of("sqlx-sqlite");
+        assert!(sqlite.contains(&SCHED_IDLE), "the writer's SQLite thread: {threads:?}");
+        assert!(
+            sqlite.contains(&SCHED_OTHER),
+            "the server's SQLite threads: {threads:?}"
+        );
     }
 }

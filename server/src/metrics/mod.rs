@@ -1,37 +1,74 @@
 //! Request metrics off the request path: handlers hand a [`RequestRecord`] to a bounded
-//! channel; one writer task stores them in batches and folds each batch into the
-//! per-minute [`rollup`]s, stored at most once a second. On shutdown the channel closes when
-//! the last handler is gone, the writer drains what is left, and `serve` waits for it.
+//! queue; writers store them in batches and fold each batch into the per-minute [`rollup`]s,
+//! stored at most once a second. On shutdown the queue closes when the last handler is gone,
+//! the writers drain what is left, and `serve` waits for them.
+//!
+//! Two writers share the queue, each with rollup rows of its own:
+//! - The **background writer** runs on a thread of its own at the lowest CPU priority
+//!   (`SCHED_IDLE` on Linux) and stores through a connection that thread opened, so SQLite's
+//!   work, on a thread the connection starts, inherits the priority. It runs when the core
+//!   would otherwise idle, and a request thread that wakes takes the core back at once. At the
+//!   request threads' priority, each batch's SQLite work used to preempt them and keep the core
+//!   until the next scheduler tick: up to 4 ms at one request at a time.
+//! - The **catch-up writer** is a task on the request runtime at normal priority. A thread at
+//!   idle priority gets almost no CPU on a saturated core, so this one takes over when the
+//!   queue holds more than [`HIGH_WATER`] records, or when the background writer has made no
+//!   progress for [`STALL`] while records wait, and for good once the queue closes. While it
+//!   stores, the background writer takes nothing: a starved thread in the middle of a SQLite
+//!   transaction would hold the database's write lock and stall the catch-up writer too. It
+//!   hands back after [`HANDBACK`], a wait that doubles (up to [`HANDBACK_MAX`]) each time the
+//!   background writer soon falls behind again.
+//!
+//! Why two writers rather than one that changes priority: any thread may lower its own
+//! priority, but raising it back needs CAP_SYS_NICE, which a normal deployment lacks.
 
 pub mod rollup;
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::storage::{RequestRecord, SharedStorage};
 
-/// Records waiting in memory before handlers start waiting for the writer.
+/// Records waiting in memory before handlers start waiting for the writers.
 const CAPACITY: usize = 16_384;
-/// Records taken from the queue at the first wake-up of a round.
+/// Records a writer stores per transaction.
 const BATCH: usize = 512;
-/// How long the writer gathers records before storing a batch that is not full. Without
-/// it, light traffic costs a transaction per request, which profiles showed to be most of
-/// the gateway's CPU at low concurrency.
+/// How long the background writer gathers records before storing a batch that is not full.
+/// Without it, light traffic costs a transaction per request, which profiles showed to be
+/// most of the gateway's CPU at low concurrency.
 const GATHER: Duration = Duration::from_millis(50);
+/// Queued records beyond which the catch-up writer stores them (a few batches: about 0.1 s of
+/// traffic at the gateway's top rate on one core).
+const HIGH_WATER: usize = 4 * BATCH;
+/// How long records may wait while the background writer makes no progress before the catch-up
+/// writer stores them.
+const STALL: Duration = Duration::from_millis(500);
+/// How often the catch-up writer looks at the queue.
+const CHECK_EVERY: Duration = Duration::from_millis(100);
+/// How long the catch-up writer stores before handing back to the background writer ...
+const HANDBACK: Duration = Duration::from_secs(2);
+/// ... at most, however often the background writer fell behind again ...
+const HANDBACK_MAX: Duration = Duration::from_secs(60);
+/// ... and how long the background writer must keep up for that wait to start over.
+const KEPT_UP: Duration = Duration::from_secs(30);
 /// Attempts to store one batch before it is given up (and counted in the log).
 const ATTEMPTS: u32 = 5;
 /// How often the per-minute rollups are stored while traffic flows. Each write serialises
 /// the touched sketches; doing it once a second instead of per batch keeps that work off
-/// most batches (it runs on the request threads' runtime). Charts read per-minute rows, so a
-/// second of lag is invisible; shutdown writes what is left.
+/// most batches. Charts read per-minute rows, so a second of lag is invisible; shutdown
+/// writes what is left.
 const ROLLUP_EVERY: Duration = Duration::from_secs(1);
+/// The background writer's thread name (shown by `top -H`, checked by the tests).
+pub const BACKGROUND_THREAD: &str = "records-writer";
 
 #[derive(Clone, Debug)]
 pub struct MetricsSink {
-    tx: mpsc::Sender<RequestRecord>,
+    tx: flume::Sender<RequestRecord>,
 }
 
 impl MetricsSink {
@@ -40,88 +77,273 @@ impl MetricsSink {
     pub fn record(&self, record: RequestRecord) {
         match self.tx.try_send(record) {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(record)) => {
+            Err(flume::TrySendError::Full(record)) => {
                 let tx = self.tx.clone();
                 tokio::spawn(async move {
-                    if tx.send(record).await.is_err() {
-                        tracing::error!("metrics writer gone; a request record was lost");
+                    if tx.send_async(record).await.is_err() {
+                        tracing::error!("metrics writers gone; a request record was lost");
                     }
                 });
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                tracing::error!("metrics writer gone; a request record was lost");
+            Err(flume::TrySendError::Disconnected(_)) => {
+                tracing::error!("metrics writers gone; a request record was lost");
             }
         }
     }
 }
 
-/// Starts the writer; it ends after every sink is dropped and the queue is stored.
-pub fn start(storage: SharedStorage) -> (MetricsSink, JoinHandle<()>) {
-    let (tx, mut rx) = mpsc::channel(CAPACITY);
-    // Each process owns its rollup rows, so replicas sharing a database never overwrite
-    // one another.
-    let writer_id = format!("{:016x}", rand::random::<u64>());
-    let writer = tokio::spawn(async move {
-        let mut batch = Vec::with_capacity(BATCH);
-        let mut rollups = rollup::Rollups::new(writer_id);
-        let mut stored: u64 = 0;
-        // Set while rollups hold changes not yet written: the moment they became due.
-        let mut rollups_due: Option<Instant> = None;
-        // Parked without a timer while idle; once a record arrives, the writer sleeps out the
-        // gathering window and then takes whatever queued meanwhile, so handlers' sends do not
-        // wake it one by one.
-        loop {
-            let received = match rollups_due {
-                None => rx.recv_many(&mut batch, BATCH).await,
-                // `recv_many` is cancel-safe: a timeout loses no record.
-                Some(due) => match tokio::time::timeout_at(due, rx.recv_many(&mut batch, BATCH)).await {
-                    Ok(n) => n,
-                    Err(_) => {
-                        rollups_due = write_rollups(&storage, &mut rollups).await;
-                        continue;
-                    }
-                },
-            };
-            if received == 0 {
-                break;
-            }
-            tokio::time::sleep(GATHER).await;
-            while let Ok(record) = rx.try_recv() {
-                batch.push(record);
-                if batch.len() >= CAPACITY {
-                    break;
-                }
-            }
-            if store(&storage, &batch).await {
-                if let Err(e) = rollups.add(&storage, &batch).await {
-                    tracing::warn!(error = %e, "updating rollups failed; the records are stored");
-                }
-            }
-            stored += batch.len() as u64;
-            batch.clear();
-            if rollups.is_dirty() {
-                let due = *rollups_due.get_or_insert_with(|| Instant::now() + ROLLUP_EVERY);
-                if Instant::now() >= due {
-                    rollups_due = write_rollups(&storage, &mut rollups).await;
-                }
-            }
-        }
-        if rollups.is_dirty() {
-            write_rollups(&storage, &mut rollups).await;
-        }
-        tracing::info!(stored, "metrics writer finished");
-    });
-    (MetricsSink { tx }, writer)
+/// The running writers; [`MetricsWriters::finished`] waits until both have stored everything.
+pub struct MetricsWriters {
+    background: Option<oneshot::Receiver<()>>,
+    catch_up: JoinHandle<()>,
 }
 
-/// Stores the changed rollups; on failure returns when to try again.
-async fn write_rollups(storage: &SharedStorage, rollups: &mut rollup::Rollups) -> Option<Instant> {
-    match rollups.write(storage).await {
-        Ok(()) => None,
-        Err(e) => {
-            tracing::warn!(error = %e, "storing rollups failed; retrying");
-            Some(Instant::now() + ROLLUP_EVERY)
+impl MetricsWriters {
+    /// Returns once every sink is dropped and the queue is stored.
+    pub async fn finished(self) {
+        if let Err(e) = self.catch_up.await {
+            tracing::error!(error = %e, "the catch-up metrics writer failed");
         }
+        if let Some(background) = self.background {
+            // An error means the thread ended early (logged there); the catch-up writer has
+            // stored the queue meanwhile.
+            let _ = background.await;
+        }
+    }
+}
+
+/// What the two writers tell each other.
+#[derive(Default)]
+struct Handover {
+    /// Steps the background writer has taken (records taken, batches stored).
+    progress: AtomicU64,
+    /// Set while the catch-up writer stores everything; the background writer takes nothing.
+    catching_up: AtomicBool,
+}
+
+/// Starts both writers. Must be called inside the request runtime.
+pub fn start(storage: SharedStorage) -> (MetricsSink, MetricsWriters) {
+    let (tx, rx) = flume::bounded(CAPACITY);
+    let handover = Arc::new(Handover::default());
+    let background = spawn_background(Writer::new(rx.clone(), storage.clone()), handover.clone());
+    let catch_up = tokio::spawn(run_catch_up(Writer::new(rx, storage), handover));
+    (MetricsSink { tx }, MetricsWriters { background, catch_up })
+}
+
+/// Starts the background writer's thread; None (logged) when the system refuses one, and the
+/// catch-up writer then stores everything.
+fn spawn_background(writer: Writer, handover: Arc<Handover>) -> Option<oneshot::Receiver<()>> {
+    let (done_tx, done) = oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name(BACKGROUND_THREAD.into())
+        .spawn(move || {
+            lower_current_thread_priority();
+            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    tracing::error!(error = %e, "no runtime for the background metrics writer");
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let mut writer = writer;
+                match writer.storage.connect_again().await {
+                    Ok(own) => writer.storage = own,
+                    Err(e) => tracing::warn!(error = %e, "background metrics writer shares the server's connections"),
+                }
+                run_background(writer, handover).await;
+            });
+            let _ = done_tx.send(());
+        });
+    match spawned {
+        Ok(_) => Some(done),
+        Err(e) => {
+            tracing::error!(error = %e, "no thread for the background metrics writer");
+            None
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn lower_current_thread_priority() {
+    use thread_priority::unix::{
+        set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy, ThreadSchedulePolicy,
+    };
+    let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+    if let Err(e) = set_thread_priority_and_policy(thread_native_id(), thread_priority::ThreadPriority::Min, idle) {
+        tracing::warn!(error = ?e, "background metrics writer keeps normal priority");
+    }
+}
+
+/// Elsewhere the background writer keeps normal priority.
+#[cfg(not(target_os = "linux"))]
+fn lower_current_thread_priority() {}
+
+/// Waits for records, gathers for [`GATHER`], stores, and counts each step in `progress`;
+/// stands aside while the catch-up writer stores.
+async fn run_background(mut writer: Writer, handover: Arc<Handover>) {
+    let rx = writer.rx.clone();
+    loop {
+        if handover.catching_up.load(Ordering::Relaxed) {
+            if rx.is_disconnected() && rx.is_empty() {
+                break;
+            }
+            if writer.rollups_due.is_some_and(|due| Instant::now() >= due) {
+                writer.write_rollups().await;
+            }
+            tokio::time::sleep(CHECK_EVERY).await;
+            continue;
+        }
+        let first = match writer.rollups_due {
+            None => rx.recv_async().await,
+            // Dropping the receive future loses no record: flume keeps them queued.
+            Some(due) => match tokio::time::timeout_at(due, rx.recv_async()).await {
+                Ok(received) => received,
+                Err(_) => {
+                    writer.write_rollups().await;
+                    continue;
+                }
+            },
+        };
+        // Err: the queue is closed and empty.
+        let Ok(first) = first else { break };
+        handover.progress.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(GATHER).await;
+        let mut batch = vec![first];
+        if !handover.catching_up.load(Ordering::Relaxed) {
+            batch.extend(rx.try_iter().take(BATCH - 1));
+        }
+        writer.store(&batch).await;
+        handover.progress.fetch_add(1, Ordering::Relaxed);
+    }
+    writer.finish("background").await;
+}
+
+/// Every [`CHECK_EVERY`], takes over from the background writer if the queue backed up or the
+/// background writer stalled, hands back when due; ends once the queue is closed and stored.
+async fn run_catch_up(mut writer: Writer, handover: Arc<Handover>) {
+    let mut tick = tokio::time::interval(CHECK_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // While records wait: the background writer's progress count when they were first seen
+    // waiting, and when.
+    let mut waiting: Option<(u64, Instant)> = None;
+    // When the catch-up writer took over (None: the background writer stores), and when it
+    // last handed back.
+    let mut took_over: Option<Instant> = None;
+    let mut handed_back: Option<Instant> = None;
+    let mut handback = HANDBACK;
+    loop {
+        tick.tick().await;
+        let closed = writer.rx.is_disconnected();
+        let stalled = if writer.rx.is_empty() {
+            waiting = None;
+            false
+        } else {
+            let now = handover.progress.load(Ordering::Relaxed);
+            match waiting {
+                Some((seen, since)) if seen == now => since.elapsed() >= STALL,
+                _ => {
+                    waiting = Some((now, Instant::now()));
+                    false
+                }
+            }
+        };
+        let backed_up = writer.rx.len() > HIGH_WATER;
+        match took_over {
+            None if closed || stalled || backed_up => {
+                // Falling behind soon after a handback: wait longer before the next one.
+                handback = match handed_back {
+                    Some(at) if at.elapsed() < KEPT_UP => (handback * 2).min(HANDBACK_MAX),
+                    _ => HANDBACK,
+                };
+                took_over = Some(Instant::now());
+                handover.catching_up.store(true, Ordering::Relaxed);
+                tracing::debug!(stalled, backed_up, "catch-up metrics writer takes over");
+            }
+            Some(since) if !closed && !backed_up && since.elapsed() >= handback => {
+                took_over = None;
+                handed_back = Some(Instant::now());
+                waiting = None;
+                handover.catching_up.store(false, Ordering::Relaxed);
+                tracing::debug!("catch-up metrics writer hands back");
+            }
+            _ => {}
+        }
+        if took_over.is_some() {
+            loop {
+                let batch: Vec<RequestRecord> = writer.rx.try_iter().take(BATCH).collect();
+                if batch.is_empty() {
+                    break;
+                }
+                writer.store(&batch).await;
+            }
+        }
+        if closed && writer.rx.is_empty() {
+            break;
+        }
+        if writer.rollups_due.is_some_and(|due| Instant::now() >= due) {
+            writer.write_rollups().await;
+        }
+    }
+    writer.finish("catch-up").await;
+}
+
+/// One writer: the queue it drains, where it stores, and its own rollup rows.
+struct Writer {
+    rx: flume::Receiver<RequestRecord>,
+    storage: SharedStorage,
+    rollups: rollup::Rollups,
+    /// Set while rollups hold changes not yet written: the moment they became due.
+    rollups_due: Option<Instant>,
+    stored: u64,
+}
+
+impl Writer {
+    fn new(rx: flume::Receiver<RequestRecord>, storage: SharedStorage) -> Writer {
+        // Each writer owns its rollup rows, so writers (and replicas sharing a database) never
+        // overwrite one another.
+        let id = format!("{:016x}", rand::random::<u64>());
+        Writer {
+            rx,
+            storage,
+            rollups: rollup::Rollups::new(id),
+            rollups_due: None,
+            stored: 0,
+        }
+    }
+
+    /// Stores the batch, folds it into the rollups, and writes them when due.
+    async fn store(&mut self, batch: &[RequestRecord]) {
+        if store(&self.storage, batch).await {
+            if let Err(e) = self.rollups.add(&self.storage, batch).await {
+                tracing::warn!(error = %e, "updating rollups failed; the records are stored");
+            }
+        }
+        self.stored += batch.len() as u64;
+        if self.rollups.is_dirty() {
+            let due = *self.rollups_due.get_or_insert_with(|| Instant::now() + ROLLUP_EVERY);
+            if Instant::now() >= due {
+                self.write_rollups().await;
+            }
+        }
+    }
+
+    /// Stores the changed rollups; on failure tries again [`ROLLUP_EVERY`] later.
+    async fn write_rollups(&mut self) {
+        self.rollups_due = match self.rollups.write(&self.storage).await {
+            Ok(()) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "storing rollups failed; retrying");
+                Some(Instant::now() + ROLLUP_EVERY)
+            }
+        };
+    }
+
+    async fn finish(mut self, name: &str) {
+        if self.rollups.is_dirty() {
+            self.write_rollups().await;
+        }
+        tracing::info!(writer = name, stored = self.stored, "metrics writer finished");
     }
 }
 
@@ -140,4 +362,128 @@ async fn store(storage: &SharedStorage, batch: &[RequestRecord]) -> bool {
         }
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(i: usize) -> RequestRecord {
+        RequestRecord {
+            request_id: format!("r{i}"),
+            at: crate::clock::now_ms(),
+            account_id: 1,
+            api_key_id: None,
+            model_set_id: Some(7),
+            model_id: "sim/a".into(),
+            status: 200,
+            error_class: None,
+            latency_ms: 10.0 + i as f64,
+            ttft_ms: Some(5.0),
+            output_tokens_per_s: Some(50.0),
+            prompt_tokens: 3,
+            completion_tokens: 4,
+            cost_usd: 0.001,
+        }
+    }
+
+    async fn sqlite() -> (tempfile::TempDir, SharedStorage) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("metrics.db").display());
+        let storage = crate::storage::connect(&url).await.expect("open");
+        (dir, storage)
+    }
+
+    /// Stored records, and the request count over every writer's rollup rows.
+    async fn stored(storage: &SharedStorage) -> (i64, i64) {
+        let records = storage.count_request_records().await.expect("count");
+        let rolled = storage.rollups(7, 0, i64::MAX).await.expect("rollups");
+        (records, rolled.iter().map(|r| r.count).sum())
+    }
+
+    #[tokio::test]
+    async fn both_writers_store_every_record_and_its_rollup() {
+        let (_dir, storage) = sqlite().await;
+        let (sink, writers) = start(storage.clone());
+        for i in 0..3000 {
+            sink.record(record(i));
+        }
+        drop(sink);
+        writers.finished().await;
+        assert_eq!(stored(&storage).await, (3000, 3000));
+    }
+
+    /// The catch-up writer alone, as a starved background writer leaves it; `handover` stands
+    /// for the background writer's side.
+    fn catch_up_only(storage: &SharedStorage) -> (MetricsSink, JoinHandle<()>, Arc<Handover>) {
+        let (tx, rx) = flume::bounded(CAPACITY);
+        let handover = Arc::new(Handover::default());
+        let task = tokio::spawn(run_catch_up(Writer::new(rx, storage.clone()), handover.clone()));
+        (MetricsSink { tx }, task, handover)
+    }
+
+    async fn wait_for_count(storage: &SharedStorage, n: i64) -> i64 {
+        let mut count = 0;
+        for _ in 0..100 {
+            count = storage.count_request_records().await.expect("count");
+            if count >= n {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        count
+    }
+
+    #[tokio::test]
+    async fn catch_up_stores_what_a_stalled_background_writer_leaves_waiting() {
+        let (_dir, storage) = sqlite().await;
+        let (sink, catch_up, handover) = catch_up_only(&storage);
+        for i in 0..10 {
+            sink.record(record(i));
+        }
+        // Stored while the queue is open: the stall, not the shutdown, triggered it.
+        assert_eq!(wait_for_count(&storage, 10).await, 10);
+        assert!(
+            handover.catching_up.load(Ordering::Relaxed),
+            "the background writer is told to stand aside"
+        );
+        sink.record(record(10));
+        drop(sink);
+        catch_up.await.expect("catch-up writer");
+        assert_eq!(stored(&storage).await, (11, 11));
+    }
+
+    #[tokio::test]
+    async fn catch_up_leaves_a_progressing_background_writer_alone_until_the_queue_backs_up() {
+        let (_dir, storage) = sqlite().await;
+        let (sink, catch_up, handover) = catch_up_only(&storage);
+        // A background writer that is slow but alive: no stall is ever seen.
+        let side = handover.clone();
+        let alive = tokio::spawn(async move {
+            loop {
+                side.progress.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        });
+        for i in 0..10 {
+            sink.record(record(i));
+        }
+        tokio::time::sleep(STALL * 2).await;
+        assert_eq!(
+            storage.count_request_records().await.expect("count"),
+            0,
+            "a few records are the background writer's"
+        );
+        assert!(!handover.catching_up.load(Ordering::Relaxed));
+        let backlog = HIGH_WATER + 100;
+        for i in 10..10 + backlog {
+            sink.record(record(i));
+        }
+        let all = (10 + backlog) as i64;
+        assert_eq!(wait_for_count(&storage, all).await, all, "a backlog is stored at once");
+        alive.abort();
+        drop(sink);
+        catch_up.await.expect("catch-up writer");
+        assert_eq!(stored(&storage).await, (all, all));
+    }
 }

@@ -157,6 +157,11 @@ pub struct RollupRow {
 pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
     /// Applies this backend's pending migrations.
     async fn migrate(&self) -> StorageResult<()>;
+    /// Another handle on the same database with one connection of its own, opened by the
+    /// calling thread. The metrics writer takes one on its background thread: SQLite runs each
+    /// connection's work on a thread the connection starts, which inherits that thread's low
+    /// CPU priority.
+    async fn connect_again(&self) -> StorageResult<SharedStorage>;
 
     // Accounts
     /// Fails with `Conflict` when the username is taken; writes nothing then.

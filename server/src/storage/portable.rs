@@ -139,6 +139,18 @@ macro_rules! portable_sql_storage {
                 Ok(())
             }
 
+            async fn connect_again(&self) -> StorageResult<$crate::storage::SharedStorage> {
+                let options = (*self.pool.connect_options()).clone();
+                // Kept for the life of the process, so it is never reopened from another thread.
+                let pool = sqlx::pool::PoolOptions::<<$row as sqlx::Row>::Database>::new()
+                    .max_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .connect_with(options)
+                    .await?;
+                Ok(std::sync::Arc::new(Self { pool }))
+            }
+
             async fn create_account(&self, username: &str, password_hash: &str, now: i64) -> StorageResult<Account> {
                 let row = sqlx::query(
                     "INSERT INTO accounts (username, password_hash, created_at) VALUES ($1, $2, $3) \
