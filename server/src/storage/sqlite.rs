@@ -26,7 +26,12 @@ impl SqliteStorage {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             // The CLI and the server may write at the same moment: wait, don't fail.
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(Duration::from_secs(5))
+            // Each connection keeps its own page cache (SQLite's default: up to 2 MiB). The
+            // server reads little from the file (keys and sets are cached in memory) and the
+            // pool grows to several connections under load: 512 KiB each keeps the process
+            // within its memory budget.
+            .pragma("cache_size", "-512");
         if let Some(dir) = options.get_filename().parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir).map_err(|e| super::StorageError::Database(sqlx::Error::Io(e)))?;
