@@ -16,15 +16,17 @@
 //!   progress for [`STALL`] while records wait, and for good once the queue closes. While it
 //!   stores, the background writer takes nothing: a starved thread in the middle of a SQLite
 //!   transaction would hold the database's write lock and stall the catch-up writer too. It
-//!   hands back after [`HANDBACK`], a wait that doubles (up to [`HANDBACK_MAX`]) each time the
-//!   background writer soon falls behind again.
+//!   hands back after at least [`HANDBACK`], once the standing-aside background writer has woken
+//!   on time for [`SPARE_CHECKS`] checks in a row: a sign the core has idle moments again. On a
+//!   saturated core an idle-priority thread wakes milliseconds late, so no hand-back is tried
+//!   there (each one would risk a batch starved while holding the write lock).
 //!
 //! Why two writers rather than one that changes priority: any thread may lower its own
 //! priority, but raising it back needs CAP_SYS_NICE, which a normal deployment lacks.
 
 pub mod rollup;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,12 +52,15 @@ const HIGH_WATER: usize = 4 * BATCH;
 const STALL: Duration = Duration::from_millis(500);
 /// How often the catch-up writer looks at the queue.
 const CHECK_EVERY: Duration = Duration::from_millis(100);
-/// How long the catch-up writer stores before handing back to the background writer ...
+/// The least time the catch-up writer stores before handing back to the background writer.
 const HANDBACK: Duration = Duration::from_secs(2);
-/// ... at most, however often the background writer fell behind again ...
-const HANDBACK_MAX: Duration = Duration::from_secs(60);
-/// ... and how long the background writer must keep up for that wait to start over.
-const KEPT_UP: Duration = Duration::from_secs(30);
+/// Consecutive on-time wake-ups of the standing-aside background writer (one per
+/// [`CHECK_EVERY`]) before the catch-up writer hands back.
+const SPARE_CHECKS: u32 = 10;
+/// How late a wake-up may be and still count as on time. An idle core wakes the thread well
+/// within a millisecond (tokio's timer rounds to one); on a saturated core an idle-priority
+/// thread waits for a slice, milliseconds.
+const ON_TIME: Duration = Duration::from_millis(2);
 /// Attempts to store one batch before it is given up (and counted in the log).
 const ATTEMPTS: u32 = 5;
 /// How often the per-minute rollups are stored while traffic flows. Each write serialises
@@ -119,6 +124,8 @@ struct Handover {
     progress: AtomicU64,
     /// Set while the catch-up writer stores everything; the background writer takes nothing.
     catching_up: AtomicBool,
+    /// Meanwhile: how many times in a row the background writer woke on time.
+    on_time: AtomicU32,
 }
 
 /// Starts both writers. Must be called inside the request runtime.
@@ -191,7 +198,15 @@ async fn run_background(mut writer: Writer, handover: Arc<Handover>) {
             if writer.rollups_due.is_some_and(|due| Instant::now() >= due) {
                 writer.write_rollups().await;
             }
+            let asleep = Instant::now();
             tokio::time::sleep(CHECK_EVERY).await;
+            let late = asleep.elapsed().saturating_sub(CHECK_EVERY);
+            tracing::trace!(late_us = late.as_micros() as u64, "background metrics writer woke");
+            if late <= ON_TIME {
+                handover.on_time.fetch_add(1, Ordering::Relaxed);
+            } else {
+                handover.on_time.store(0, Ordering::Relaxed);
+            }
             continue;
         }
         let first = match writer.rollups_due {
@@ -208,7 +223,10 @@ async fn run_background(mut writer: Writer, handover: Arc<Handover>) {
         // Err: the queue is closed and empty.
         let Ok(first) = first else { break };
         handover.progress.fetch_add(1, Ordering::Relaxed);
-        tokio::time::sleep(GATHER).await;
+        // A backlog needs no gathering: storing it at once is how the writer catches up.
+        if rx.len() < BATCH - 1 {
+            tokio::time::sleep(GATHER).await;
+        }
         let mut batch = vec![first];
         if !handover.catching_up.load(Ordering::Relaxed) {
             batch.extend(rx.try_iter().take(BATCH - 1));
@@ -227,11 +245,8 @@ async fn run_catch_up(mut writer: Writer, handover: Arc<Handover>) {
     // While records wait: the background writer's progress count when they were first seen
     // waiting, and when.
     let mut waiting: Option<(u64, Instant)> = None;
-    // When the catch-up writer took over (None: the background writer stores), and when it
-    // last handed back.
+    // When the catch-up writer took over (None: the background writer stores).
     let mut took_over: Option<Instant> = None;
-    let mut handed_back: Option<Instant> = None;
-    let mut handback = HANDBACK;
     loop {
         tick.tick().await;
         let closed = writer.rx.is_disconnected();
@@ -251,18 +266,18 @@ async fn run_catch_up(mut writer: Writer, handover: Arc<Handover>) {
         let backed_up = writer.rx.len() > HIGH_WATER;
         match took_over {
             None if closed || stalled || backed_up => {
-                // Falling behind soon after a handback: wait longer before the next one.
-                handback = match handed_back {
-                    Some(at) if at.elapsed() < KEPT_UP => (handback * 2).min(HANDBACK_MAX),
-                    _ => HANDBACK,
-                };
                 took_over = Some(Instant::now());
+                handover.on_time.store(0, Ordering::Relaxed);
                 handover.catching_up.store(true, Ordering::Relaxed);
                 tracing::debug!(stalled, backed_up, "catch-up metrics writer takes over");
             }
-            Some(since) if !closed && !backed_up && since.elapsed() >= handback => {
+            Some(since)
+                if !closed
+                    && !backed_up
+                    && since.elapsed() >= HANDBACK
+                    && handover.on_time.load(Ordering::Relaxed) >= SPARE_CHECKS =>
+            {
                 took_over = None;
-                handed_back = Some(Instant::now());
                 waiting = None;
                 handover.catching_up.store(false, Ordering::Relaxed);
                 tracing::debug!("catch-up metrics writer hands back");
@@ -485,5 +500,32 @@ mod tests {
         drop(sink);
         catch_up.await.expect("catch-up writer");
         assert_eq!(stored(&storage).await, (all, all));
+    }
+
+    #[tokio::test]
+    async fn catch_up_hands_back_only_once_the_background_writer_wakes_on_time() {
+        let (_dir, storage) = sqlite().await;
+        let (sink, catch_up, handover) = catch_up_only(&storage);
+        sink.record(record(0));
+        assert_eq!(wait_for_count(&storage, 1).await, 1, "taken over on the stall");
+        assert!(handover.catching_up.load(Ordering::Relaxed));
+        // Past the least hand-back time, but the background writer wakes late (saturated core).
+        tokio::time::sleep(HANDBACK + Duration::from_millis(500)).await;
+        assert!(
+            handover.catching_up.load(Ordering::Relaxed),
+            "no hand-back onto a saturated core"
+        );
+        handover.on_time.store(SPARE_CHECKS, Ordering::Relaxed);
+        let mut handed_back = false;
+        for _ in 0..50 {
+            handed_back = !handover.catching_up.load(Ordering::Relaxed);
+            if handed_back {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(handed_back, "handed back once the core has idle moments");
+        drop(sink);
+        catch_up.await.expect("catch-up writer");
     }
 }
