@@ -317,11 +317,11 @@ fn record(i: i64, set: Option<i64>) -> RequestRecord {
         request_id: format!("req-{i}"),
         at: 1_000 + i,
         account_id: 1,
-        api_key_id: Some(1),
+        api_key_id: (i % 5 != 0).then_some(1),
         model_set_id: set,
         model_id: "openai/gpt-4o-mini".into(),
-        status: 200,
-        error_class: None,
+        status: if i % 3 == 0 { 502 } else { 200 },
+        error_class: (i % 3 == 0).then(|| "upstream_5xx".to_string()),
         latency_ms: 120.5,
         ttft_ms: Some(40.0),
         output_tokens_per_s: Some(85.0),
@@ -334,6 +334,9 @@ fn record(i: i64, set: Option<i64>) -> RequestRecord {
 async fn request_records(backend: Backend) {
     let (s, _db) = open(backend).await;
     assert_eq!(s.count_request_records().await.expect("count"), 0);
+    // Not a multiple of the statement's rows: the last chunk is padded, and no padding row
+    // may be stored.
+    assert_ne!(250 % server::storage::RECORDS_PER_INSERT, 0);
     let batch: Vec<_> = (0..250)
         .map(|i| record(i, if i % 2 == 0 { Some(7) } else { None }))
         .collect();
@@ -342,6 +345,8 @@ async fn request_records(backend: Backend) {
     assert_eq!(s.count_request_records().await.expect("count"), 250);
     let recent = s.list_request_records(3).await.expect("list");
     assert_eq!(recent, batch[247..].to_vec(), "the latest, oldest first, as written");
+    let all = s.list_request_records(1000).await.expect("list all");
+    assert_eq!(all, batch, "every field of every record, in order");
 }
 
 fn rollup(set_id: i64, model: &str, minute: i64, writer: &str, count: i64) -> RollupRow {

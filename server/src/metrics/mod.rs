@@ -1,5 +1,5 @@
-//! Request metrics off the request path: handlers hand a [`RequestRecord`] to a bounded
-//! queue; writers store them in batches and fold each batch into the per-minute [`rollup`]s,
+//! Request metrics off the request path: handlers hand a [`RequestRecord`] to a queue;
+//! writers store them in batches and fold each batch into the per-minute [`rollup`]s,
 //! stored at most once a second. On shutdown the queue closes when the last handler is gone,
 //! the writers drain what is left, and `serve` waits for them.
 //!
@@ -14,9 +14,12 @@
 //!   idle priority gets almost no CPU on a saturated core, so this one takes over when the
 //!   queue holds more than [`HIGH_WATER`] records, or when the background writer has made no
 //!   progress for [`STALL`] while records wait, and for good once the queue closes. While it
-//!   stores, the background writer takes nothing: a starved thread in the middle of a SQLite
-//!   transaction would hold the database's write lock and stall the catch-up writer too. It
-//!   hands back after at least [`HANDBACK`], once the standing-aside background writer has woken
+//!   stores, the background writer takes nothing, so it is not starved in the middle of its
+//!   statements: a statement in progress holds SQLite's write lock and the catch-up writer
+//!   waits for it. That is why records are stored [`RECORDS_PER_INSERT`] to a statement with
+//!   no transaction around them: a starved statement holds the lock for a few dozen
+//!   milliseconds at most (with 512-row transactions, 1–2 s were measured, and the queue
+//!   backed up meanwhile). It hands back after at least [`HANDBACK`], once the standing-aside background writer has woken
 //!   on time for [`SPARE_CHECKS`] checks in a row: a sign the core has idle moments again. On a
 //!   saturated core an idle-priority thread wakes milliseconds late, so no hand-back is tried
 //!   there (each one would risk a batch starved while holding the write lock).
@@ -34,14 +37,12 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::storage::{RequestRecord, SharedStorage};
+use crate::storage::{RequestRecord, SharedStorage, RECORDS_PER_INSERT};
 
-/// Records waiting in memory before handlers start waiting for the writers.
-const CAPACITY: usize = 16_384;
-/// Records a writer stores per transaction.
+/// Records a writer takes from the queue at a time.
 const BATCH: usize = 512;
 /// How long the background writer gathers records before storing a batch that is not full.
-/// Without it, light traffic costs a transaction per request, which profiles showed to be
+/// Without it, light traffic costs a statement per request, which profiles showed to be
 /// most of the gateway's CPU at low concurrency.
 const GATHER: Duration = Duration::from_millis(50);
 /// Queued records beyond which the catch-up writer stores them (a few batches: about 0.1 s of
@@ -77,22 +78,12 @@ pub struct MetricsSink {
 }
 
 impl MetricsSink {
-    /// Queues a record without waiting. When the queue is full (the database is slower than
-    /// the traffic) the record waits in a task of its own rather than being dropped.
+    /// Queues a record without waiting. The queue has no bound: when the database is slower
+    /// than the traffic, records wait in memory (a few hundred bytes each) rather than being
+    /// dropped or holding up the response.
     pub fn record(&self, record: RequestRecord) {
-        match self.tx.try_send(record) {
-            Ok(()) => {}
-            Err(flume::TrySendError::Full(record)) => {
-                let tx = self.tx.clone();
-                tokio::spawn(async move {
-                    if tx.send_async(record).await.is_err() {
-                        tracing::error!("metrics writers gone; a request record was lost");
-                    }
-                });
-            }
-            Err(flume::TrySendError::Disconnected(_)) => {
-                tracing::error!("metrics writers gone; a request record was lost");
-            }
+        if self.tx.send(record).is_err() {
+            tracing::error!("metrics writers gone; a request record was lost");
         }
     }
 }
@@ -130,7 +121,7 @@ struct Handover {
 
 /// Starts both writers. Must be called inside the request runtime.
 pub fn start(storage: SharedStorage) -> (MetricsSink, MetricsWriters) {
-    let (tx, rx) = flume::bounded(CAPACITY);
+    let (tx, rx) = flume::unbounded();
     let handover = Arc::new(Handover::default());
     let background = spawn_background(Writer::new(rx.clone(), storage.clone()), handover.clone());
     let catch_up = tokio::spawn(run_catch_up(Writer::new(rx, storage), handover));
@@ -327,11 +318,14 @@ impl Writer {
         }
     }
 
-    /// Stores the batch, folds it into the rollups, and writes them when due.
+    /// Stores the batch a statement's worth at a time, folds it into the rollups, and writes
+    /// them when due.
     async fn store(&mut self, batch: &[RequestRecord]) {
-        if store(&self.storage, batch).await {
-            if let Err(e) = self.rollups.add(&self.storage, batch).await {
-                tracing::warn!(error = %e, "updating rollups failed; the records are stored");
+        for chunk in batch.chunks(RECORDS_PER_INSERT) {
+            if store(&self.storage, chunk).await {
+                if let Err(e) = self.rollups.add(&self.storage, chunk).await {
+                    tracing::warn!(error = %e, "updating rollups failed; the records are stored");
+                }
             }
         }
         self.stored += batch.len() as u64;
@@ -362,7 +356,8 @@ impl Writer {
     }
 }
 
-/// Stores a batch, retrying with backoff; false when it was given up.
+/// Stores up to [`RECORDS_PER_INSERT`] records (all or none), retrying with backoff; false
+/// when they were given up.
 async fn store(storage: &SharedStorage, batch: &[RequestRecord]) -> bool {
     let mut wait = Duration::from_millis(50);
     for attempt in 1..=ATTEMPTS {
@@ -431,7 +426,7 @@ mod tests {
     /// The catch-up writer alone, as a starved background writer leaves it; `handover` stands
     /// for the background writer's side.
     fn catch_up_only(storage: &SharedStorage) -> (MetricsSink, JoinHandle<()>, Arc<Handover>) {
-        let (tx, rx) = flume::bounded(CAPACITY);
+        let (tx, rx) = flume::unbounded();
         let handover = Arc::new(Handover::default());
         let task = tokio::spawn(run_catch_up(Writer::new(rx, storage.clone()), handover.clone()));
         (MetricsSink { tx }, task, handover)

@@ -109,6 +109,11 @@ pub struct SetFilter {
     pub owner: Option<String>,
 }
 
+/// Request records per insert statement. Every chunk, the last one padded, uses the same
+/// statement text, so each connection prepares it once; a statement this size is a fraction
+/// of a millisecond of SQLite's work, all the write lock is ever held for at a time.
+pub const RECORDS_PER_INSERT: usize = 64;
+
 /// One gateway request, as the metrics writer records it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestRecord {
@@ -218,14 +223,19 @@ pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
     async fn search_model_sets(&self, filter: &SetFilter) -> StorageResult<Vec<ModelSet>>;
 
     // Request metrics
-    /// Writes a batch in one transaction: all of it or none.
+    /// Stores the records as statements of [`RECORDS_PER_INSERT`] rows, each committed on its
+    /// own: up to that many records are stored all or none; of more, a failure may leave the
+    /// first chunks stored. No transaction spans statements: on SQLite it would hold the
+    /// database's write lock while a caller at idle priority waits for CPU between them.
     async fn insert_request_records(&self, records: &[RequestRecord]) -> StorageResult<()>;
     async fn count_request_records(&self) -> StorageResult<i64>;
     /// The most recent `limit` records, oldest first.
     async fn list_request_records(&self, limit: i64) -> StorageResult<Vec<RequestRecord>>;
 
     // Rollups
-    /// Writes each row, replacing the writer's earlier row for the same key.
+    /// Writes each row, replacing the writer's earlier row for the same key. Each row is
+    /// committed on its own (see `insert_request_records`); writing them again after a
+    /// partial failure is harmless.
     async fn upsert_rollups(&self, rows: &[RollupRow]) -> StorageResult<()>;
     async fn rollup_row(
         &self,

@@ -7,9 +7,10 @@
 //! backend's concrete types instead.
 
 /// Implements `Storage` for `$storage` (a struct with a `pool` field) whose rows are `$row`.
-/// The invoking module must define `static MIGRATOR: sqlx::migrate::Migrator`.
+/// `$placeholder` writes the `n`th bind parameter (from 1) for the one statement built at run
+/// time. The invoking module must define `static MIGRATOR: sqlx::migrate::Migrator`.
 macro_rules! portable_sql_storage {
-    ($storage:ty, $row:ty) => {
+    ($storage:ty, $row:ty, $placeholder:expr) => {
         use app::catalog::{Capabilities, CatalogModel};
         use app::model_set::{ModelSet, ModelSetRevision};
         use sqlx::Row;
@@ -18,6 +19,33 @@ macro_rules! portable_sql_storage {
             decode_json, encode_json, json_element_pattern, like_pattern, Account, ApiKey, KeyOwner, NewModelSet,
             RequestRecord, RollupRow, SetContent, SetFilter, StorageError, StorageResult,
         };
+
+        /// `INSERT … SELECT` from a `VALUES` list of [`RECORDS_PER_INSERT`] rows of
+        /// placeholders; rows whose `request_id` is NULL are padding.
+        ///
+        /// [`RECORDS_PER_INSERT`]: $crate::storage::RECORDS_PER_INSERT
+        fn insert_records_sql() -> &'static str {
+            static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+                const COLUMNS: usize = 14;
+                let rows: Vec<String> = (0..$crate::storage::RECORDS_PER_INSERT)
+                    .map(|row| {
+                        let placeholder: fn(usize) -> String = $placeholder;
+                        let params: Vec<String> =
+                            (1..=COLUMNS).map(|column| placeholder(row * COLUMNS + column)).collect();
+                        format!("({})", params.join(", "))
+                    })
+                    .collect();
+                let values: Vec<String> = (1..=COLUMNS).map(|column| format!("column{column}")).collect();
+                format!(
+                    "INSERT INTO request_records (request_id, at, account_id, api_key_id, model_set_id, model_id, \
+                     status, error_class, latency_ms, ttft_ms, output_tokens_per_s, prompt_tokens, \
+                     completion_tokens, cost_usd) SELECT {} FROM (VALUES {}) AS padded WHERE column1 IS NOT NULL",
+                    values.join(", "),
+                    rows.join(", ")
+                )
+            });
+            &SQL
+        }
 
         fn account(row: &$row) -> StorageResult<Account> {
             Ok(Account {
@@ -457,37 +485,46 @@ macro_rules! portable_sql_storage {
             }
 
             async fn insert_request_records(&self, records: &[RequestRecord]) -> StorageResult<()> {
-                // One multi-row statement per chunk: a statement per record costs a round trip
-                // each, which at gateway rates is most of the writer's time. 14 columns × 512
-                // rows stays under both databases' bind-parameter limits.
-                let mut tx = self.pool.begin().await?;
-                for chunk in records.chunks(512) {
-                    let mut insert = sqlx::QueryBuilder::<<$row as sqlx::Row>::Database>::new(
-                        "INSERT INTO request_records (request_id, at, account_id, api_key_id, model_set_id, model_id, \
-                         status, error_class, latency_ms, ttft_ms, output_tokens_per_s, prompt_tokens, \
-                         completion_tokens, cost_usd) ",
-                    );
-                    insert.push_values(chunk, |mut row, r| {
-                        row.push_bind(&r.request_id)
-                            .push_bind(r.at)
-                            .push_bind(r.account_id)
-                            .push_bind(r.api_key_id)
-                            .push_bind(r.model_set_id)
-                            .push_bind(&r.model_id)
-                            .push_bind(i64::from(r.status))
-                            .push_bind(&r.error_class)
-                            .push_bind(r.latency_ms)
-                            .push_bind(r.ttft_ms)
-                            .push_bind(r.output_tokens_per_s)
-                            .push_bind(r.prompt_tokens)
-                            .push_bind(r.completion_tokens)
-                            .push_bind(r.cost_usd);
-                    });
-                    // Not kept as a prepared statement: every batch size is a different text,
-                    // and caching them all would hold hundreds of large statements per connection.
-                    insert.build().persistent(false).execute(&mut *tx).await?;
+                for chunk in records.chunks($crate::storage::RECORDS_PER_INSERT) {
+                    let mut insert = sqlx::query(insert_records_sql());
+                    for slot in 0..$crate::storage::RECORDS_PER_INSERT {
+                        insert = match chunk.get(slot) {
+                            Some(r) => insert
+                                .bind(&r.request_id)
+                                .bind(r.at)
+                                .bind(r.account_id)
+                                .bind(r.api_key_id)
+                                .bind(r.model_set_id)
+                                .bind(&r.model_id)
+                                .bind(i64::from(r.status))
+                                .bind(&r.error_class)
+                                .bind(r.latency_ms)
+                                .bind(r.ttft_ms)
+                                .bind(r.output_tokens_per_s)
+                                .bind(r.prompt_tokens)
+                                .bind(r.completion_tokens)
+                                .bind(r.cost_usd),
+                            // Padding, typed like the columns (PostgreSQL checks), filtered out
+                            // by the statement's `request_id IS NOT NULL`.
+                            None => insert
+                                .bind(None::<String>)
+                                .bind(None::<i64>)
+                                .bind(None::<i64>)
+                                .bind(None::<i64>)
+                                .bind(None::<i64>)
+                                .bind(None::<String>)
+                                .bind(None::<i64>)
+                                .bind(None::<String>)
+                                .bind(None::<f64>)
+                                .bind(None::<f64>)
+                                .bind(None::<f64>)
+                                .bind(None::<i64>)
+                                .bind(None::<i64>)
+                                .bind(None::<f64>),
+                        };
+                    }
+                    insert.execute(&self.pool).await?;
                 }
-                tx.commit().await?;
                 Ok(())
             }
 
@@ -502,7 +539,6 @@ macro_rules! portable_sql_storage {
             }
 
             async fn upsert_rollups(&self, rows: &[RollupRow]) -> StorageResult<()> {
-                let mut tx = self.pool.begin().await?;
                 for r in rows {
                     sqlx::query(
                         "INSERT INTO request_rollups (set_id, model_id, minute, writer, count, errors, latency_ms_sum, \
@@ -533,10 +569,9 @@ macro_rules! portable_sql_storage {
                     .bind(r.cost_usd)
                     .bind(&r.latency_sketch)
                     .bind(&r.ttft_sketch)
-                    .execute(&mut *tx)
+                    .execute(&self.pool)
                     .await?;
                 }
-                tx.commit().await?;
                 Ok(())
             }
 

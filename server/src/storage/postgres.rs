@@ -25,4 +25,4 @@ impl PostgresStorage {
     }
 }
 
-portable_sql_storage!(PostgresStorage, PgRow);
+portable_sql_storage!(PostgresStorage, PgRow, |n| format!("${n}"));
