@@ -16,13 +16,15 @@
 //!   progress for [`STALL`] while records wait, and for good once the queue closes. While it
 //!   stores, the background writer takes nothing, so it is not starved in the middle of its
 //!   statements: a statement in progress holds SQLite's write lock and the catch-up writer
-//!   waits for it. That is why records are stored [`RECORDS_PER_INSERT`] to a statement with
-//!   no transaction around them: a starved statement holds the lock for a few dozen
-//!   milliseconds at most (with 512-row transactions, 1–2 s were measured, and the queue
-//!   backed up meanwhile). It hands back after at least [`HANDBACK`], once the standing-aside background writer has woken
-//!   on time for [`SPARE_CHECKS`] checks in a row: a sign the core has idle moments again. On a
-//!   saturated core an idle-priority thread wakes milliseconds late, so no hand-back is tried
-//!   there (each one would risk a batch starved while holding the write lock).
+//!   waits for it. That is also why records go [`RECORDS_PER_INSERT`] to a statement with no
+//!   transaction around them: a starved writer holds the lock for one statement's work (well
+//!   under a millisecond of CPU; at an idle thread's share of a saturated core, a fraction of
+//!   a second), where 512-row transactions held it 1–2 s in the benchmark and the queue backed
+//!   up meanwhile.
+//!   It hands back after at least [`HANDBACK`], once the standing-aside background writer has
+//!   woken on time for [`SPARE_CHECKS`] checks in a row: a sign the core has idle moments
+//!   again. On a saturated core an idle-priority thread wakes milliseconds late, so no
+//!   hand-back is tried there (each would risk a batch starved while holding the write lock).
 //!
 //! Why two writers rather than one that changes priority: any thread may lower its own
 //! priority, but raising it back needs CAP_SYS_NICE, which a normal deployment lacks.
