@@ -50,6 +50,10 @@ const GATHER: Duration = Duration::from_millis(50);
 /// Queued records beyond which the catch-up writer stores them (a few batches: about 0.1 s of
 /// traffic at the gateway's top rate on one core).
 const HIGH_WATER: usize = 4 * BATCH;
+/// Queued records at which the operator is warned that the database falls behind (about 10 s
+/// of traffic at the gateway's top rate on one core; tens of megabytes). Warned again at each
+/// doubling.
+const PILING_UP: usize = 100_000;
 /// How long records may wait while the background writer makes no progress before the catch-up
 /// writer stores them.
 const STALL: Duration = Duration::from_millis(500);
@@ -240,8 +244,19 @@ async fn run_catch_up(mut writer: Writer, handover: Arc<Handover>) {
     let mut waiting: Option<(u64, Instant)> = None;
     // When the catch-up writer took over (None: the background writer stores).
     let mut took_over: Option<Instant> = None;
+    let mut warn_at = PILING_UP;
     loop {
         tick.tick().await;
+        let queued = writer.rx.len();
+        if queued >= warn_at {
+            tracing::warn!(
+                queued,
+                "request records are piling up in memory: the database is slower than the traffic"
+            );
+            warn_at *= 2;
+        } else if queued < PILING_UP / 2 {
+            warn_at = PILING_UP;
+        }
         let closed = writer.rx.is_disconnected();
         let stalled = if writer.rx.is_empty() {
             waiting = None;
@@ -256,7 +271,7 @@ async fn run_catch_up(mut writer: Writer, handover: Arc<Handover>) {
                 }
             }
         };
-        let backed_up = writer.rx.len() > HIGH_WATER;
+        let backed_up = queued > HIGH_WATER;
         match took_over {
             None if closed || stalled || backed_up => {
                 took_over = Some(Instant::now());

@@ -488,40 +488,24 @@ macro_rules! portable_sql_storage {
                 for chunk in records.chunks($crate::storage::RECORDS_PER_INSERT) {
                     let mut insert = sqlx::query(insert_records_sql());
                     for slot in 0..$crate::storage::RECORDS_PER_INSERT {
-                        insert = match chunk.get(slot) {
-                            Some(r) => insert
-                                .bind(&r.request_id)
-                                .bind(r.at)
-                                .bind(r.account_id)
-                                .bind(r.api_key_id)
-                                .bind(r.model_set_id)
-                                .bind(&r.model_id)
-                                .bind(i64::from(r.status))
-                                .bind(&r.error_class)
-                                .bind(r.latency_ms)
-                                .bind(r.ttft_ms)
-                                .bind(r.output_tokens_per_s)
-                                .bind(r.prompt_tokens)
-                                .bind(r.completion_tokens)
-                                .bind(r.cost_usd),
-                            // Padding, typed like the columns (PostgreSQL checks), filtered out
-                            // by the statement's `request_id IS NOT NULL`.
-                            None => insert
-                                .bind(None::<String>)
-                                .bind(None::<i64>)
-                                .bind(None::<i64>)
-                                .bind(None::<i64>)
-                                .bind(None::<i64>)
-                                .bind(None::<String>)
-                                .bind(None::<i64>)
-                                .bind(None::<String>)
-                                .bind(None::<f64>)
-                                .bind(None::<f64>)
-                                .bind(None::<f64>)
-                                .bind(None::<i64>)
-                                .bind(None::<i64>)
-                                .bind(None::<f64>),
-                        };
+                        // Past the chunk's end, a padding row of NULLs (typed like the columns,
+                        // as PostgreSQL checks), which the statement filters out.
+                        let r = chunk.get(slot);
+                        insert = insert
+                            .bind(r.map(|r| &r.request_id))
+                            .bind(r.map(|r| r.at))
+                            .bind(r.map(|r| r.account_id))
+                            .bind(r.and_then(|r| r.api_key_id))
+                            .bind(r.and_then(|r| r.model_set_id))
+                            .bind(r.map(|r| &r.model_id))
+                            .bind(r.map(|r| i64::from(r.status)))
+                            .bind(r.and_then(|r| r.error_class.as_ref()))
+                            .bind(r.map(|r| r.latency_ms))
+                            .bind(r.and_then(|r| r.ttft_ms))
+                            .bind(r.and_then(|r| r.output_tokens_per_s))
+                            .bind(r.map(|r| r.prompt_tokens))
+                            .bind(r.map(|r| r.completion_tokens))
+                            .bind(r.map(|r| r.cost_usd));
                     }
                     insert.execute(&self.pool).await?;
                 }
