@@ -69,29 +69,23 @@ fn find_event_end(buf: &[u8]) -> Option<(usize, usize)> {
 
 /// The event's `data:` lines joined by newlines; `None` for events without data (comments, pings).
 fn event_data(event: Bytes) -> Option<Bytes> {
-    let mut lines = event
+    let mut data_lines = event
         .split(|b| *b == b'\n')
-        .map(|line| line.strip_suffix(b"\r").unwrap_or(line));
-    let data_lines = lines.clone().filter(|line| line.starts_with(b"data:")).count();
-    if data_lines == 1 {
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+        .filter_map(|line| line.strip_prefix(b"data:"))
+        .map(|rest| rest.strip_prefix(b" ").unwrap_or(rest));
+    let first = data_lines.next()?;
+    let Some(second) = data_lines.next() else {
         // The common case: one `data:` line, returned as a slice of the event.
-        let line = lines.find(|line| line.starts_with(b"data:"))?;
-        let rest = &line[b"data:".len()..];
-        let rest = rest.strip_prefix(b" ").unwrap_or(rest);
-        return Some(event.slice_ref(rest));
+        return Some(event.slice_ref(first));
+    };
+    let mut data = Vec::with_capacity(event.len());
+    data.extend_from_slice(first);
+    for rest in std::iter::once(second).chain(data_lines) {
+        data.push(b'\n');
+        data.extend_from_slice(rest);
     }
-    let mut data: Vec<u8> = Vec::new();
-    let mut any = false;
-    for line in lines {
-        if let Some(rest) = line.strip_prefix(b"data:") {
-            if any {
-                data.push(b'\n');
-            }
-            data.extend_from_slice(rest.strip_prefix(b" ").unwrap_or(rest));
-            any = true;
-        }
-    }
-    any.then(|| Bytes::from(data))
+    Some(Bytes::from(data))
 }
 
 #[cfg(test)]
