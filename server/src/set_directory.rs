@@ -124,24 +124,25 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_stale_set_is_read_again_by_one_caller_while_the_others_keep_it() {
+    /// A SQLite file holding `@ann/chat` (described "first").
+    async fn storage_with_a_set() -> (tempfile::TempDir, SharedStorage, ModelSet) {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}", dir.path().join("sets.db").display());
         let storage = crate::storage::connect(&url).await.expect("open");
         let owner = storage.create_account("ann", "hash", 0).await.expect("account");
-        let set = storage
-            .create_model_set(
-                &NewModelSet {
-                    owner_id: owner.id,
-                    slug: "chat".into(),
-                    name: "Chat".into(),
-                    content: content("first"),
-                },
-                0,
-            )
-            .await
-            .expect("set");
+        let new = NewModelSet {
+            owner_id: owner.id,
+            slug: "chat".into(),
+            name: "Chat".into(),
+            content: content("first"),
+        };
+        let set = storage.create_model_set(&new, 0).await.expect("set");
+        (dir, storage, set)
+    }
+
+    #[tokio::test]
+    async fn a_stale_set_is_read_again_by_one_caller_while_the_others_keep_it() {
+        let (_dir, storage, set) = storage_with_a_set().await;
         let sets = SetDirectory::new(storage.clone());
         let first = sets.find("ann", "chat").await.expect("find").expect("the set");
         assert_eq!(first.revision, 1);
@@ -173,17 +174,7 @@ mod tests {
 
     #[tokio::test]
     async fn requests_that_miss_together_share_one_read() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite://{}", dir.path().join("sets.db").display());
-        let storage = crate::storage::connect(&url).await.expect("open");
-        let owner = storage.create_account("ann", "hash", 0).await.expect("account");
-        let new = NewModelSet {
-            owner_id: owner.id,
-            slug: "chat".into(),
-            name: "Chat".into(),
-            content: content("first"),
-        };
-        storage.create_model_set(&new, 0).await.expect("set");
+        let (_dir, storage, _set) = storage_with_a_set().await;
         let sets = Arc::new(SetDirectory::new(storage.clone()));
         // The first request's read is in progress (it holds the lock) when the others miss.
         let reading = sets.reading.lock().await;
