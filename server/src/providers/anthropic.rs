@@ -308,9 +308,9 @@ impl StreamTranslator {
 
 #[async_trait::async_trait]
 impl Provider for AnthropicProvider {
-    async fn chat(&self, model: &CatalogModel, request: ChatRequest, t: Timeouts) -> Result<Reply, ProviderError> {
+    async fn chat(&self, model: &CatalogModel, request: ChatRequest<'_>, t: Timeouts) -> Result<Reply, ProviderError> {
         let deadline = Instant::now() + t.total();
-        let body = to_messages(&request.body, &model.upstream_name, request.stream);
+        let body = to_messages(request.body, &model.upstream_name, request.stream);
         let call = self
             .client
             .post(self.url.clone())

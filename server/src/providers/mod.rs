@@ -24,9 +24,10 @@ use futures::Stream;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// One chat completion to send: the client's body with `model` set to the upstream name.
-pub struct ChatRequest {
-    pub body: Map<String, Value>,
+/// One chat completion to send: the client's body without its `model` (each provider names
+/// its own upstream model), borrowed, so that a retry on another model copies nothing.
+pub struct ChatRequest<'a> {
+    pub body: &'a Map<String, Value>,
     pub stream: bool,
 }
 
@@ -106,7 +107,7 @@ pub trait Provider: Send + Sync {
     async fn chat(
         &self,
         model: &CatalogModel,
-        request: ChatRequest,
+        request: ChatRequest<'_>,
         timeouts: Timeouts,
     ) -> Result<Reply, ProviderError>;
 }

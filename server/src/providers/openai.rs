@@ -2,7 +2,8 @@
 //! DeepSeek, vLLM, Ollama, llama.cpp. Answers pass through unmodified.
 
 use app::catalog::CatalogModel;
-use serde_json::Value;
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{Map, Value};
 use tokio::time::Instant;
 
 use super::{read_whole, send, sse, started, ChatRequest, Provider, ProviderError, Reply, Timeouts};
@@ -32,12 +33,13 @@ impl OpenAiProvider {
 
 #[async_trait::async_trait]
 impl Provider for OpenAiProvider {
-    async fn chat(&self, model: &CatalogModel, mut request: ChatRequest, t: Timeouts) -> Result<Reply, ProviderError> {
+    async fn chat(&self, model: &CatalogModel, request: ChatRequest<'_>, t: Timeouts) -> Result<Reply, ProviderError> {
         let deadline = Instant::now() + t.total();
-        request
-            .body
-            .insert("model".into(), Value::String(model.upstream_name.clone()));
-        let mut call = self.client.post(self.url.clone()).json(&request.body);
+        let body = Named {
+            model: &model.upstream_name,
+            body: request.body,
+        };
+        let mut call = self.client.post(self.url.clone()).json(&body);
         if let Some(key) = &self.api_key {
             call = call.bearer_auth(key);
         }
@@ -46,5 +48,23 @@ impl Provider for OpenAiProvider {
             return Ok(Reply::Whole(read_whole(response, deadline).await?));
         }
         started(sse::payloads(response.bytes_stream(), deadline), t).await
+    }
+}
+
+/// The client's body as sent upstream: `model` (the upstream name) first, then the rest as
+/// the client wrote it. Written straight from the borrowed body, without copying it.
+struct Named<'a> {
+    model: &'a str,
+    body: &'a Map<String, Value>,
+}
+
+impl Serialize for Named<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.body.len() + 1))?;
+        map.serialize_entry("model", self.model)?;
+        for (key, value) in self.body {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
     }
 }

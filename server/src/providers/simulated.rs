@@ -94,7 +94,7 @@ impl Provider for SimulatedProvider {
     async fn chat(
         &self,
         model: &CatalogModel,
-        request: ChatRequest,
+        request: ChatRequest<'_>,
         timeouts: Timeouts,
     ) -> Result<Reply, ProviderError> {
         let plan = Plan::draw(&model.simulation.unwrap_or_default());
@@ -114,7 +114,7 @@ impl Provider for SimulatedProvider {
         let id = completion_id();
         let created = unix_now();
         let name = model.upstream_name.clone();
-        let prompt_tokens = estimate_prompt_tokens(&request.body);
+        let prompt_tokens = estimate_prompt_tokens(request.body);
         let usage = json!({
             "prompt_tokens": prompt_tokens,
             "completion_tokens": plan.output_tokens,

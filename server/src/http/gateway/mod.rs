@@ -207,7 +207,7 @@ pub async fn chat_completions(
             return Err(GatewayError::Internal);
         };
         let call = ChatRequest {
-            body: upstream_body.clone(),
+            body: &upstream_body,
             stream: chat.stream,
         };
         match served.provider.chat(model, call, served.timeouts).await {

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use crate::http::error::GatewayError;
 
 pub struct ChatBody {
-    /// The whole body, forwarded (with `model` replaced by the provider).
+    /// The whole body but `model`, forwarded (each provider names its upstream model).
     pub body: Map<String, Value>,
     pub model: String,
     pub stream: bool,
@@ -25,12 +25,15 @@ fn invalid(message: impl Into<String>, param: &str) -> GatewayError {
 
 pub fn parse(raw: &[u8]) -> Result<ChatBody, GatewayError> {
     let value: Value = serde_json::from_slice(raw).map_err(|e| GatewayError::InvalidJson(e.to_string()))?;
-    let Value::Object(body) = value else {
+    let Value::Object(mut body) = value else {
         return Err(GatewayError::InvalidJson("the body must be a JSON object".into()));
     };
-    let model = match body.get("model") {
+    let model = match body.remove("model") {
         None | Some(Value::Null) => return Err(invalid("You must provide a model parameter.", "model")),
-        Some(Value::String(m)) if !m.trim().is_empty() => m.trim().to_string(),
+        Some(Value::String(m)) if !m.trim().is_empty() => match m.trim() {
+            trimmed if trimmed.len() == m.len() => m,
+            trimmed => trimmed.to_string(),
+        },
         Some(_) => return Err(invalid("'model' must be a non-empty string.", "model")),
     };
     match body.get("messages") {
