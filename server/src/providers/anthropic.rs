@@ -324,19 +324,21 @@ impl Provider for AnthropicProvider {
                 serde_json::from_slice(&raw).map_err(|e| ProviderError::Protocol(format!("not JSON: {e}")))?;
             return Ok(Reply::Whole(Bytes::from(to_completion(&message).to_string())));
         }
-        let events = sse::payloads(response.bytes_stream(), deadline);
+        let runs = sse::events(response.bytes_stream(), deadline);
         let mut translator = StreamTranslator::default();
         let chunks = async_stream::stream! {
-            let mut events = Box::pin(events);
-            while let Some(event) = events.next().await {
-                let event = match event {
-                    Ok(data) => data,
+            let mut runs = Box::pin(runs);
+            while let Some(run) = runs.next().await {
+                let run = match run {
+                    Ok(run) => run,
                     Err(e) => { yield Err(e); return; }
                 };
-                let Ok(value) = serde_json::from_slice::<Value>(&event) else { continue };
-                match translator.translate(&value) {
-                    Ok(chunks) => for c in chunks { yield Ok(c); },
-                    Err(e) => { yield Err(e); return; }
+                for event in sse::payloads(&run) {
+                    let Ok(value) = serde_json::from_slice::<Value>(&event) else { continue };
+                    match translator.translate(&value) {
+                        Ok(chunks) => for c in chunks { yield Ok(sse::frame(&c)); },
+                        Err(e) => { yield Err(e); return; }
+                    }
                 }
             }
         };

@@ -11,7 +11,7 @@
 pub mod anthropic;
 pub mod openai;
 pub mod simulated;
-mod sse;
+pub mod sse;
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -31,14 +31,16 @@ pub struct ChatRequest<'a> {
     pub stream: bool,
 }
 
-/// SSE `data:` payloads (OpenAI chunk JSON), in order, without framing or `[DONE]`.
-pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<Bytes, ProviderError>> + Send>>;
+/// Server-sent events carrying OpenAI chunk JSON, in order: each item is one or more whole
+/// events (`data: {…}\n\n`), never the final `data: [DONE]`. An OpenAI-compatible stream
+/// passes as the provider framed it; translated and simulated ones are framed by [`sse::frame`].
+pub type EventStream = Pin<Box<dyn Stream<Item = Result<Bytes, ProviderError>> + Send>>;
 
 pub enum Reply {
     /// A whole JSON answer, passed to the client as is.
     Whole(Bytes),
-    /// A stream that has started: its first payload has not failed before this is returned.
-    Stream(ChunkStream),
+    /// A stream that has started: its first events have arrived before this is returned.
+    Stream(EventStream),
 }
 
 /// Failures, classified so that fallback and metrics never parse strings.
@@ -297,7 +299,7 @@ async fn read_whole(response: reqwest::Response, deadline: tokio::time::Instant)
         .map_err(classify)
 }
 
-/// Waits for a stream's first payload (within the first-token timeout), so that a failure
+/// Waits for a stream's first events (within the first-token timeout), so that a failure
 /// before any byte reaches the client can still fall back.
 async fn started(
     chunks: impl futures::Stream<Item = Result<Bytes, ProviderError>> + Send + 'static,

@@ -47,7 +47,7 @@ impl Provider for OpenAiProvider {
         if !request.stream {
             return Ok(Reply::Whole(read_whole(response, deadline).await?));
         }
-        started(sse::payloads(response.bytes_stream(), deadline), t).await
+        started(sse::events(response.bytes_stream(), deadline), t).await
     }
 }
 

@@ -10,7 +10,7 @@ use rand_distr::StandardNormal;
 use serde_json::{json, Value};
 use tokio::time::{sleep, sleep_until, Instant};
 
-use super::{estimate_prompt_tokens, unix_now, ChatRequest, Provider, ProviderError, Reply, Timeouts};
+use super::{estimate_prompt_tokens, sse, unix_now, ChatRequest, Provider, ProviderError, Reply, Timeouts};
 
 pub struct SimulatedProvider;
 
@@ -174,14 +174,14 @@ impl Provider for SimulatedProvider {
                 }
                 let text = if i == 0 { (*word).to_string() } else { format!(" {word}") };
                 let delta = if i == 0 { json!({"role": "assistant", "content": text}) } else { json!({"content": text}) };
-                yield Ok(chunk(delta, Value::Null));
+                yield Ok(sse::frame(&chunk(delta, Value::Null)));
             }
-            yield Ok(chunk(json!({}), json!("stop")));
+            yield Ok(sse::frame(&chunk(json!({}), json!("stop"))));
             if include_usage {
                 let mut last: Value = serde_json::from_slice(&chunk(json!({}), Value::Null)).unwrap_or_default();
                 last["choices"] = json!([]);
                 last["usage"] = usage;
-                yield Ok(Bytes::from(last.to_string()));
+                yield Ok(sse::frame(last.to_string().as_bytes()));
             }
         };
         Ok(Reply::Stream(Box::pin(stream)))

@@ -7,15 +7,16 @@
 //! for it.
 
 use std::convert::Infallible;
+use std::sync::LazyLock;
 use std::time::Instant;
 
 use app::catalog::CatalogModel;
 use axum::body::{Body, Bytes};
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 
 use crate::clock::now_ms;
 use crate::metrics::MetricsSink;
-use crate::providers::{ChunkStream, ProviderError};
+use crate::providers::{sse, EventStream, ProviderError};
 use crate::routing::{Outcome, Routing};
 use crate::storage::RequestRecord;
 use std::sync::Arc;
@@ -146,71 +147,48 @@ impl Meter {
         });
     }
 
-    /// The SSE body for a started stream. `forward_usage`: whether the client asked for the
-    /// usage chunk (the gateway always asks the provider, to bill precisely).
-    pub fn stream(self, model: CatalogModel, upstream: ChunkStream, forward_usage: bool) -> Body {
+    /// The SSE body for a started stream: the provider's events as they come, then `[DONE]`.
+    /// `forward_usage`: whether the client asked for the usage chunk (the gateway always asks
+    /// the provider, to bill precisely).
+    pub fn stream(self, model: CatalogModel, upstream: EventStream, forward_usage: bool) -> Body {
         let mut state = StreamState {
             meter: self,
             model,
             first_token: Instant::now(),
-            usage: None,
-            content: LazyCount::default(),
+            seen: Seen::default(),
             end: StreamEnd::Cancelled,
         };
         let frames = async_stream::stream! {
             let mut upstream = upstream;
-            let mut next = upstream.next().await;
             loop {
-                // This event and every one already received go out as one body frame: a burst
-                // from the provider costs one write, not one per event. Nothing waits for more.
-                let mut out: Vec<u8> = Vec::new();
-                let ended = loop {
-                    match next.take() {
-                        None => break true,
-                        Some(Ok(payload)) => {
-                            if state.observe(&payload) || forward_usage {
-                                push_event(&mut out, &payload);
-                            }
-                        }
-                        Some(Err(e)) => {
-                            // Bytes already went out: the status line is sent, so the error
-                            // travels as a final event and the stream ends without [DONE].
-                            let event = serde_json::json!({"error": {
-                                "message": format!("The provider failed mid-stream: {e}"),
-                                "type": "server_error", "param": null, "code": e.class(),
-                            }});
-                            state.set_end(StreamEnd::Failed(e.class()));
-                            push_event(&mut out, event.to_string().as_bytes());
-                            yield Ok::<Bytes, Infallible>(Bytes::from(out));
-                            return;
+                match upstream.next().await {
+                    Some(Ok(events)) => {
+                        let out = state.seen.observe(events, forward_usage);
+                        if !out.is_empty() {
+                            yield Ok::<Bytes, Infallible>(out);
                         }
                     }
-                    match upstream.next().now_or_never() {
-                        Some(item) => next = item,
-                        None => break false,
+                    Some(Err(e)) => {
+                        // Bytes already went out: the status line is sent, so the error
+                        // travels as a final event and the stream ends without [DONE].
+                        let event = serde_json::json!({"error": {
+                            "message": format!("The provider failed mid-stream: {e}"),
+                            "type": "server_error", "param": null, "code": e.class(),
+                        }});
+                        state.set_end(StreamEnd::Failed(e.class()));
+                        yield Ok(sse::frame(event.to_string().as_bytes()));
+                        return;
                     }
-                };
-                if ended {
-                    state.set_end(StreamEnd::Done);
-                    out.extend_from_slice(b"data: [DONE]\n\n");
-                    yield Ok(Bytes::from(out));
-                    return;
+                    None => {
+                        state.set_end(StreamEnd::Done);
+                        yield Ok(Bytes::from_static(b"data: [DONE]\n\n"));
+                        return;
+                    }
                 }
-                if !out.is_empty() {
-                    yield Ok(Bytes::from(out));
-                }
-                next = upstream.next().await;
             }
         };
         Body::from_stream(frames)
     }
-}
-
-fn push_event(out: &mut Vec<u8>, payload: &[u8]) {
-    out.reserve(payload.len() + 8);
-    out.extend_from_slice(b"data: ");
-    out.extend_from_slice(payload);
-    out.extend_from_slice(b"\n\n");
 }
 
 enum StreamEnd {
@@ -224,10 +202,16 @@ struct StreamState {
     meter: Meter,
     model: CatalogModel,
     first_token: Instant,
+    seen: Seen,
+    end: StreamEnd,
+}
+
+/// What a stream has told so far.
+#[derive(Default)]
+struct Seen {
     usage: Option<Usage>,
     /// What was sent, for billing when the provider sends no usage.
     content: LazyCount,
-    end: StreamEnd,
 }
 
 /// A stream's content characters, counted late. Counting parses each payload, and is needed
@@ -243,11 +227,11 @@ struct LazyCount {
 impl LazyCount {
     const HELD: usize = 64;
 
-    fn hold(&mut self, payload: &Bytes) {
+    fn hold(&mut self, events: &Bytes) {
         if self.held.len() == Self::HELD {
-            self.chars += self.held.drain(..).map(|p| content_chars(&p)).sum::<usize>();
+            self.chars += self.held.drain(..).map(|run| content_chars(&run)).sum::<usize>();
         }
-        self.held.push(payload.clone());
+        self.held.push(events.clone());
     }
 
     fn add(&mut self, chars: usize) {
@@ -255,7 +239,7 @@ impl LazyCount {
     }
 
     fn total(&self) -> usize {
-        self.chars + self.held.iter().map(|p| content_chars(p)).sum::<usize>()
+        self.chars + self.held.iter().map(content_chars).sum::<usize>()
     }
 }
 
@@ -264,30 +248,64 @@ impl StreamState {
     fn set_end(&mut self, end: StreamEnd) {
         self.end = end;
     }
+}
 
-    /// Notes usage and content; returns false for a usage-only chunk (no choices). Only a
-    /// chunk that may carry usage is parsed now.
-    fn observe(&mut self, payload: &Bytes) -> bool {
-        if !may_carry_usage(payload) {
+impl Seen {
+    /// Notes usage and content in a run of events, and returns what goes to the client: the
+    /// run as it came, unless it holds a usage-only chunk the client did not ask for. Only a run
+    /// that may carry usage is parsed now.
+    fn observe(&mut self, events: Bytes, forward_usage: bool) -> Bytes {
+        if !may_carry_usage(&events) {
             if self.usage.is_none() {
-                self.content.hold(payload);
+                self.content.hold(&events);
             }
-            return true;
+            return events;
         }
-        // A typed, borrowing view: only the fields metering needs, no map per chunk.
-        let Ok(chunk) = serde_json::from_slice::<ChunkView>(payload) else {
-            return true;
-        };
-        if let Some(prompt) = chunk.usage.as_ref().and_then(|u| u.prompt_tokens) {
-            self.usage = Some(Usage {
-                prompt,
-                completion: chunk.usage.as_ref().and_then(|u| u.completion_tokens).unwrap_or(0),
-            });
+        // Some event here may carry usage: each is looked at alone, and only those that may
+        // are parsed. A usage-only chunk the client did not ask for is cut out.
+        let mut cut: Vec<std::ops::Range<usize>> = Vec::new();
+        for (range, payload) in sse::split(&events) {
+            if !may_carry_usage(&payload) {
+                if self.usage.is_none() {
+                    self.content.hold(&events.slice(range));
+                }
+                continue;
+            }
+            // A typed, borrowing view: only the fields metering needs, no map per chunk.
+            let Ok(chunk) = serde_json::from_slice::<ChunkView>(&payload) else {
+                continue;
+            };
+            if let Some(prompt) = chunk.usage.as_ref().and_then(|u| u.prompt_tokens) {
+                self.usage = Some(Usage {
+                    prompt,
+                    completion: chunk.usage.as_ref().and_then(|u| u.completion_tokens).unwrap_or(0),
+                });
+            }
+            self.content.add(chunk.content_chars());
+            let usage_only = chunk.choices.as_ref().is_some_and(Vec::is_empty) && chunk.usage.is_some();
+            if usage_only && !forward_usage {
+                cut.push(range);
+            }
+        }
+        if self.usage.is_some() {
             // Counting is no longer needed.
             self.content = LazyCount::default();
         }
-        self.content.add(chunk.content_chars());
-        !(chunk.choices.as_ref().is_some_and(Vec::is_empty) && chunk.usage.is_some())
+        match cut.as_slice() {
+            [] => events,
+            // The usual place of the usage chunk: last, so what stays is a slice.
+            [last] if last.end == events.len() => events.slice(..last.start),
+            _ => {
+                let mut kept = Vec::with_capacity(events.len());
+                let mut from = 0;
+                for range in &cut {
+                    kept.extend_from_slice(&events[from..range.start]);
+                    from = range.end;
+                }
+                kept.extend_from_slice(&events[from..]);
+                Bytes::from(kept)
+            }
+        }
     }
 }
 
@@ -297,7 +315,9 @@ impl StreamState {
 /// that does carry usage always passes.
 fn may_carry_usage(payload: &[u8]) -> bool {
     const KEY: &[u8] = b"\"usage\"";
-    memchr::memmem::find_iter(payload, KEY).any(|at| {
+    // Built once: building a searcher costs more than searching a chunk.
+    static FINDER: LazyLock<memchr::memmem::Finder<'static>> = LazyLock::new(|| memchr::memmem::Finder::new(KEY));
+    FINDER.find_iter(payload).any(|at| {
         payload[at + KEY.len()..]
             .trim_ascii_start()
             .strip_prefix(b":")
@@ -305,9 +325,15 @@ fn may_carry_usage(payload: &[u8]) -> bool {
     })
 }
 
-/// The characters of a chunk's delta content (0 if it is not a chunk).
-fn content_chars(payload: &[u8]) -> usize {
-    serde_json::from_slice::<ChunkView>(payload).map_or(0, |chunk| chunk.content_chars())
+/// The characters of delta content in a run of events (0 for what is not a chunk).
+fn content_chars(events: &Bytes) -> usize {
+    sse::payloads(events)
+        .filter_map(|payload| {
+            serde_json::from_slice::<ChunkView>(&payload)
+                .ok()
+                .map(|c| c.content_chars())
+        })
+        .sum()
 }
 
 /// The part of a whole answer that metering reads.
@@ -363,8 +389,8 @@ impl Drop for StreamState {
             StreamEnd::Cancelled => (499, Some("cancelled")),
         };
         // The provider's usage when it sent one; otherwise what was counted on the way out.
-        let reported = self.usage;
-        let content = std::mem::take(&mut self.content);
+        let reported = self.seen.usage;
+        let content = std::mem::take(&mut self.seen.content);
         let prompt_estimate = self.meter.facts.prompt_estimate;
         self.meter
             .write(&self.model, status, class, Some(self.first_token), move || {
@@ -398,14 +424,52 @@ mod tests {
 
     #[test]
     fn a_long_stream_is_counted_in_batches() {
-        let payload = Bytes::from_static(br#"{"choices":[{"index":0,"delta":{"content":"abc"}}]}"#);
+        let run =
+            Bytes::from_static(b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"abc\"}}]}\n\n: ping\n\n");
         let mut count = LazyCount::default();
         for _ in 0..200 {
-            count.hold(&payload);
+            count.hold(&run);
             assert!(count.held.len() <= LazyCount::HELD);
         }
         count.add(5);
         assert_eq!(count.total(), 200 * 3 + 5);
-        assert_eq!(content_chars(b"not json"), 0);
+        assert_eq!(content_chars(&Bytes::from_static(b"data: not json\n\n")), 0);
+    }
+
+    fn event(json: serde_json::Value) -> String {
+        format!("data: {json}\n\n")
+    }
+
+    #[test]
+    fn runs_pass_as_they_came_unless_usage_goes_unasked() {
+        let content =
+            event(serde_json::json!({"choices": [{"index": 0, "delta": {"content": "Hello"}}], "usage": null}));
+        let usage = event(serde_json::json!({"choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": 3}}));
+        let run = Bytes::from(format!("{content}{usage}"));
+
+        let mut seen = Seen::default();
+        let out = seen.observe(Bytes::from(content.clone()), false);
+        assert_eq!(out, content.as_bytes(), "a content run goes on as it came");
+        assert_eq!((seen.usage.is_none(), seen.content.total()), (true, 5));
+
+        let mut seen = Seen::default();
+        let out = seen.observe(run.clone(), false);
+        assert_eq!(out, content.as_bytes(), "the usage chunk is left out");
+        let usage_seen = seen.usage.map(|u| (u.prompt, u.completion));
+        assert_eq!(usage_seen, Some((7, 3)));
+
+        let mut seen = Seen::default();
+        let amid = Bytes::from(format!("{content}{usage}{content}"));
+        let out = seen.observe(amid, false);
+        assert_eq!(out, format!("{content}{content}").as_bytes(), "wherever it stands");
+        assert!(
+            seen.usage.is_some() && seen.content.total() == 0,
+            "usage wins over counting"
+        );
+
+        let mut seen = Seen::default();
+        let out = seen.observe(run.clone(), true);
+        assert_eq!(out, run, "asked for, it stays, and the run is not copied");
+        assert_eq!(out.as_ptr(), run.as_ptr());
     }
 }
