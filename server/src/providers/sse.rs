@@ -156,6 +156,13 @@ fn find_event_end(buf: &[u8]) -> Option<(usize, usize)> {
 
 /// The event's `data:` lines joined by newlines; `None` for events without data (comments, pings).
 fn event_data(event: Bytes) -> Option<Bytes> {
+    // The common case, found with one vectorised scan: a single `data:` line.
+    if let Some(rest) = event.strip_prefix(b"data:") {
+        if memchr::memchr(b'\n', rest).is_none() {
+            let rest = rest.strip_prefix(b" ").unwrap_or(rest);
+            return Some(event.slice_ref(rest.strip_suffix(b"\r").unwrap_or(rest)));
+        }
+    }
     let mut data_lines = event
         .split(|b| *b == b'\n')
         .map(|line| line.strip_suffix(b"\r").unwrap_or(line))

@@ -17,7 +17,7 @@ use app::model_set::ModelSet;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -31,8 +31,9 @@ use crate::providers::{estimate_prompt_tokens, ChatRequest, Reply};
 use crate::storage::{KeyOwner, SetFilter};
 use meter::{Meter, RequestFacts};
 
-pub const MODEL_HEADER: &str = "x-setpoint-model";
-pub const REQUEST_ID_HEADER: &str = "x-setpoint-request-id";
+// Header names made once: a name given as a string is parsed on every insert.
+pub const MODEL_HEADER: HeaderName = HeaderName::from_static("x-setpoint-model");
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-setpoint-request-id");
 
 /// The id of one gateway request, set by [`request_id`] for handlers and logs.
 #[derive(Clone)]
