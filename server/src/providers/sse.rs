@@ -24,7 +24,7 @@ where
         // The start of an event whose end has not arrived yet.
         let mut partial = BytesMut::new();
         loop {
-            let received = match tokio::time::timeout_at(deadline, bytes.next()).await {
+            let (received, ended) = match tokio::time::timeout_at(deadline, bytes.next()).await {
                 Err(_) => {
                     yield Err(ProviderError::Timeout);
                     return;
@@ -33,30 +33,23 @@ where
                     yield Err(ProviderError::Protocol(format!("stream broke: {e}")));
                     return;
                 }
-                Ok(Some(Ok(chunk))) if partial.is_empty() => chunk,
+                Ok(Some(Ok(chunk))) if partial.is_empty() => (chunk, false),
                 Ok(Some(Ok(chunk))) => {
                     partial.extend_from_slice(&chunk);
-                    partial.split().freeze()
+                    (partial.split().freeze(), false)
                 }
+                Ok(None) if partial.is_empty() => return,
                 Ok(None) => {
                     // A last event without its blank line still counts.
-                    let mut last = partial.split();
-                    if !last.is_empty() {
-                        last.extend_from_slice(b"\n\n");
-                        let last = last.freeze();
-                        let run = whole_events(&last);
-                        if !run.events.is_empty() {
-                            yield Ok(run.events);
-                        }
-                    }
-                    return;
+                    partial.extend_from_slice(b"\n\n");
+                    (partial.split().freeze(), true)
                 }
             };
             let run = whole_events(&received);
             if !run.events.is_empty() {
                 yield Ok(run.events);
             }
-            if run.done {
+            if run.done || ended {
                 return;
             }
             partial.extend_from_slice(&received[run.consumed..]);
