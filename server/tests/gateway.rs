@@ -893,9 +893,10 @@ async fn provider_timeouts_refuse_and_fall_back(backend: Backend) {
     }
 }
 
-/// The scheduling policy and name of each thread of a process (Linux: `/proc/PID/task`).
+/// The name, scheduling policy and nice value of each thread of a process (Linux:
+/// `/proc/PID/task`).
 #[cfg(target_os = "linux")]
-fn threads(pid: u32) -> Vec<(String, u32)> {
+fn threads(pid: u32) -> Vec<(String, u32, i64)> {
     let mut out = Vec::new();
     for task in std::fs::read_dir(format!("/proc/{pid}/task")).expect("tasks") {
         let dir = task.expect("task").path();
@@ -904,21 +905,24 @@ fn threads(pid: u32) -> Vec<(String, u32)> {
             .trim()
             .to_string();
         let stat = std::fs::read_to_string(dir.join("stat")).unwrap_or_default();
-        // Fields after the parenthesised name; the policy is field 41 of the whole line.
-        let after_name = stat.rsplit_once(") ").map(|(_, rest)| rest).unwrap_or_default();
-        let policy = after_name
-            .split(' ')
-            .nth(38)
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(u32::MAX);
-        out.push((name, policy));
+        // Fields after the parenthesised name (field 2), which may hold spaces: the nice value
+        // is field 19 of the whole line, the policy field 41.
+        let after_name: Vec<&str> = stat
+            .rsplit_once(") ")
+            .map(|(_, rest)| rest.split(' ').collect())
+            .unwrap_or_default();
+        let field = |n: usize| after_name.get(n - 3).copied().unwrap_or_default();
+        let nice = field(19).parse().unwrap_or(i64::MAX);
+        let policy = field(41).parse().unwrap_or(u32::MAX);
+        out.push((name, policy, nice));
     }
     out
 }
 
 /// The metrics writer that stores while requests flow runs at SCHED_IDLE, and on SQLite so
-/// does the database thread it stores through; the request threads and the server's own
-/// SQLite threads keep normal priority.
+/// does the database thread it stores through; on SQLite the catch-up writer's database thread
+/// runs at a lowered nice value; the request threads and the server's own SQLite threads keep
+/// normal priority.
 #[cfg(target_os = "linux")]
 async fn records_are_stored_at_idle_priority(backend: Backend) {
     const SCHED_OTHER: u32 = 0;
@@ -931,8 +935,8 @@ async fn records_are_stored_at_idle_priority(backend: Backend) {
     let policy_of = |prefix: &str| -> Vec<u32> {
         threads
             .iter()
-            .filter(|(n, _)| n.starts_with(prefix))
-            .map(|(_, p)| *p)
+            .filter(|(n, _, _)| n.starts_with(prefix))
+            .map(|(_, p, _)| *p)
             .collect()
     };
     assert_eq!(
@@ -948,5 +952,33 @@ async fn records_are_stored_at_idle_priority(backend: Backend) {
             sqlite.contains(&SCHED_OTHER),
             "the server's SQLite threads: {threads:?}"
         );
+        let nice_of_normal_sqlite: Vec<i64> = threads
+            .iter()
+            .filter(|(n, p, _)| n.starts_with("sqlx-sqlite") && *p == SCHED_OTHER)
+            .map(|(_, _, nice)| *nice)
+            .collect();
+        assert!(
+            nice_of_normal_sqlite.contains(&i64::from(server::metrics::CATCH_UP_NICE)),
+            "the catch-up writer's SQLite thread: {threads:?}"
+        );
+        assert!(
+            nice_of_normal_sqlite.contains(&0),
+            "the server's SQLite threads: {threads:?}"
+        );
+    } else {
+        assert!(
+            threads
+                .iter()
+                .filter(|(_, p, _)| *p == SCHED_OTHER)
+                .all(|(_, _, nice)| *nice == 0),
+            "on PostgreSQL only the background writer is lowered: {threads:?}"
+        );
     }
+    assert!(
+        threads
+            .iter()
+            .filter(|(n, _, _)| n.starts_with("tokio-rt"))
+            .all(|(_, _, nice)| *nice == 0),
+        "{threads:?}"
+    );
 }

@@ -13,7 +13,12 @@
 //! - The **catch-up writer** is a task on the request runtime at normal priority. A thread at
 //!   idle priority gets almost no CPU on a saturated core, so this one takes over when the
 //!   queue holds more than [`HIGH_WATER`] records, or when the background writer has made no
-//!   progress for [`STALL`] while records wait, and for good once the queue closes. While it
+//!   progress for [`STALL`] while records wait, and for good once the queue closes. On SQLite
+//!   it stores through a connection of its own whose thread runs at [`CATCH_UP_NICE`]: lower
+//!   than the request threads, so one that wakes takes the core back, yet with a share of a
+//!   saturated core well above what storing its records needs. At the request threads'
+//!   priority, its SQLite work took the core for whole scheduler slices while every request
+//!   in flight waited. While it
 //!   stores, the background writer takes nothing, so it is not starved in the middle of its
 //!   statements: a statement in progress holds SQLite's write lock and the catch-up writer
 //!   waits for it. That is also why records go [`RECORDS_PER_INSERT`] to a statement with no
@@ -77,6 +82,11 @@ const ATTEMPTS: u32 = 5;
 const ROLLUP_EVERY: Duration = Duration::from_secs(1);
 /// The background writer's thread name (shown by `top -H`, checked by the tests).
 pub const BACKGROUND_THREAD: &str = "records-writer";
+/// The nice value of the thread that runs the catch-up writer's SQLite statements (request
+/// threads run at 0). Linux gives a nice-5 thread about a quarter of a core it contends for;
+/// storing a saturated core's records takes about a twentieth (the profile at 16 concurrent
+/// requests), and a waking request thread, with the earlier deadline, preempts it.
+pub const CATCH_UP_NICE: i8 = 5;
 
 #[derive(Clone, Debug)]
 pub struct MetricsSink {
@@ -168,6 +178,34 @@ fn spawn_background(writer: Writer, handover: Arc<Handover>) -> Option<oneshot::
     }
 }
 
+/// Lowers the calling thread's priority to `nice` (threads it starts inherit it); logs when
+/// the system refuses.
+#[cfg(target_os = "linux")]
+fn lower_current_thread_nice(nice: i8) {
+    use thread_priority::unix::{
+        set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy, ThreadSchedulePolicy,
+        NICENESS_MAX, NICENESS_MIN,
+    };
+    use thread_priority::{ThreadPriority, ThreadPriorityValue};
+    // The crate sets a nice value from its portable 0–99 scale, mapped linearly onto 19 down to
+    // -20 and rounded toward 19; the largest value that maps to `nice` is this one. (The
+    // gateway's tests check the nice value the thread gets.)
+    let span = f32::from(NICENESS_MIN) - f32::from(NICENESS_MAX);
+    let top = f32::from(u8::from(ThreadPriorityValue::MAX));
+    let value = ((f32::from(NICENESS_MIN) - f32::from(nice)) / span * top).floor() as u8;
+    let normal = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Other);
+    let priority = ThreadPriorityValue::try_from(value).map(ThreadPriority::Crossplatform);
+    match priority.map(|p| set_thread_priority_and_policy(thread_native_id(), p, normal)) {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = ?e, nice, "catch-up metrics writer keeps normal priority"),
+        Err(e) => tracing::warn!(error = %e, nice, "catch-up metrics writer keeps normal priority"),
+    }
+}
+
+/// Elsewhere the catch-up writer's thread keeps normal priority.
+#[cfg(not(target_os = "linux"))]
+fn lower_current_thread_nice(_nice: i8) {}
+
 #[cfg(target_os = "linux")]
 fn lower_current_thread_priority() {
     use thread_priority::unix::{
@@ -237,6 +275,7 @@ async fn run_background(mut writer: Writer, handover: Arc<Handover>) {
 /// Every [`CHECK_EVERY`], takes over from the background writer if the queue backed up or the
 /// background writer stalled, hands back when due; ends once the queue is closed and stored.
 async fn run_catch_up(mut writer: Writer, handover: Arc<Handover>) {
+    writer.storage = catch_up_storage(writer.storage).await;
     let mut tick = tokio::time::interval(CHECK_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // While records wait: the background writer's progress count when they were first seen
@@ -309,6 +348,42 @@ async fn run_catch_up(mut writer: Writer, handover: Arc<Handover>) {
         }
     }
     writer.finish("catch-up").await;
+}
+
+/// The catch-up writer's storage. When the database works in this process (SQLite): a
+/// connection of its own, opened on a short-lived thread lowered to [`CATCH_UP_NICE`], so the
+/// thread SQLite starts for the connection inherits that priority. Such a connection needs
+/// nothing from the runtime that opened it (its thread and channels are its own), so it
+/// outlives that thread's runtime. Otherwise, or when the thread or connection fails (logged),
+/// the server's own.
+async fn catch_up_storage(shared: SharedStorage) -> SharedStorage {
+    if !shared.works_in_process() {
+        return shared;
+    }
+    let (tx, rx) = oneshot::channel();
+    let storage = shared.clone();
+    let spawned = std::thread::Builder::new()
+        .name("records-connect".into())
+        .spawn(move || {
+            lower_current_thread_nice(CATCH_UP_NICE);
+            let opened = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(runtime) => runtime.block_on(storage.connect_again()).map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            let _ = tx.send(opened);
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "catch-up metrics writer shares the server's connections");
+        return shared;
+    }
+    match rx.await {
+        Ok(Ok(own)) => own,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "catch-up metrics writer shares the server's connections");
+            shared
+        }
+        Err(_) => shared,
+    }
 }
 
 /// One writer: the queue it drains, where it stores, and its own rollup rows.

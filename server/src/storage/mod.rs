@@ -163,10 +163,14 @@ pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
     /// Applies this backend's pending migrations.
     async fn migrate(&self) -> StorageResult<()>;
     /// Another handle on the same database with one connection of its own, opened by the
-    /// calling thread. The metrics writer takes one on its background thread: SQLite runs each
-    /// connection's work on a thread the connection starts, which inherits that thread's low
-    /// CPU priority.
+    /// calling thread. Each metrics writer takes one from a thread at a lowered priority:
+    /// SQLite runs each connection's work on a thread the connection starts, which inherits
+    /// that priority.
     async fn connect_again(&self) -> StorageResult<SharedStorage>;
+    /// Whether the database's work runs on this process's threads (SQLite: each connection on
+    /// a thread it starts) rather than in a server elsewhere (PostgreSQL). Only then does the
+    /// CPU priority of the thread that opens a connection matter.
+    fn works_in_process(&self) -> bool;
 
     // Accounts
     /// Fails with `Conflict` when the username is taken; writes nothing then.

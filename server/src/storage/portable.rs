@@ -8,7 +8,8 @@
 
 /// Implements `Storage` for `$storage` (a struct with a `pool` field) whose rows are `$row`.
 /// `$placeholder` writes the `n`th bind parameter (from 1) for the one statement built at run
-/// time. The invoking module must define `static MIGRATOR: sqlx::migrate::Migrator`.
+/// time. The invoking module must define `static MIGRATOR: sqlx::migrate::Migrator`, and
+/// `$storage` a `const WORKS_IN_PROCESS: bool` (see `Storage::works_in_process`).
 macro_rules! portable_sql_storage {
     ($storage:ty, $row:ty, $placeholder:expr) => {
         use app::catalog::{Capabilities, CatalogModel};
@@ -177,6 +178,10 @@ macro_rules! portable_sql_storage {
                     .connect_with(options)
                     .await?;
                 Ok(std::sync::Arc::new(Self { pool }))
+            }
+
+            fn works_in_process(&self) -> bool {
+                <$storage>::WORKS_IN_PROCESS
             }
 
             async fn create_account(&self, username: &str, password_hash: &str, now: i64) -> StorageResult<Account> {

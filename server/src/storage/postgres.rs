@@ -15,6 +15,9 @@ pub struct PostgresStorage {
 }
 
 impl PostgresStorage {
+    /// The statements run in the PostgreSQL server; this process only waits on sockets.
+    const WORKS_IN_PROCESS: bool = false;
+
     pub async fn connect(url: &str) -> Result<Self, super::StorageError> {
         let pool = PgPoolOptions::new()
             .max_connections(16)

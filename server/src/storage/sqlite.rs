@@ -17,6 +17,9 @@ pub struct SqliteStorage {
 }
 
 impl SqliteStorage {
+    /// SQLite runs in this process, each connection's statements on a thread it starts.
+    const WORKS_IN_PROCESS: bool = true;
+
     pub async fn connect(url: &str) -> super::StorageResult<Self> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
