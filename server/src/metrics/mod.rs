@@ -151,7 +151,7 @@ fn spawn_background(writer: Writer, handover: Arc<Handover>) -> Option<oneshot::
     let spawned = std::thread::Builder::new()
         .name(BACKGROUND_THREAD.into())
         .spawn(move || {
-            lower_current_thread_priority();
+            lower_current_thread(Lowered::Idle);
             let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                 Ok(runtime) => runtime,
                 Err(e) => {
@@ -178,48 +178,48 @@ fn spawn_background(writer: Writer, handover: Arc<Handover>) -> Option<oneshot::
     }
 }
 
-/// Lowers the calling thread's priority to `nice` (threads it starts inherit it); logs when
-/// the system refuses.
+/// How far a writer's thread lowers its CPU priority.
+#[derive(Clone, Copy, Debug)]
+enum Lowered {
+    /// `SCHED_IDLE`: runs only when the core would otherwise idle.
+    Idle,
+    /// A normal thread at this nice value.
+    Nice(i8),
+}
+
+/// Lowers the calling thread's priority (threads it starts inherit it); logs when the system
+/// refuses.
 #[cfg(target_os = "linux")]
-fn lower_current_thread_nice(nice: i8) {
+fn lower_current_thread(to: Lowered) {
     use thread_priority::unix::{
         set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy, ThreadSchedulePolicy,
         NICENESS_MAX, NICENESS_MIN,
     };
     use thread_priority::{ThreadPriority, ThreadPriorityValue};
-    // The crate sets a nice value from its portable 0–99 scale, mapped linearly onto 19 down to
-    // -20 and rounded toward 19; the largest value that maps to `nice` is this one. (The
-    // gateway's tests check the nice value the thread gets.)
-    let span = f32::from(NICENESS_MIN) - f32::from(NICENESS_MAX);
-    let top = f32::from(u8::from(ThreadPriorityValue::MAX));
-    let value = ((f32::from(NICENESS_MIN) - f32::from(nice)) / span * top).floor() as u8;
-    let normal = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Other);
-    let priority = ThreadPriorityValue::try_from(value).map(ThreadPriority::Crossplatform);
-    match priority.map(|p| set_thread_priority_and_policy(thread_native_id(), p, normal)) {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::warn!(error = ?e, nice, "catch-up metrics writer keeps normal priority"),
-        Err(e) => tracing::warn!(error = %e, nice, "catch-up metrics writer keeps normal priority"),
-    }
-}
-
-/// Elsewhere the catch-up writer's thread keeps normal priority.
-#[cfg(not(target_os = "linux"))]
-fn lower_current_thread_nice(_nice: i8) {}
-
-#[cfg(target_os = "linux")]
-fn lower_current_thread_priority() {
-    use thread_priority::unix::{
-        set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy, ThreadSchedulePolicy,
+    let (priority, policy) = match to {
+        Lowered::Idle => (Ok(ThreadPriority::Min), NormalThreadSchedulePolicy::Idle),
+        Lowered::Nice(nice) => {
+            // The crate sets a nice value from its portable 0–99 scale, mapped linearly onto
+            // 19 down to -20 and rounded toward 19; the largest value that maps to `nice` is
+            // this one. (The gateway's tests check the nice value the thread gets.)
+            let span = f32::from(NICENESS_MIN) - f32::from(NICENESS_MAX);
+            let top = f32::from(u8::from(ThreadPriorityValue::MAX));
+            let value = ((f32::from(NICENESS_MIN) - f32::from(nice)) / span * top).floor() as u8;
+            let priority = ThreadPriorityValue::try_from(value).map(ThreadPriority::Crossplatform);
+            (priority, NormalThreadSchedulePolicy::Other)
+        }
     };
-    let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
-    if let Err(e) = set_thread_priority_and_policy(thread_native_id(), thread_priority::ThreadPriority::Min, idle) {
-        tracing::warn!(error = ?e, "background metrics writer keeps normal priority");
+    let policy = ThreadSchedulePolicy::Normal(policy);
+    match priority.map(|p| set_thread_priority_and_policy(thread_native_id(), p, policy)) {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = ?e, ?to, "a metrics writer keeps normal priority"),
+        Err(e) => tracing::warn!(error = %e, ?to, "a metrics writer keeps normal priority"),
     }
 }
 
-/// Elsewhere the background writer keeps normal priority.
+/// Elsewhere the writers keep normal priority.
 #[cfg(not(target_os = "linux"))]
-fn lower_current_thread_priority() {}
+fn lower_current_thread(_to: Lowered) {}
 
 /// Waits for records, gathers for [`GATHER`], stores, and counts each step in `progress`;
 /// stands aside while the catch-up writer stores.
@@ -365,7 +365,7 @@ async fn catch_up_storage(shared: SharedStorage) -> SharedStorage {
     let spawned = std::thread::Builder::new()
         .name("records-connect".into())
         .spawn(move || {
-            lower_current_thread_nice(CATCH_UP_NICE);
+            lower_current_thread(Lowered::Nice(CATCH_UP_NICE));
             let opened = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                 Ok(runtime) => runtime.block_on(storage.connect_again()).map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
