@@ -53,10 +53,25 @@ pub struct Learned {
 #[derive(Default)]
 struct Inner {
     global: HashMap<String, Estimator>,
-    local: HashMap<(i64, String), Estimator>,
-    /// Requests each set sent to each model (not decayed): drives exploration.
-    local_requests: HashMap<(i64, String), f64>,
+    /// Per set, per model: the set's own traffic to it.
+    local: HashMap<i64, HashMap<String, Local>>,
     sets: HashMap<i64, SetLearning>,
+}
+
+struct Local {
+    estimator: Estimator,
+    /// Requests the set sent to the model (not decayed): drives exploration.
+    requests: f64,
+}
+
+/// Updates `map[key]`, made by `new` if missing. Maps are keyed by the model's id, which
+/// a report borrows: the key is copied only for a model seen for the first time (`entry`
+/// would copy it on every report).
+fn update<V>(map: &mut HashMap<String, V>, key: &str, new: impl FnOnce() -> V, change: impl FnOnce(&mut V)) {
+    match map.get_mut(key) {
+        Some(value) => change(value),
+        None => change(map.entry(key.to_owned()).or_insert_with(new)),
+    }
 }
 
 struct SetLearning {
@@ -95,23 +110,29 @@ impl Learned {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn observe(&self, outcome: &Outcome, now: f64) {
+    pub fn observe(&self, outcome: &Outcome<'_>, now: f64) {
         let obs = outcome.observation();
         {
             let mut inner = self.inner();
-            inner
-                .global
-                .entry(outcome.model_id.clone())
-                .or_insert_with(|| Estimator::new(DEFAULT_HALF_LIFE_SECS))
-                .observe(&obs, now);
+            let inner = &mut *inner;
+            let new_estimator = || Estimator::new(DEFAULT_HALF_LIFE_SECS);
+            update(&mut inner.global, outcome.model_id, new_estimator, |e| {
+                e.observe(&obs, now)
+            });
             if let Some(set_id) = outcome.set_id {
-                let key = (set_id, outcome.model_id.clone());
-                inner
-                    .local
-                    .entry(key.clone())
-                    .or_insert_with(|| Estimator::new(DEFAULT_HALF_LIFE_SECS))
-                    .observe(&obs, now);
-                *inner.local_requests.entry(key).or_default() += 1.0;
+                let new_local = || Local {
+                    estimator: new_estimator(),
+                    requests: 0.0,
+                };
+                update(
+                    inner.local.entry(set_id).or_default(),
+                    outcome.model_id,
+                    new_local,
+                    |local| {
+                        local.estimator.observe(&obs, now);
+                        local.requests += 1.0;
+                    },
+                );
                 inner
                     .sets
                     .entry(set_id)
@@ -121,10 +142,10 @@ impl Learned {
             }
         }
         let mut breakers = self.breakers.write().unwrap_or_else(|p| p.into_inner());
-        breakers
-            .entry(outcome.model_id.clone())
-            .or_insert_with(|| Breaker::new(BreakerConfig::default()))
-            .on_result(outcome.ok, now);
+        let new_breaker = || Breaker::new(BreakerConfig::default());
+        update(&mut breakers, outcome.model_id, new_breaker, |b| {
+            b.on_result(outcome.ok, now)
+        });
     }
 
     /// May a request go to `model` now (its breaker is not open)?
@@ -164,8 +185,8 @@ impl Learned {
         spec.models
             .iter()
             .map(|id| {
-                let key = (set_id, id.clone());
-                let local = inner.local.get(&key).map(|e| e.snapshot(now));
+                let own = inner.local.get(&set_id).and_then(|models| models.get(id));
+                let local = own.map(|own| own.estimator.snapshot(now));
                 let global = inner.global.get(id).map(|e| e.snapshot(now));
                 let estimate = Estimate::blend(
                     local.as_ref(),
@@ -176,7 +197,7 @@ impl Learned {
                 ModelInput {
                     id: id.clone(),
                     estimate,
-                    local_requests: inner.local_requests.get(&key).copied().unwrap_or(0.0),
+                    local_requests: own.map_or(0.0, |own| own.requests),
                     available: self.priors.contains_key(id) && self.breaker_state(id, now) != BreakerView::Open,
                 }
             })

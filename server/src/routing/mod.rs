@@ -33,9 +33,9 @@ const IDLE_AFTER_SECS: u64 = 15 * 60;
 
 /// What happened to one routed request, for the engine's estimates.
 #[derive(Debug, Clone)]
-pub struct Outcome {
+pub struct Outcome<'a> {
     pub set_id: Option<i64>,
-    pub model_id: String,
+    pub model_id: &'a str,
     /// Whether the model served the request. Failures that are the request's fault (a 4xx)
     /// or the client's (it left) are not reported at all.
     pub ok: bool,
@@ -45,17 +45,17 @@ pub struct Outcome {
     pub cost_usd: f64,
 }
 
-impl Outcome {
+impl<'a> Outcome<'a> {
     /// What a request record says about its model; `None` when the failure was not the
     /// model's doing (a 4xx is the request's fault, a cancel the client's).
-    pub fn of(record: &RequestRecord) -> Option<Outcome> {
+    pub fn of(record: &'a RequestRecord) -> Option<Outcome<'a>> {
         let ok = record.error_class.is_none();
         if !ok && !learned::model_at_fault(record.error_class.as_deref()) {
             return None;
         }
         Some(Outcome {
             set_id: record.model_set_id,
-            model_id: record.model_id.clone(),
+            model_id: &record.model_id,
             ok,
             latency_ms: record.latency_ms,
             ttft_ms: record.ttft_ms,
@@ -173,7 +173,7 @@ impl Routing {
     }
 
     /// Learns from one provider call.
-    pub fn report(&self, outcome: &Outcome) {
+    pub fn report(&self, outcome: &Outcome<'_>) {
         self.learned.observe(outcome, self.now());
     }
 
