@@ -130,10 +130,7 @@ impl Meter {
         let body = body.clone();
         let prompt_estimate = self.facts.prompt_estimate;
         self.write(model, 200, None, None, move || {
-            // Only `usage` is read; the rest of the answer is skipped, not built into a map.
-            serde_json::from_slice::<WholeView>(&body)
-                .ok()
-                .and_then(|whole| whole.usage)
+            whole_usage(&body)
                 .and_then(|u| {
                     Some(Usage {
                         prompt: u.prompt_tokens?,
@@ -309,20 +306,64 @@ impl Seen {
     }
 }
 
+/// The key metering looks for, quotes included: a quote inside a JSON string is always
+/// escaped, so these bytes only ever start a key (or a string value `"usage"`, which no `:`
+/// follows).
+const USAGE_KEY: &[u8] = b"\"usage\"";
+
+/// What follows a `"usage"` key up to its value, when the value is an object.
+fn object_after_key(after: &[u8]) -> Option<&[u8]> {
+    let value = after.trim_ascii_start().strip_prefix(b":")?.trim_ascii_start();
+    (value.first() == Some(&b'{')).then_some(value)
+}
+
 /// Whether a chunk may hold a `usage` object: an unescaped `"usage"` followed by `:` and `{`.
 /// Content chunks (no such key, or `"usage":null`) fail this without being parsed. A false
-/// positive costs one parse, and a quote inside a JSON string is always escaped, so a chunk
-/// that does carry usage always passes.
+/// positive costs one parse, and a chunk that does carry usage always passes.
 fn may_carry_usage(payload: &[u8]) -> bool {
-    const KEY: &[u8] = b"\"usage\"";
     // Built once: building a searcher costs more than searching a chunk.
-    static FINDER: LazyLock<memchr::memmem::Finder<'static>> = LazyLock::new(|| memchr::memmem::Finder::new(KEY));
-    FINDER.find_iter(payload).any(|at| {
-        payload[at + KEY.len()..]
-            .trim_ascii_start()
-            .strip_prefix(b":")
-            .is_some_and(|value| value.trim_ascii_start().first() == Some(&b'{'))
+    static FINDER: LazyLock<memchr::memmem::Finder<'static>> = LazyLock::new(|| memchr::memmem::Finder::new(USAGE_KEY));
+    FINDER
+        .find_iter(payload)
+        .any(|at| object_after_key(&payload[at + USAGE_KEY.len()..]).is_some())
+}
+
+/// The top-level `usage` object of a whole answer. OpenAI-compatible APIs put it after the
+/// choices, near the end, so it is looked for from the end and only it, and the members after
+/// it, are parsed: parsing the whole answer to skip its content cost as much as the rest of
+/// metering for a one-line answer, and grows with the answer. When the last `usage` found is
+/// not the top-level one (or there is none), the whole answer is parsed.
+fn whole_usage(body: &[u8]) -> Option<UsageView> {
+    usage_near_the_end(body).or_else(|| {
+        serde_json::from_slice::<WholeView>(body)
+            .ok()
+            .and_then(|whole| whole.usage)
     })
+}
+
+/// The last `"usage": {…}` of `body`, if it is a member of the top-level object: then what
+/// follows it is the top-level object's remaining members and its closing `}`, which, read
+/// from the comma on as an object of its own, parse as exactly one object. After a nested
+/// `usage`, the closing brackets of each enclosing level would be left over, and this fails.
+fn usage_near_the_end(body: &[u8]) -> Option<UsageView> {
+    static FINDER: LazyLock<memchr::memmem::FinderRev<'static>> =
+        LazyLock::new(|| memchr::memmem::FinderRev::new(USAGE_KEY));
+    let at = FINDER.rfind(body)?;
+    let value = object_after_key(&body[at + USAGE_KEY.len()..])?;
+    let mut values = serde_json::Deserializer::from_slice(value).into_iter::<UsageView>();
+    let usage = values.next()?.ok()?;
+    let rest = value[values.byte_offset()..].trim_ascii();
+    let top_level = match rest {
+        b"}" => true,
+        [b',', members @ ..] => {
+            let mut tail = Vec::with_capacity(rest.len());
+            tail.push(b'{');
+            tail.extend_from_slice(members);
+            serde_json::from_slice::<serde::de::IgnoredAny>(&tail).is_ok()
+        }
+        _ => false,
+    };
+    top_level.then_some(usage)
 }
 
 /// The characters of delta content in a run of events (0 for what is not a chunk).
@@ -419,6 +460,41 @@ mod tests {
         let word = br#"{"choices":[{"delta":{"content":"usage"}}]}"#;
         for content in [&null[..], quoted, word] {
             assert!(!may_carry_usage(content), "{}", String::from_utf8_lossy(content));
+        }
+    }
+
+    #[test]
+    fn a_whole_answer_s_usage_is_its_top_level_one() {
+        let read = |body: &str| whole_usage(body.as_bytes()).map(|u| (u.prompt_tokens, u.completion_tokens));
+        let fast = |body: &str| usage_near_the_end(body.as_bytes()).is_some();
+        let last = r#"{"choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":7,"completion_tokens":3}}"#;
+        // OpenAI's order: usage, then further members.
+        let followed = r#"{"choices":[], "usage": {"prompt_tokens":7,"completion_tokens":3},
+            "service_tier":"default","system_fingerprint":"fp_1","x":{"a":[1,{"b":null}]} }"#;
+        for body in [last, followed] {
+            assert_eq!(read(body), Some((Some(7), Some(3))), "{body}");
+            assert!(fast(body), "found from the end: {body}");
+        }
+        // A nested `usage` after the top-level one is not taken for it.
+        let nested_after =
+            r#"{"usage":{"prompt_tokens":7,"completion_tokens":3},"x_groq":{"usage":{"prompt_tokens":1}}}"#;
+        let nested_in_array =
+            r#"{"usage":{"prompt_tokens":7,"completion_tokens":3},"choices":[{"usage":{"prompt_tokens":1}}]}"#;
+        for body in [nested_after, nested_in_array] {
+            assert!(!fast(body), "{body}");
+            assert_eq!(read(body), Some((Some(7), Some(3))), "{body}");
+        }
+        // Only a nested one, none, null, a word in the content, not JSON: no usage.
+        let only_nested = r#"{"choices":[],"x_groq":{"usage":{"prompt_tokens":1}}}"#;
+        let quoted = r#"{"choices":[{"message":{"content":"say \"usage\": {\"prompt_tokens\": 1}"}}]}"#;
+        for body in [
+            only_nested,
+            r#"{"choices":[]}"#,
+            r#"{"usage":null}"#,
+            quoted,
+            "not json",
+        ] {
+            assert_eq!(read(body), None, "{body}");
         }
     }
 
