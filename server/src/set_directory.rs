@@ -5,12 +5,12 @@
 //! calls [`SetDirectory::forget`]); those made on another replica sharing the database are
 //! seen within [`FRESH_FOR`].
 
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use app::model_set::ModelSet;
 
+use crate::hash_map::HashMap;
 use crate::storage::{SharedStorage, StorageResult};
 
 pub const FRESH_FOR: Duration = Duration::from_secs(2);

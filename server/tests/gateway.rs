@@ -379,7 +379,11 @@ async fn answers_pass_through_with_headers_and_records(backend: Backend) {
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(header(&resp, "x-setpoint-model"), "fake/ok");
     let request_id = header(&resp, "x-setpoint-request-id");
-    assert!(request_id.starts_with("req_"), "{request_id}");
+    let digits = request_id.strip_prefix("req_").unwrap_or_default();
+    assert!(
+        digits.len() == 24 && digits.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        "req_ and 24 hex digits: {request_id}"
+    );
     let body: Value = resp.json().await.expect("json");
     assert_eq!(
         body["fake_dialect_field"], true,
@@ -391,6 +395,11 @@ async fn answers_pass_through_with_headers_and_records(backend: Backend) {
     let direct = chat(&s, hello("sim/fast")).await;
     assert_eq!(direct.status(), StatusCode::OK);
     assert_eq!(header(&direct, "x-setpoint-model"), "sim/fast");
+    assert_ne!(
+        header(&direct, "x-setpoint-request-id"),
+        request_id,
+        "each request has its own id"
+    );
     let answer: Value = direct.json().await.expect("json");
     assert_eq!(answer["usage"]["completion_tokens"], 20);
 

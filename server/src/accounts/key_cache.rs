@@ -2,10 +2,10 @@
 //! round trip. Entries expire after [`TTL`] as a backstop: whatever a revocation poll might
 //! miss (a clock far off on another replica), a key is re-read from storage at least that often.
 
-use std::collections::HashMap;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
+use crate::hash_map::HashMap;
 use crate::storage::KeyOwner;
 
 const TTL: Duration = Duration::from_secs(60);

@@ -3,10 +3,9 @@
 //! merge into the sketch of the union — what the charts' p50/p90/p99 and the routing engine
 //! need across minutes and replicas).
 
-use std::collections::HashMap;
-
 use sketches_ddsketch::{Config, DDSketch};
 
+use crate::hash_map::HashMap;
 use crate::storage::{RequestRecord, RollupRow, SharedStorage, StorageResult};
 
 const MINUTE_MS: i64 = 60_000;
@@ -139,7 +138,7 @@ impl Rollups {
     pub fn new(writer: String) -> Rollups {
         Rollups {
             writer,
-            open: HashMap::new(),
+            open: HashMap::default(),
             dirty: Vec::new(),
             newest: 0,
         }

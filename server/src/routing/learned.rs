@@ -3,7 +3,6 @@
 //! Reports (one per provider call) update it under one short lock; re-planning reads it
 //! every few seconds; requests only ask the breakers (a read lock).
 
-use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, RwLock};
 
 use app::engine::{
@@ -14,6 +13,7 @@ use app::model_set::ModelSetSpec;
 
 use super::Outcome;
 use crate::catalog::Catalog;
+use crate::hash_map::HashMap;
 
 /// Requests per set whose realised statistics drive the feedback.
 const WINDOW: usize = 2_000;

@@ -12,7 +12,6 @@
 
 mod learned;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -23,6 +22,7 @@ use app::model_set::{ModelSet, ModelSetSpec};
 use serde::Serialize;
 
 use crate::catalog::Catalog;
+use crate::hash_map::HashMap;
 use crate::storage::RequestRecord;
 use learned::Learned;
 
