@@ -1,8 +1,8 @@
 //! Who is calling: API keys for the gateway, and protection of the browser's forms
 //! against cross-site posts.
 
-use axum::extract::{FromRequestParts, Request, State};
-use axum::http::{header, request::Parts, HeaderMap, Method, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -11,17 +11,11 @@ use super::AppState;
 use crate::accounts::KeyError;
 use crate::storage::KeyOwner;
 
-/// An authenticated gateway caller: extracting it answers 401 in OpenAI's format when the
-/// bearer key is missing, malformed, unknown or revoked.
-pub struct ApiCaller(pub KeyOwner);
-
-impl FromRequestParts<AppState> for ApiCaller {
-    type Rejection = GatewayError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let secret = bearer(&parts.headers).ok_or(KeyError::Missing)?;
-        Ok(ApiCaller(state.accounts.authenticate(secret).await?))
-    }
+/// The owner of a gateway request's bearer key: 401 in OpenAI's format when the key is
+/// missing, malformed, unknown or revoked.
+pub async fn api_caller(state: &AppState, headers: &HeaderMap) -> Result<KeyOwner, GatewayError> {
+    let secret = bearer(headers).ok_or(KeyError::Missing)?;
+    Ok(state.accounts.authenticate(secret).await?)
 }
 
 /// The token of an `Authorization: Bearer …` header.

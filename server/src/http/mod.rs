@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::backend::SharedBackend;
-use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::extract::FromRef;
 use axum::routing::{get, post};
 use axum::Router;
 use leptos::prelude::LeptosOptions;
@@ -90,11 +90,12 @@ pub fn router(state: AppState, sessions: SessionSettings) -> Router {
         .with_secure(sessions.secure_cookies)
         .with_expiry(Expiry::OnInactivity(time::Duration::days(i64::from(sessions.days))));
 
+    // No layers on the gateway: each cost every request a boxed service clone and a boxed
+    // future. Its handlers read the body within the size limit, give the request its id and
+    // log it themselves.
     let gateway = Router::new()
         .route("/v1/models", get(gateway::list_models))
-        .route("/v1/chat/completions", post(gateway::chat_completions))
-        .layer(DefaultBodyLimit::max(state.max_body_bytes))
-        .layer(axum::middleware::from_fn(gateway::request_id));
+        .route("/v1/chat/completions", post(gateway::chat_completions));
 
     let web = Router::new()
         .route(
@@ -124,13 +125,10 @@ pub fn router(state: AppState, sessions: SessionSettings) -> Router {
             state.clone(),
             auth::reject_cross_site,
         ))
-        .layer(session_layer);
+        .layer(session_layer)
+        .layer(TraceLayer::new_for_http());
 
-    Router::new()
-        .merge(gateway)
-        .merge(web)
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+    Router::new().merge(gateway).merge(web).with_state(state)
 }
 
 /// How often expired sessions are swept from the database.

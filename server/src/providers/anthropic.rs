@@ -310,7 +310,7 @@ impl StreamTranslator {
 impl Provider for AnthropicProvider {
     async fn chat(&self, model: &CatalogModel, request: ChatRequest<'_>, t: Timeouts) -> Result<Reply, ProviderError> {
         let deadline = Instant::now() + t.total();
-        let body = to_messages(request.body, &model.upstream_name, request.stream);
+        let body = to_messages(&request.body.to_map(), &model.upstream_name, request.stream);
         let call = self
             .client
             .post(self.url.clone())

@@ -9,6 +9,7 @@
 //! (for non-OpenAI APIs) happens inside the provider.
 
 pub mod anthropic;
+pub mod client_body;
 pub mod openai;
 pub mod simulated;
 pub mod sse;
@@ -22,12 +23,13 @@ use app::catalog::CatalogModel;
 use axum::body::Bytes;
 use futures::Stream;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
-/// One chat completion to send: the client's body without its `model` (each provider names
-/// its own upstream model), borrowed, so that a retry on another model copies nothing.
+pub use client_body::ClientBody;
+
+/// One chat completion to send: the client's body (each provider names its own upstream
+/// model in it), borrowed, so that a retry on another model copies nothing.
 pub struct ChatRequest<'a> {
-    pub body: &'a Map<String, Value>,
+    pub body: &'a ClientBody,
     pub stream: bool,
 }
 
@@ -234,28 +236,6 @@ pub fn build(
         })
         .collect();
     Ok((providers, served))
-}
-
-/// A rough prompt size, four characters a token, for when a provider reports no usage.
-pub fn estimate_prompt_tokens(body: &Map<String, Value>) -> u64 {
-    let chars: usize = body
-        .get("messages")
-        .and_then(Value::as_array)
-        .map(|messages| messages.iter().map(|m| text_len(m.get("content"))).sum())
-        .unwrap_or(0);
-    (chars as u64).div_ceil(4).max(1)
-}
-
-fn text_len(content: Option<&Value>) -> usize {
-    match content {
-        Some(Value::String(s)) => s.len(),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .map(str::len)
-            .sum(),
-        _ => 0,
-    }
 }
 
 /// Shared by the HTTP providers: sends `call` within the first-token timeout and turns a

@@ -2,8 +2,7 @@
 //! DeepSeek, vLLM, Ollama, llama.cpp. Answers pass through unmodified.
 
 use app::catalog::CatalogModel;
-use serde::ser::{Serialize, SerializeMap, Serializer};
-use serde_json::{Map, Value};
+use axum::http::{header, HeaderValue};
 use tokio::time::Instant;
 
 use super::{read_whole, send, sse, started, ChatRequest, Provider, ProviderError, Reply, Timeouts};
@@ -35,11 +34,13 @@ impl OpenAiProvider {
 impl Provider for OpenAiProvider {
     async fn chat(&self, model: &CatalogModel, request: ChatRequest<'_>, t: Timeouts) -> Result<Reply, ProviderError> {
         let deadline = Instant::now() + t.total();
-        let body = Named {
-            model: &model.upstream_name,
-            body: request.body,
-        };
-        let mut call = self.client.post(self.url.clone()).json(&body);
+        // A stream always asks for the usage chunk, so that it is billed exactly.
+        let body = request.body.for_upstream(&model.upstream_name, request.stream);
+        let mut call = self
+            .client
+            .post(self.url.clone())
+            .header(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .body(body);
         if let Some(key) = &self.api_key {
             call = call.bearer_auth(key);
         }
@@ -48,23 +49,5 @@ impl Provider for OpenAiProvider {
             return Ok(Reply::Whole(read_whole(response, deadline).await?));
         }
         started(sse::events(response.bytes_stream(), deadline), t).await
-    }
-}
-
-/// The client's body as sent upstream: `model` (the upstream name) first, then the rest as
-/// the client wrote it. Written straight from the borrowed body, without copying it.
-struct Named<'a> {
-    model: &'a str,
-    body: &'a Map<String, Value>,
-}
-
-impl Serialize for Named<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.body.len() + 1))?;
-        map.serialize_entry("model", self.model)?;
-        for (key, value) in self.body {
-            map.serialize_entry(key, value)?;
-        }
-        map.end()
     }
 }

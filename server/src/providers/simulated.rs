@@ -10,7 +10,7 @@ use rand_distr::StandardNormal;
 use serde_json::{json, Value};
 use tokio::time::{sleep, sleep_until, Instant};
 
-use super::{estimate_prompt_tokens, sse, unix_now, ChatRequest, Provider, ProviderError, Reply, Timeouts};
+use super::{sse, unix_now, ChatRequest, Provider, ProviderError, Reply, Timeouts};
 
 pub struct SimulatedProvider;
 
@@ -114,7 +114,7 @@ impl Provider for SimulatedProvider {
         let id = completion_id();
         let created = unix_now();
         let name = model.upstream_name.clone();
-        let prompt_tokens = estimate_prompt_tokens(request.body);
+        let prompt_tokens = request.body.prompt_estimate();
         let usage = json!({
             "prompt_tokens": prompt_tokens,
             "completion_tokens": plan.output_tokens,
@@ -145,12 +145,6 @@ impl Provider for SimulatedProvider {
             return Ok(Reply::Whole(Bytes::from(body.to_string())));
         }
 
-        let include_usage = request
-            .body
-            .get("stream_options")
-            .and_then(|o| o.get("include_usage"))
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
         let chunk = move |delta: Value, finish: Value| {
             Bytes::from(
                 json!({
@@ -177,12 +171,12 @@ impl Provider for SimulatedProvider {
                 yield Ok(sse::frame(&chunk(delta, Value::Null)));
             }
             yield Ok(sse::frame(&chunk(json!({}), json!("stop"))));
-            if include_usage {
-                let mut last: Value = serde_json::from_slice(&chunk(json!({}), Value::Null)).unwrap_or_default();
-                last["choices"] = json!([]);
-                last["usage"] = usage;
-                yield Ok(sse::frame(last.to_string().as_bytes()));
-            }
+            // Always the usage chunk, as the OpenAI provider always asks for it: the gateway
+            // bills from it and passes it on only to a client that asked.
+            let mut last: Value = serde_json::from_slice(&chunk(json!({}), Value::Null)).unwrap_or_default();
+            last["choices"] = json!([]);
+            last["usage"] = usage;
+            yield Ok(sse::frame(last.to_string().as_bytes()));
         };
         Ok(Reply::Stream(Box::pin(stream)))
     }

@@ -15,19 +15,17 @@ use std::time::Instant;
 use app::catalog::CatalogModel;
 use app::model_set::ModelSet;
 use axum::body::{Body, Bytes};
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::Json;
 use rand::Rng;
 use serde_json::{json, Value};
 
-use super::auth::ApiCaller;
+use super::auth::api_caller;
 use super::error::GatewayError;
 use super::AppState;
-use crate::providers::{estimate_prompt_tokens, ChatRequest, Reply};
+use crate::providers::{ChatRequest, Reply};
 use crate::storage::{KeyOwner, SetFilter};
 use meter::{Meter, RequestFacts};
 
@@ -35,16 +33,21 @@ use meter::{Meter, RequestFacts};
 pub const MODEL_HEADER: HeaderName = HeaderName::from_static("x-setpoint-model");
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-setpoint-request-id");
 
-/// The id of one gateway request, set by [`request_id`] for handlers and logs.
-#[derive(Clone)]
-pub struct RequestId(pub String);
-
-/// Gives every `/v1` request an id and every response the `x-setpoint-request-id` header.
-pub async fn request_id(mut request: Request, next: Next) -> Response {
+/// Runs one `/v1` request under a fresh id, which every response carries, refusals
+/// included, as `x-setpoint-request-id`.
+///
+/// A function the handlers call rather than a middleware layer: each layer on the router
+/// cost every request a boxed service clone and a boxed future.
+async fn with_request_id<F, Fut>(serve: F) -> Response
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = Result<Response, GatewayError>>,
+{
     let id = new_request_id();
-    request.extensions_mut().insert(RequestId(id.clone()));
-    let mut response = next.run(request).await;
-    if let Ok(value) = HeaderValue::from_str(&id) {
+    let header = HeaderValue::from_str(&id);
+    let mut response = serve(id).await.into_response();
+    if let Ok(value) = header {
+        tracing::debug!(request_id = ?value, status = response.status().as_u16(), "gateway request");
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     response
@@ -66,10 +69,15 @@ fn new_request_id() -> String {
 
 /// `GET /v1/models`: the catalog and the caller's own Model Sets, in OpenAI's list format,
 /// with Setpoint's facts (prices, capabilities, simulated or not) under `setpoint`.
-pub async fn list_models(
-    State(state): State<AppState>,
-    ApiCaller(caller): ApiCaller,
-) -> Result<Json<Value>, GatewayError> {
+pub async fn list_models(State(state): State<AppState>, request: Request) -> Response {
+    with_request_id(|_| async move {
+        let caller = api_caller(&state, request.headers()).await?;
+        Ok(Json(models_for(&state, &caller).await?).into_response())
+    })
+    .await
+}
+
+async fn models_for(state: &AppState, caller: &KeyOwner) -> Result<Value, GatewayError> {
     let mut data: Vec<Value> = state
         .catalog
         .values()
@@ -107,7 +115,7 @@ pub async fn list_models(
             "setpoint": { "model_set": true, "name": set.name, "models": set.spec.models },
         })
     }));
-    Ok(Json(json!({ "object": "list", "data": data })))
+    Ok(json!({ "object": "list", "data": data }))
 }
 
 /// Where a request goes: one catalog model, or a set and its usable models.
@@ -150,22 +158,31 @@ async fn resolve<'a>(state: &'a AppState, caller: &KeyOwner, model: &str) -> Res
 }
 
 /// `POST /v1/chat/completions`
-pub async fn chat_completions(
-    State(state): State<AppState>,
-    Extension(RequestId(request_id)): Extension<RequestId>,
-    ApiCaller(caller): ApiCaller,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, GatewayError> {
+pub async fn chat_completions(State(state): State<AppState>, request: Request) -> Response {
+    with_request_id(|id| complete(state, request, id)).await
+}
+
+/// The body, up to the configured limit (413 beyond it).
+async fn read_body(state: &AppState, body: Body) -> Result<Bytes, GatewayError> {
+    axum::body::to_bytes(body, state.max_body_bytes).await.map_err(|e| {
+        let error = e.into_inner();
+        if error.is::<http_body_util::LengthLimitError>() {
+            GatewayError::BodyTooLarge(state.max_body_bytes)
+        } else {
+            GatewayError::InvalidJson(format!("Failed to read the request body: {error}"))
+        }
+    })
+}
+
+async fn complete(state: AppState, request: Request, request_id: String) -> Result<Response, GatewayError> {
     let started = Instant::now();
+    let (parts, body) = request.into_parts();
+    let caller = api_caller(&state, &parts.headers).await?;
     state
         .key_limiter
         .check(caller.key.id)
         .map_err(|retry_after| GatewayError::RateLimited { retry_after })?;
-    let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => GatewayError::BodyTooLarge(state.max_body_bytes),
-        _ => GatewayError::InvalidJson(rejection.body_text()),
-    })?;
-    let chat = request::parse(&body)?;
+    let chat = request::parse(read_body(&state, body).await?)?;
     let target = resolve(&state, &caller, &chat.model).await?;
 
     let usable: Vec<&CatalogModel> = target
@@ -193,16 +210,11 @@ pub async fn chat_completions(
             api_key_id: caller.key.id,
             set_id: target.set.as_ref().map(|s| s.id),
             started,
-            prompt_estimate: estimate_prompt_tokens(&chat.body),
+            prompt_estimate: chat.body.prompt_estimate(),
         },
         sink: state.metrics.clone(),
         routing: state.routing.clone(),
     };
-    let mut upstream_body = chat.body;
-    if chat.stream {
-        // Always ask for usage, to bill exactly; the chunk reaches the client only if it asked.
-        upstream_body.insert("stream_options".into(), json!({"include_usage": true}));
-    }
 
     let mut tried: Vec<&str> = Vec::new();
     let mut last_error = None;
@@ -222,7 +234,7 @@ pub async fn chat_completions(
             return Err(GatewayError::Internal);
         };
         let call = ChatRequest {
-            body: &upstream_body,
+            body: &chat.body,
             stream: chat.stream,
         };
         match served.provider.chat(model, call, served.timeouts).await {

@@ -1,14 +1,23 @@
 //! Reading a chat-completions body: the fields the gateway acts on, checked with OpenAI's
-//! error messages, and the capabilities the request needs. Everything else passes through.
+//! error messages, and the capabilities the request needs. Everything else passes through
+//! as the client wrote it: the body stays bytes ([`ClientBody`]), and the fields are read
+//! from it in place, without building a JSON tree.
+
+use std::borrow::Cow;
+use std::fmt;
 
 use app::catalog::Capabilities;
-use serde_json::{Map, Value};
+use axum::body::Bytes;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use crate::http::error::GatewayError;
+use crate::providers::ClientBody;
 
 pub struct ChatBody {
-    /// The whole body but `model`, forwarded (each provider names its upstream model).
-    pub body: Map<String, Value>,
+    /// The whole body, forwarded (each provider puts its upstream model's name in it).
+    pub body: ClientBody,
     pub model: String,
     pub stream: bool,
     /// Whether the client asked for the final usage chunk of a stream.
@@ -23,58 +32,105 @@ fn invalid(message: impl Into<String>, param: &str) -> GatewayError {
     }
 }
 
-pub fn parse(raw: &[u8]) -> Result<ChatBody, GatewayError> {
-    let value: Value = serde_json::from_slice(raw).map_err(|e| GatewayError::InvalidJson(e.to_string()))?;
-    let Value::Object(mut body) = value else {
+/// The top-level fields the gateway reads, each as the raw JSON of its value (`null` reads
+/// as absent). Other fields are skipped.
+#[derive(Deserialize)]
+struct Fields<'a> {
+    #[serde(borrow)]
+    model: Option<&'a RawValue>,
+    #[serde(borrow)]
+    messages: Option<&'a RawValue>,
+    #[serde(borrow)]
+    stream: Option<&'a RawValue>,
+    #[serde(borrow)]
+    stream_options: Option<&'a RawValue>,
+    #[serde(borrow)]
+    tools: Option<&'a RawValue>,
+    #[serde(borrow)]
+    functions: Option<&'a RawValue>,
+    #[serde(borrow)]
+    response_format: Option<&'a RawValue>,
+}
+
+pub fn parse(raw: Bytes) -> Result<ChatBody, GatewayError> {
+    let Some(open) = raw.iter().position(|b| !b.is_ascii_whitespace()) else {
+        return Err(GatewayError::InvalidJson("the body is empty".into()));
+    };
+    // A struct also reads from a JSON array (its fields in order): refuse anything but an object.
+    if raw[open] != b'{' {
         return Err(GatewayError::InvalidJson("the body must be a JSON object".into()));
-    };
-    let model = match body.remove("model") {
-        None | Some(Value::Null) => return Err(invalid("You must provide a model parameter.", "model")),
-        Some(Value::String(m)) if !m.trim().is_empty() => match m.trim() {
-            trimmed if trimmed.len() == m.len() => m,
-            trimmed => trimmed.to_string(),
-        },
-        Some(_) => return Err(invalid("'model' must be a non-empty string.", "model")),
-    };
-    match body.get("messages") {
-        None | Some(Value::Null) => return Err(invalid("Missing required parameter: 'messages'.", "messages")),
-        Some(Value::Array(messages)) if messages.is_empty() => {
-            return Err(invalid("'messages' must contain at least one message.", "messages"))
-        }
-        Some(Value::Array(messages)) => {
-            for (i, m) in messages.iter().enumerate() {
-                if !m.get("role").is_some_and(Value::is_string) {
-                    return Err(invalid(
-                        format!("Each message needs a string 'role' (messages[{i}])."),
-                        &format!("messages[{i}].role"),
-                    ));
-                }
-            }
-        }
-        Some(_) => return Err(invalid("'messages' must be an array.", "messages")),
     }
-    let stream = match body.get("stream") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
+    let fields: Fields = serde_json::from_slice(&raw).map_err(|e| GatewayError::InvalidJson(e.to_string()))?;
+    let span = |value: &RawValue| {
+        let start = value.get().as_ptr() as usize - raw.as_ptr() as usize;
+        start..start + value.get().len()
+    };
+
+    let Some(model_raw) = fields.model else {
+        return Err(invalid("You must provide a model parameter.", "model"));
+    };
+    let model = match serde_json::from_str::<Cow<str>>(model_raw.get()) {
+        Ok(m) if !m.trim().is_empty() => m.trim().to_string(),
+        _ => return Err(invalid("'model' must be a non-empty string.", "model")),
+    };
+
+    let Some(messages) = fields.messages else {
+        return Err(invalid("Missing required parameter: 'messages'.", "messages"));
+    };
+    let messages: Vec<Message> =
+        serde_json::from_str(messages.get()).map_err(|_| invalid("'messages' must be an array.", "messages"))?;
+    if messages.is_empty() {
+        return Err(invalid("'messages' must contain at least one message.", "messages"));
+    }
+    if let Some(i) = messages.iter().position(|m| !m.has_role) {
+        return Err(invalid(
+            format!("Each message needs a string 'role' (messages[{i}])."),
+            &format!("messages[{i}].role"),
+        ));
+    }
+
+    let stream = match fields.stream.map(RawValue::get) {
+        None | Some("false") => false,
+        Some("true") => true,
         Some(_) => return Err(invalid("'stream' must be a boolean.", "stream")),
     };
-    let include_usage = match body.get("stream_options") {
-        None | Some(Value::Null) => false,
-        Some(Value::Object(options)) => match options.get("include_usage") {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(b)) => *b,
-            Some(_) => {
-                return Err(invalid(
-                    "'include_usage' must be a boolean.",
-                    "stream_options.include_usage",
-                ))
-            }
+    let include_usage = match fields.stream_options {
+        None => false,
+        Some(options) => match serde_json::from_str::<StreamOptions>(options.get()) {
+            Ok(StreamOptions { include_usage: None }) => false,
+            Ok(StreamOptions {
+                include_usage: Some(flag),
+            }) => match flag.get() {
+                "true" => true,
+                "false" => false,
+                _ => {
+                    return Err(invalid(
+                        "'include_usage' must be a boolean.",
+                        "stream_options.include_usage",
+                    ))
+                }
+            },
+            Err(_) => return Err(invalid("'stream_options' must be an object.", "stream_options")),
         },
-        Some(_) => return Err(invalid("'stream_options' must be an object.", "stream_options")),
     };
-    let needs = needs(&body);
+
+    let needs = Capabilities {
+        tools: [fields.tools, fields.functions]
+            .into_iter()
+            .flatten()
+            .any(non_empty_array),
+        vision: messages.iter().any(|m| m.has_image),
+        json_output: fields.response_format.is_some_and(|format| {
+            serde_json::from_str::<ResponseFormat>(format.get())
+                .is_ok_and(|f| matches!(f.kind.as_deref(), Some("json_object" | "json_schema")))
+        }),
+    };
+    let prompt_chars = messages.iter().map(|m| m.text_len).sum();
+    let model_span = span(model_raw);
+    let options_span = fields.stream_options.map(span);
+    drop(messages);
     Ok(ChatBody {
-        body,
+        body: ClientBody::new(raw, open + 1, model_span, options_span, prompt_chars),
         model,
         stream,
         include_usage,
@@ -82,28 +138,124 @@ pub fn parse(raw: &[u8]) -> Result<ChatBody, GatewayError> {
     })
 }
 
-/// Tools (or legacy functions), image inputs, and JSON output modes.
-fn needs(body: &Map<String, Value>) -> Capabilities {
-    let non_empty = |key: &str| body.get(key).and_then(Value::as_array).is_some_and(|a| !a.is_empty());
-    let json_output = body
-        .get("response_format")
-        .and_then(|f| f.get("type"))
-        .and_then(Value::as_str)
-        .is_some_and(|t| t == "json_object" || t == "json_schema");
-    let vision = body.get("messages").and_then(Value::as_array).is_some_and(|messages| {
-        messages.iter().any(|m| {
-            m.get("content").and_then(Value::as_array).is_some_and(|parts| {
-                parts
-                    .iter()
-                    .any(|p| matches!(p.get("type").and_then(Value::as_str), Some("image_url" | "input_image")))
-            })
-        })
-    });
-    Capabilities {
-        tools: non_empty("tools") || non_empty("functions"),
-        vision,
-        json_output,
+fn non_empty_array(value: &RawValue) -> bool {
+    let text = value.get();
+    text.starts_with('[') && text[1..].trim_start() != "]"
+}
+
+#[derive(Deserialize)]
+struct StreamOptions<'a> {
+    #[serde(borrow)]
+    include_usage: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct ResponseFormat<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+}
+
+/// What the gateway reads from one message. Anything but an object reads as a message
+/// without a role, so that the error can name its index.
+#[derive(Default)]
+struct Message {
+    has_role: bool,
+    has_image: bool,
+    /// The length of its text (a string content, or the text parts of an array).
+    text_len: usize,
+}
+
+impl<'de> Deserialize<'de> for Message {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(MessageVisitor)
     }
+}
+
+struct MessageVisitor;
+
+impl<'de> Visitor<'de> for MessageVisitor {
+    type Value = Message;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a message")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Message, A::Error> {
+        let mut message = Message::default();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match &*key {
+                "role" => message.has_role = map.next_value::<&RawValue>()?.get().starts_with('"'),
+                "content" => {
+                    let content = map.next_value::<&RawValue>()?.get();
+                    if content.starts_with('"') {
+                        message.text_len = string_len(content);
+                    } else if content.starts_with('[') {
+                        // Parts that are not objects are skipped, like the parts of no known type.
+                        let parts: Vec<&RawValue> = serde_json::from_str(content).unwrap_or_default();
+                        for part in parts {
+                            let Ok(part) = serde_json::from_str::<Part>(part.get()) else {
+                                continue;
+                            };
+                            message.has_image |= matches!(part.kind.as_deref(), Some("image_url" | "input_image"));
+                            message.text_len += part.text.map_or(0, |t| string_len(t.get()));
+                        }
+                    }
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(message)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Message, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Message::default())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Message, E> {
+        Ok(Message::default())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Message, E> {
+        Ok(Message::default())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Message, E> {
+        Ok(Message::default())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Message, E> {
+        Ok(Message::default())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Message, E> {
+        Ok(Message::default())
+    }
+
+    fn visit_unit<E>(self) -> Result<Message, E> {
+        Ok(Message::default())
+    }
+}
+
+#[derive(Deserialize)]
+struct Part<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    text: Option<&'a RawValue>,
+}
+
+/// The length of the text a JSON string holds (its escapes decoded); 0 if it is not one.
+fn string_len(json: &str) -> usize {
+    if !json.starts_with('"') {
+        return 0;
+    }
+    if !json.contains('\\') {
+        return json.len().saturating_sub(2);
+    }
+    serde_json::from_str::<String>(json).map_or(0, |s| s.len())
 }
 
 /// The capabilities in `needs` that `has` lacks, by name.
@@ -129,7 +281,7 @@ mod tests {
     fn reads_the_fields_the_gateway_needs() {
         let body = br#"{"model":"@a/b","messages":[{"role":"user","content":[{"type":"text","text":"hi"},{"type":"image_url","image_url":{"url":"x"}}]}],
             "stream":true,"stream_options":{"include_usage":true},"tools":[{"type":"function"}],"response_format":{"type":"json_object"}}"#;
-        let Ok(parsed) = parse(body) else {
+        let Ok(parsed) = parse(Bytes::from_static(body)) else {
             panic!("a valid body was refused")
         };
         assert_eq!(parsed.model, "@a/b");
@@ -157,14 +309,70 @@ mod tests {
                 br#"{"model":"m","messages":[{"role":"user"}],"stream":"yes"}"#,
                 "stream",
             ),
+            (br#"{"model":null,"messages":[{"role":"user"}]}"#, "model"),
+            (br#"{"model":"  ","messages":[{"role":"user"}]}"#, "model"),
+            (
+                br#"{"model":"m","messages":[{"role":"user"},"hi"]}"#,
+                "messages[1].role",
+            ),
+            (br#"{"model":"m","messages":[{"role":null}]}"#, "messages[0].role"),
+            (
+                br#"{"model":"m","messages":[{"role":"user"}],"stream_options":5}"#,
+                "stream_options",
+            ),
+            (
+                br#"{"model":"m","messages":[{"role":"user"}],"stream_options":{"include_usage":1}}"#,
+                "stream_options.include_usage",
+            ),
         ] {
-            match parse(body) {
+            match parse(Bytes::from_static(body)) {
                 Err(GatewayError::InvalidRequest { param: Some(p), .. }) => assert_eq!(p, param),
                 Err(other) => panic!("{param}: wrong error {other:?}"),
                 Ok(_) => panic!("{param}: accepted"),
             }
         }
-        assert!(matches!(parse(b"{nope"), Err(GatewayError::InvalidJson(_))));
-        assert!(matches!(parse(b"[1]"), Err(GatewayError::InvalidJson(_))));
+        for bad in [&b"{nope"[..], b"[1]", b"", b"  ", b"{} x", b"\"text\""] {
+            assert!(matches!(
+                parse(Bytes::from_static(bad)),
+                Err(GatewayError::InvalidJson(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn reads_text_images_and_odd_parts_in_place_and_forwards_the_rest_untouched() {
+        let body = br#" {"model":"  @a/b ","messages":[{"role":"system","content":"ab\ncd"},
+            {"role":"user","content":[{"type":"text","text":"xyz"},"junk",{"type":"input_image"}]},
+            {"role":"assistant","content":null,"tool_calls":[]}],
+            "tools":[ ],"functions":null,"response_format":{"type":"text"},"stream":false,"x":{"y":[1,2]}}"#;
+        let Ok(parsed) = parse(Bytes::from_static(body)) else {
+            panic!("a valid body was refused")
+        };
+        assert_eq!(parsed.model, "@a/b");
+        assert!(!parsed.stream && !parsed.include_usage);
+        assert_eq!(
+            parsed.needs,
+            Capabilities {
+                tools: false,
+                vision: true,
+                json_output: false
+            }
+        );
+        // "ab\ncd" is five characters once decoded, "xyz" three: eight, two tokens.
+        assert_eq!(parsed.body.prompt_estimate(), 2);
+
+        let Ok(mut sent) = serde_json::from_slice::<serde_json::Value>(&parsed.body.for_upstream("up", true)) else {
+            panic!("the forwarded body is not JSON")
+        };
+        let Ok(mut original) = serde_json::from_slice::<serde_json::Value>(body) else {
+            panic!("the test body is not JSON")
+        };
+        assert_eq!(sent["stream_options"], serde_json::json!({"include_usage": true}));
+        assert_eq!(sent["model"], "up");
+        for field in ["model", "stream_options"] {
+            sent.as_object_mut().map(|o| o.remove(field));
+            original.as_object_mut().map(|o| o.remove(field));
+        }
+        assert_eq!(sent, original);
     }
 }
