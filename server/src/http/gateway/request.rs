@@ -69,7 +69,8 @@ pub fn parse(raw: Bytes) -> Result<ChatBody, GatewayError> {
     let Some(model_raw) = fields.model else {
         return Err(invalid("You must provide a model parameter.", "model"));
     };
-    let model = match serde_json::from_str::<Cow<str>>(model_raw.get()) {
+    let model = match serde_json::from_str::<String>(model_raw.get()) {
+        Ok(m) if m.trim().len() == m.len() && !m.is_empty() => m,
         Ok(m) if !m.trim().is_empty() => m.trim().to_string(),
         _ => return Err(invalid("'model' must be a non-empty string.", "model")),
     };
@@ -182,10 +183,10 @@ impl<'de> Visitor<'de> for MessageVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Message, A::Error> {
         let mut message = Message::default();
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            match &*key {
-                "role" => message.has_role = map.next_value::<&RawValue>()?.get().starts_with('"'),
-                "content" => {
+        while let Some(key) = map.next_key::<MessageKey>()? {
+            match key {
+                MessageKey::Role => message.has_role = map.next_value::<&RawValue>()?.get().starts_with('"'),
+                MessageKey::Content => {
                     let content = map.next_value::<&RawValue>()?.get();
                     if content.starts_with('"') {
                         message.text_len = string_len(content);
@@ -201,7 +202,7 @@ impl<'de> Visitor<'de> for MessageVisitor {
                         }
                     }
                 }
-                _ => {
+                MessageKey::Other => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
@@ -236,6 +237,36 @@ impl<'de> Visitor<'de> for MessageVisitor {
 
     fn visit_unit<E>(self) -> Result<Message, E> {
         Ok(Message::default())
+    }
+}
+
+/// A message's key, told apart without copying it (as `#[derive(Deserialize)]` does for a
+/// struct's fields).
+enum MessageKey {
+    Role,
+    Content,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for MessageKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = MessageKey;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a message field")
+            }
+
+            fn visit_str<E>(self, key: &str) -> Result<MessageKey, E> {
+                Ok(match key {
+                    "role" => MessageKey::Role,
+                    "content" => MessageKey::Content,
+                    _ => MessageKey::Other,
+                })
+            }
+        }
+        deserializer.deserialize_identifier(KeyVisitor)
     }
 }
 
