@@ -43,11 +43,18 @@ where
     F: FnOnce(String) -> Fut,
     Fut: std::future::Future<Output = Result<Response, GatewayError>>,
 {
+    let started = Instant::now();
     let id = new_request_id();
     let header = HeaderValue::from_str(&id);
     let mut response = serve(id).await.into_response();
     if let Ok(value) = header {
-        tracing::debug!(request_id = ?value, status = response.status().as_u16(), "gateway request");
+        // What `TraceLayer` logged for these routes before, under this module's name.
+        tracing::debug!(
+            request_id = ?value,
+            status = response.status().as_u16(),
+            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "gateway request"
+        );
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     response
