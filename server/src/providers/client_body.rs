@@ -15,6 +15,34 @@ use serde_json::{Map, Value};
 /// usage chunk reaches the client only if it asked for it too.
 const INCLUDE_USAGE: &[u8] = br#"{"include_usage":true}"#;
 
+/// What [`ClientBody::for_upstream`] writes in place of a span of the client's bytes.
+enum Splice<'a> {
+    /// The upstream model's name, as a JSON string.
+    Model(&'a str),
+    /// The value of the client's own `stream_options`.
+    UsageValue,
+    /// A whole `stream_options` member, for a body without one; the object has members
+    /// (`model` at least), so a comma follows.
+    UsageMember,
+}
+
+impl Splice<'_> {
+    fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            // Writing a `&str` into a Vec cannot fail; the name is escaped as JSON.
+            Splice::Model(name) => {
+                let _ = serde_json::to_writer(&mut *out, name);
+            }
+            Splice::UsageValue => out.extend_from_slice(INCLUDE_USAGE),
+            Splice::UsageMember => {
+                out.extend_from_slice(br#""stream_options":"#);
+                out.extend_from_slice(INCLUDE_USAGE);
+                out.push(b',');
+            }
+        }
+    }
+}
+
 pub struct ClientBody {
     raw: Bytes,
     /// Where the body's top-level object opens: the byte after its `{`.
@@ -55,41 +83,22 @@ impl ClientBody {
     /// stream (`ask_usage`) asks for the usage chunk (`stream_options` is replaced). Every
     /// other byte is the client's.
     pub fn for_upstream(&self, upstream_model: &str, ask_usage: bool) -> Vec<u8> {
+        let usage = ask_usage.then(|| match &self.stream_options {
+            Some(options) => (options.clone(), Splice::UsageValue),
+            None => (self.inside..self.inside, Splice::UsageMember),
+        });
+        let mut splices = [Some((self.model.clone(), Splice::Model(upstream_model))), usage];
+        splices.sort_by_key(|splice| splice.as_ref().map(|(at, _)| at.start));
+
         let raw = &self.raw[..];
         let mut out = Vec::with_capacity(raw.len() + upstream_model.len() + 48);
-        let write_model = |out: &mut Vec<u8>| {
-            // Writing a `&str` into a Vec cannot fail; the name is escaped as JSON.
-            let _ = serde_json::to_writer(&mut *out, upstream_model);
-        };
-        let stream_options = self.stream_options.as_ref().filter(|_| ask_usage);
-        match stream_options {
-            Some(options) if options.start < self.model.start => {
-                out.extend_from_slice(&raw[..options.start]);
-                out.extend_from_slice(INCLUDE_USAGE);
-                out.extend_from_slice(&raw[options.end..self.model.start]);
-                write_model(&mut out);
-                out.extend_from_slice(&raw[self.model.end..]);
-            }
-            Some(options) => {
-                out.extend_from_slice(&raw[..self.model.start]);
-                write_model(&mut out);
-                out.extend_from_slice(&raw[self.model.end..options.start]);
-                out.extend_from_slice(INCLUDE_USAGE);
-                out.extend_from_slice(&raw[options.end..]);
-            }
-            None => {
-                out.extend_from_slice(&raw[..self.inside]);
-                if ask_usage {
-                    // The object has members (`model` at least), so a comma follows.
-                    out.extend_from_slice(br#""stream_options":"#);
-                    out.extend_from_slice(INCLUDE_USAGE);
-                    out.push(b',');
-                }
-                out.extend_from_slice(&raw[self.inside..self.model.start]);
-                write_model(&mut out);
-                out.extend_from_slice(&raw[self.model.end..]);
-            }
+        let mut from = 0;
+        for (at, splice) in splices.into_iter().flatten() {
+            out.extend_from_slice(&raw[from..at.start]);
+            splice.write(&mut out);
+            from = at.end;
         }
+        out.extend_from_slice(&raw[from..]);
         out
     }
 

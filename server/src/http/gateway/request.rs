@@ -90,10 +90,10 @@ pub fn parse(raw: Bytes) -> Result<ChatBody, GatewayError> {
         ));
     }
 
-    let stream = match fields.stream.map(RawValue::get) {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(_) => return Err(invalid("'stream' must be a boolean.", "stream")),
+    let stream = match fields.stream.map(boolean) {
+        None => false,
+        Some(Some(flag)) => flag,
+        Some(None) => return Err(invalid("'stream' must be a boolean.", "stream")),
     };
     let include_usage = match fields.stream_options {
         None => false,
@@ -101,16 +101,8 @@ pub fn parse(raw: Bytes) -> Result<ChatBody, GatewayError> {
             Ok(StreamOptions { include_usage: None }) => false,
             Ok(StreamOptions {
                 include_usage: Some(flag),
-            }) => match flag.get() {
-                "true" => true,
-                "false" => false,
-                _ => {
-                    return Err(invalid(
-                        "'include_usage' must be a boolean.",
-                        "stream_options.include_usage",
-                    ))
-                }
-            },
+            }) => boolean(flag)
+                .ok_or_else(|| invalid("'include_usage' must be a boolean.", "stream_options.include_usage"))?,
             Err(_) => return Err(invalid("'stream_options' must be an object.", "stream_options")),
         },
     };
@@ -129,7 +121,6 @@ pub fn parse(raw: Bytes) -> Result<ChatBody, GatewayError> {
     let prompt_chars = messages.iter().map(|m| m.text_len).sum();
     let model_span = span(model_raw);
     let options_span = fields.stream_options.map(span);
-    drop(messages);
     Ok(ChatBody {
         body: ClientBody::new(raw, open + 1, model_span, options_span, prompt_chars),
         model,
@@ -137,6 +128,15 @@ pub fn parse(raw: Bytes) -> Result<ChatBody, GatewayError> {
         include_usage,
         needs,
     })
+}
+
+/// A JSON `true` or `false`; `None` for any other value.
+fn boolean(value: &RawValue) -> Option<bool> {
+    match value.get() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
 }
 
 fn non_empty_array(value: &RawValue) -> bool {
