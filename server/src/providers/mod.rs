@@ -280,20 +280,24 @@ async fn read_whole(response: reqwest::Response, deadline: tokio::time::Instant)
 }
 
 /// Waits for a stream's first events (within the first-token timeout), so that a failure
-/// before any byte reaches the client can still fall back.
+/// before any byte reaches the client can still fall back. They stay at the stream's head.
 async fn started(
     chunks: impl futures::Stream<Item = Result<Bytes, ProviderError>> + Send + 'static,
     t: Timeouts,
 ) -> Result<Reply, ProviderError> {
     use futures::StreamExt;
-    let mut chunks = Box::pin(chunks);
-    match tokio::time::timeout(t.first_token(), chunks.next()).await {
-        Err(_) => Err(ProviderError::Timeout),
-        Ok(None) => Err(ProviderError::Protocol("the stream ended before any data".into())),
-        Ok(Some(Err(e))) => Err(e),
-        Ok(Some(Ok(first))) => Ok(Reply::Stream(Box::pin(
-            futures::stream::once(async { Ok(first) }).chain(chunks),
-        ))),
+    let mut chunks = Box::pin(chunks.peekable());
+    let first = tokio::time::timeout(t.first_token(), chunks.as_mut().peek())
+        .await
+        .map_err(|_| ProviderError::Timeout)?;
+    match first {
+        Some(Ok(_)) => Ok(Reply::Stream(chunks)),
+        None => Err(ProviderError::Protocol("the stream ended before any data".into())),
+        // Taken out of the stream, which holds it.
+        Some(Err(_)) => match chunks.next().await {
+            Some(Err(e)) => Err(e),
+            _ => Err(ProviderError::Protocol("the stream failed before any data".into())),
+        },
     }
 }
 

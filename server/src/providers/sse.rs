@@ -4,8 +4,12 @@
 //! OpenAI-compatible stream reaches the client as the provider wrote it: a received chunk that
 //! ends on an event boundary (nearly all of them) is passed on as it is, without a copy. It
 //! stops at `[DONE]` (the gateway sends its own) and ends with a timeout error at the call's
-//! deadline. [`payloads`] reads the `data:` payloads of a run, for translation and metering;
-//! [`frame`] makes an event of a payload built here.
+//! deadline. [`payloads`] reads the `data:` payloads of a run, for translation and metering,
+//! [`event_at`] the one event around a given byte; [`frame`] makes an event of a payload built
+//! here.
+
+use std::borrow::Cow;
+use std::ops::Range;
 
 use axum::body::Bytes;
 use bytes::BytesMut;
@@ -21,25 +25,33 @@ where
 {
     async_stream::stream! {
         let mut bytes = Box::pin(bytes);
+        // One timer for the whole stream. It is polled only while no chunk is ready, and only
+        // then registered with the runtime; a timer per read cost a registration each.
+        let deadline = tokio::time::sleep_until(deadline);
+        tokio::pin!(deadline);
         // The start of an event whose end has not arrived yet.
         let mut partial = BytesMut::new();
         loop {
-            let (received, ended) = match tokio::time::timeout_at(deadline, bytes.next()).await {
-                Err(_) => {
+            let next = tokio::select! {
+                biased;
+                next = bytes.next() => next,
+                () = &mut deadline => {
                     yield Err(ProviderError::Timeout);
                     return;
                 }
-                Ok(Some(Err(e))) => {
+            };
+            let (received, ended) = match next {
+                Some(Err(e)) => {
                     yield Err(ProviderError::Protocol(format!("stream broke: {e}")));
                     return;
                 }
-                Ok(Some(Ok(chunk))) if partial.is_empty() => (chunk, false),
-                Ok(Some(Ok(chunk))) => {
+                Some(Ok(chunk)) if partial.is_empty() => (chunk, false),
+                Some(Ok(chunk)) => {
                     partial.extend_from_slice(&chunk);
                     (partial.split().freeze(), false)
                 }
-                Ok(None) if partial.is_empty() => return,
-                Ok(None) => {
+                None if partial.is_empty() => return,
+                None => {
                     // A last event without its blank line still counts.
                     partial.extend_from_slice(b"\n\n");
                     (partial.split().freeze(), true)
@@ -75,8 +87,8 @@ fn whole_events(received: &Bytes) -> Run {
     let mut kept_until = 0;
     while let Some((len, sep)) = find_event_end(&received[consumed..]) {
         let (start, end) = (consumed, consumed + len + sep);
-        match event_data(received.slice(start..start + len)) {
-            Some(data) if data.as_ref() == b"[DONE]" => {
+        match event_data(&received[start..start + len]) {
+            Some(data) if *data == *b"[DONE]" => {
                 return Run {
                     events: kept.map_or_else(|| received.slice(..start), Bytes::from),
                     consumed: end,
@@ -103,22 +115,46 @@ fn whole_events(received: &Bytes) -> Run {
 }
 
 /// The `data:` payloads of a run of events, in order.
-pub fn payloads(run: &Bytes) -> impl Iterator<Item = Bytes> + '_ {
-    split(run).map(|(_, data)| data)
-}
-
-/// The events of a run that carry data, in order: where each lies in the run (its blank line
-/// included) and its payload.
-pub fn split(run: &Bytes) -> impl Iterator<Item = (std::ops::Range<usize>, Bytes)> + '_ {
+pub fn payloads(run: &[u8]) -> impl Iterator<Item = Cow<'_, [u8]>> + '_ {
     let mut from = 0;
     std::iter::from_fn(move || loop {
         let (len, sep) = find_event_end(&run[from..])?;
-        let (start, end) = (from, from + len + sep);
-        from = end;
-        if let Some(data) = event_data(run.slice(start..start + len)) {
-            return Some((start..end, data));
+        let event = &run[from..from + len];
+        from += len + sep;
+        if let Some(data) = event_data(event) {
+            return Some(data);
         }
     })
+}
+
+/// The event of a run that holds byte `at`: where it lies in the run (its blank line included)
+/// and its payload (`None` for an event without data). Found from `at` outwards, so the events
+/// before it are not read.
+pub fn event_at(run: &[u8], at: usize) -> (Range<usize>, Option<Cow<'_, [u8]>>) {
+    let start = event_start(&run[..at]);
+    match find_event_end(&run[start..]) {
+        Some((len, sep)) => (start..start + len + sep, event_data(&run[start..start + len])),
+        None => (start..run.len(), event_data(&run[start..])),
+    }
+}
+
+/// Where the event that `before` ends inside of starts: after the last blank line (`\n\n` or
+/// `\r\n\r\n`), or at 0. Read backwards a line at a time (a vectorised scan each), so only the
+/// event's own lines are read.
+fn event_start(before: &[u8]) -> usize {
+    let mut end = before.len();
+    while let Some(n) = memchr::memrchr(b'\n', &before[..end]) {
+        let blank = match n.checked_sub(1).map(|p| before[p]) {
+            Some(b'\n') => true,
+            Some(b'\r') => n >= 2 && before[n - 2] == b'\n',
+            _ => false,
+        };
+        if blank {
+            return n + 1;
+        }
+        end = n;
+    }
+    0
 }
 
 /// One event carrying `payload`.
@@ -147,13 +183,14 @@ fn find_event_end(buf: &[u8]) -> Option<(usize, usize)> {
     None
 }
 
-/// The event's `data:` lines joined by newlines; `None` for events without data (comments, pings).
-fn event_data(event: Bytes) -> Option<Bytes> {
+/// The event's `data:` lines joined by newlines, borrowed from the event when there is one line
+/// (nearly always); `None` for events without data (comments, pings).
+fn event_data(event: &[u8]) -> Option<Cow<'_, [u8]>> {
     // The common case, found with one vectorised scan: a single `data:` line.
     if let Some(rest) = event.strip_prefix(b"data:") {
         if memchr::memchr(b'\n', rest).is_none() {
             let rest = rest.strip_prefix(b" ").unwrap_or(rest);
-            return Some(event.slice_ref(rest.strip_suffix(b"\r").unwrap_or(rest)));
+            return Some(Cow::Borrowed(rest.strip_suffix(b"\r").unwrap_or(rest)));
         }
     }
     let mut data_lines = event
@@ -163,8 +200,7 @@ fn event_data(event: Bytes) -> Option<Bytes> {
         .map(|rest| rest.strip_prefix(b" ").unwrap_or(rest));
     let first = data_lines.next()?;
     let Some(second) = data_lines.next() else {
-        // The common case: one `data:` line, returned as a slice of the event.
-        return Some(event.slice_ref(first));
+        return Some(Cow::Borrowed(first));
     };
     let mut data = Vec::with_capacity(event.len());
     data.extend_from_slice(first);
@@ -172,7 +208,7 @@ fn event_data(event: Bytes) -> Option<Bytes> {
         data.push(b'\n');
         data.extend_from_slice(rest);
     }
-    Some(Bytes::from(data))
+    Some(Cow::Owned(data))
 }
 
 #[cfg(test)]
@@ -208,8 +244,9 @@ mod tests {
             ]
         );
         let all: String = got.concat();
-        let data: Vec<Bytes> = payloads(&Bytes::from(all)).collect();
+        let data: Vec<Cow<[u8]>> = payloads(all.as_bytes()).collect();
         assert_eq!(data, vec![&b"{\"a\":1}"[..], b"two", b"3", b"four\nfive", b"six"]);
+        assert!(matches!(data[0], Cow::Borrowed(_)), "a one-line payload is not copied");
     }
 
     #[tokio::test]
@@ -221,6 +258,34 @@ mod tests {
         ])
         .await;
         assert_eq!(got, vec!["data: one\n\ndata: two\n\n", "data: end\n\n"]);
+    }
+
+    #[test]
+    fn the_event_around_a_byte_is_found_from_it() {
+        let run = b"data: one\n\nevent: x\r\ndata: two\r\ndata: 2\r\n\r\ndata: three\n\ndata: four";
+        let around = |needle: &[u8]| {
+            let at = memchr::memmem::find(run, needle).expect("in the run");
+            let (range, data) = event_at(run, at);
+            (
+                String::from_utf8_lossy(&run[range]).into_owned(),
+                data.map(|d| d.into_owned()),
+            )
+        };
+        assert_eq!(around(b"one"), ("data: one\n\n".into(), Some(b"one".to_vec())));
+        assert_eq!(
+            around(b"2"),
+            (
+                "event: x\r\ndata: two\r\ndata: 2\r\n\r\n".into(),
+                Some(b"two\n2".to_vec())
+            )
+        );
+        assert_eq!(around(b"event"), around(b"2"), "any byte of the event");
+        assert_eq!(around(b"three"), ("data: three\n\n".into(), Some(b"three".to_vec())));
+        assert_eq!(
+            around(b"four"),
+            ("data: four".into(), Some(b"four".to_vec())),
+            "an unclosed last one"
+        );
     }
 
     #[test]

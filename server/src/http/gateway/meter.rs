@@ -58,32 +58,49 @@ fn after_response(work: impl FnOnce() + Send + 'static) {
     }
 }
 
+#[derive(Clone)]
 pub struct Meter {
     pub facts: RequestFacts,
     pub sink: MetricsSink,
     pub routing: Arc<Routing>,
 }
 
+/// The model a record is of, and its prices: all of the catalog entry a record needs.
+struct Billed {
+    model_id: String,
+    input_price_per_mtok: f64,
+    output_price_per_mtok: f64,
+}
+
+impl Billed {
+    fn of(model: &CatalogModel) -> Self {
+        Billed {
+            model_id: model.id.clone(),
+            input_price_per_mtok: model.input_price_per_mtok,
+            output_price_per_mtok: model.output_price_per_mtok,
+        }
+    }
+}
+
 impl Meter {
     /// One provider call that ends now. Its times are taken here; `usage` is worked out later
-    /// (see [`after_response`]).
+    /// (see [`after_response`]). Takes the meter: the call's last record moves the request's
+    /// facts into it rather than copying them.
     fn write(
-        &self,
-        model: &CatalogModel,
+        self,
+        billed: Billed,
         status: u16,
         class: Option<&'static str>,
         ttft: Option<Instant>,
         usage: impl FnOnce() -> Usage + Send + 'static,
     ) {
         let end = Instant::now();
-        let facts = self.facts.clone();
-        let (model_id, input_price, output_price) = (
-            model.id.clone(),
-            model.input_price_per_mtok,
-            model.output_price_per_mtok,
-        );
-        let routing = self.routing.clone();
-        let sink = self.sink.clone();
+        let Meter { facts, sink, routing } = self;
+        let Billed {
+            model_id,
+            input_price_per_mtok: input_price,
+            output_price_per_mtok: output_price,
+        } = billed;
         after_response(move || {
             let usage = usage();
             let latency_ms = ms(facts.started, end);
@@ -122,14 +139,16 @@ impl Meter {
             ProviderError::Timeout => 504,
             ProviderError::Connect(_) | ProviderError::Protocol(_) => 502,
         };
-        self.write(model, status, Some(error.class()), None, Usage::default);
+        // Not the request's last record: a retry may follow.
+        self.clone()
+            .write(Billed::of(model), status, Some(error.class()), None, Usage::default);
     }
 
     /// A whole answer: usage from its `usage` object.
-    pub fn whole(&self, model: &CatalogModel, body: &Bytes) {
+    pub fn whole(self, model: &CatalogModel, body: &Bytes) {
         let body = body.clone();
         let prompt_estimate = self.facts.prompt_estimate;
-        self.write(model, 200, None, None, move || {
+        self.write(Billed::of(model), 200, None, None, move || {
             whole_usage(&body)
                 .and_then(|u| {
                     Some(Usage {
@@ -147,10 +166,9 @@ impl Meter {
     /// The SSE body for a started stream: the provider's events as they come, then `[DONE]`.
     /// `forward_usage`: whether the client asked for the usage chunk (the gateway always asks
     /// the provider, to bill precisely).
-    pub fn stream(self, model: CatalogModel, upstream: EventStream, forward_usage: bool) -> Body {
+    pub fn stream(self, model: &CatalogModel, upstream: EventStream, forward_usage: bool) -> Body {
         let mut state = StreamState {
-            meter: self,
-            model,
+            meter: Some((self, Billed::of(model))),
             first_token: Instant::now(),
             seen: Seen::default(),
             end: StreamEnd::Cancelled,
@@ -196,8 +214,8 @@ enum StreamEnd {
 }
 
 struct StreamState {
-    meter: Meter,
-    model: CatalogModel,
+    /// Taken when the stream's record is written, as it is dropped.
+    meter: Option<(Meter, Billed)>,
     first_token: Instant,
     seen: Seen,
     end: StreamEnd,
@@ -231,10 +249,6 @@ impl LazyCount {
         self.held.push(events.clone());
     }
 
-    fn add(&mut self, chars: usize) {
-        self.chars += chars;
-    }
-
     fn total(&self) -> usize {
         self.chars + self.held.iter().map(content_chars).sum::<usize>()
     }
@@ -249,27 +263,16 @@ impl StreamState {
 
 impl Seen {
     /// Notes usage and content in a run of events, and returns what goes to the client: the
-    /// run as it came, unless it holds a usage-only chunk the client did not ask for. Only a run
-    /// that may carry usage is parsed now.
+    /// run as it came, unless it holds a usage-only chunk the client did not ask for. Only the
+    /// events that may carry usage are read now, each found from its `usage` key, so content
+    /// events are not even split apart.
     fn observe(&mut self, events: Bytes, forward_usage: bool) -> Bytes {
-        if !may_carry_usage(&events) {
-            if self.usage.is_none() {
-                self.content.hold(&events);
-            }
-            return events;
-        }
-        // Some event here may carry usage: each is looked at alone, and only those that may
-        // are parsed. A usage-only chunk the client did not ask for is cut out.
         let mut cut: Vec<std::ops::Range<usize>> = Vec::new();
-        for (range, payload) in sse::split(&events) {
-            if !may_carry_usage(&payload) {
-                if self.usage.is_none() {
-                    self.content.hold(&events.slice(range));
-                }
-                continue;
-            }
-            // A typed, borrowing view: only the fields metering needs, no map per chunk.
-            let Ok(chunk) = serde_json::from_slice::<ChunkView>(&payload) else {
+        let mut from = 0;
+        while let Some(at) = usage_key_at(&events[from..]) {
+            let (range, payload) = sse::event_at(&events, from + at);
+            from = range.end;
+            let Some(chunk) = payload.map(|payload| usage_chunk(&payload, !forward_usage)) else {
                 continue;
             };
             if let Some(prompt) = chunk.usage.as_ref().and_then(|u| u.prompt_tokens) {
@@ -278,15 +281,15 @@ impl Seen {
                     completion: chunk.usage.as_ref().and_then(|u| u.completion_tokens).unwrap_or(0),
                 });
             }
-            self.content.add(chunk.content_chars());
-            let usage_only = chunk.choices.as_ref().is_some_and(Vec::is_empty) && chunk.usage.is_some();
-            if usage_only && !forward_usage {
+            if chunk.usage_only && !forward_usage {
                 cut.push(range);
             }
         }
         if self.usage.is_some() {
             // Counting is no longer needed.
             self.content = LazyCount::default();
+        } else {
+            self.content.hold(&events);
         }
         match cut.as_slice() {
             [] => events,
@@ -306,26 +309,89 @@ impl Seen {
     }
 }
 
-/// The key metering looks for, quotes included: a quote inside a JSON string is always
-/// escaped, so these bytes only ever start a key (or a string value `"usage"`, which no `:`
-/// follows).
-const USAGE_KEY: &[u8] = b"\"usage\"";
-
-/// What follows a `"usage"` key up to its value, when the value is an object.
-fn object_after_key(after: &[u8]) -> Option<&[u8]> {
-    let value = after.trim_ascii_start().strip_prefix(b":")?.trim_ascii_start();
-    (value.first() == Some(&b'{')).then_some(value)
+/// What metering reads in a chunk that may carry usage.
+struct UsageChunk {
+    usage: Option<UsageView>,
+    /// A usage object and an empty `choices`: the chunk a client gets only when it asks.
+    usage_only: bool,
 }
 
-/// Whether a chunk may hold a `usage` object: an unescaped `"usage"` followed by `:` and `{`.
-/// Content chunks (no such key, or `"usage":null`) fail this without being parsed. A false
-/// positive costs one parse, and a chunk that does carry usage always passes.
-fn may_carry_usage(payload: &[u8]) -> bool {
+/// Reads a chunk's usage and, when `tell_usage_only`, whether it is usage-only. The usual
+/// usage chunk (`"choices":[]`, `usage` last) is read without parsing the rest, as a whole
+/// answer's is (see [`usage_near_the_end`]); any other is parsed.
+fn usage_chunk(payload: &[u8], tell_usage_only: bool) -> UsageChunk {
+    if let Some(usage) = usage_near_the_end(payload) {
+        let usage_only = if tell_usage_only {
+            choices_empty(payload)
+        } else {
+            Some(false)
+        };
+        if let Some(usage_only) = usage_only {
+            return UsageChunk {
+                usage: Some(usage),
+                usage_only,
+            };
+        }
+    }
+    match serde_json::from_slice::<ChunkView>(payload) {
+        Ok(chunk) => UsageChunk {
+            usage_only: chunk.choices.as_ref().is_some_and(Vec::is_empty) && chunk.usage.is_some(),
+            usage: chunk.usage,
+        },
+        Err(_) => UsageChunk {
+            usage: None,
+            usage_only: false,
+        },
+    }
+}
+
+/// Whether a chunk's `choices` is an empty array, when one scan can tell: with no `"choices"`
+/// key it is not (there are none), with exactly one it is that key's value; with more than
+/// one, nested ones among them, `None`, and the chunk is parsed. (A lone nested
+/// `"choices": []` in a chunk without top-level choices reads as empty: such a chunk carries
+/// no content either way.)
+fn choices_empty(payload: &[u8]) -> Option<bool> {
+    static FINDER: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(CHOICES_KEY));
+    let mut values = FINDER
+        .find_iter(payload)
+        .filter_map(|at| value_after_key(&payload[at + CHOICES_KEY.len()..]));
+    match (values.next(), values.next()) {
+        (None, _) => Some(false),
+        (Some(value), None) => Some(
+            value
+                .strip_prefix(b"[")
+                .is_some_and(|rest| rest.trim_ascii_start().starts_with(b"]")),
+        ),
+        _ => None,
+    }
+}
+
+/// The keys metering looks for, quotes included: a quote inside a JSON string is always
+/// escaped, so these bytes only ever start a key (or a string value such as `"usage"`, which
+/// no `:` follows).
+const USAGE_KEY: &[u8] = b"\"usage\"";
+const CHOICES_KEY: &[u8] = b"\"choices\"";
+
+/// The value after a key (`after` starts just past its closing quote), when a `:` follows.
+fn value_after_key(after: &[u8]) -> Option<&[u8]> {
+    Some(after.trim_ascii_start().strip_prefix(b":")?.trim_ascii_start())
+}
+
+/// The value after a `"usage"` key, when it is an object.
+fn object_after_key(after: &[u8]) -> Option<&[u8]> {
+    value_after_key(after).filter(|value| value.first() == Some(&b'{'))
+}
+
+/// Where the first `usage` key whose value is an object starts: an unescaped `"usage"`
+/// followed by `:` and `{`. Content chunks (no such key, or `"usage":null`) have none and are
+/// not parsed. A false find costs one parse, and a chunk that does carry usage is always found.
+fn usage_key_at(payload: &[u8]) -> Option<usize> {
     // Built once: building a searcher costs more than searching a chunk.
     static FINDER: LazyLock<memchr::memmem::Finder<'static>> = LazyLock::new(|| memchr::memmem::Finder::new(USAGE_KEY));
     FINDER
         .find_iter(payload)
-        .any(|at| object_after_key(&payload[at + USAGE_KEY.len()..]).is_some())
+        .find(|&at| object_after_key(&payload[at + USAGE_KEY.len()..]).is_some())
 }
 
 /// The top-level `usage` object of a whole answer. OpenAI-compatible APIs put it after the
@@ -429,17 +495,19 @@ impl Drop for StreamState {
             StreamEnd::Failed(class) => (502, Some(class)),
             StreamEnd::Cancelled => (499, Some("cancelled")),
         };
+        let Some((meter, billed)) = self.meter.take() else {
+            return;
+        };
         // The provider's usage when it sent one; otherwise what was counted on the way out.
         let reported = self.seen.usage;
         let content = std::mem::take(&mut self.seen.content);
-        let prompt_estimate = self.meter.facts.prompt_estimate;
-        self.meter
-            .write(&self.model, status, class, Some(self.first_token), move || {
-                reported.unwrap_or_else(|| Usage {
-                    prompt: prompt_estimate,
-                    completion: (content.total() as u64).div_ceil(4),
-                })
-            });
+        let prompt_estimate = meter.facts.prompt_estimate;
+        meter.write(billed, status, class, Some(self.first_token), move || {
+            reported.unwrap_or_else(|| Usage {
+                prompt: prompt_estimate,
+                completion: (content.total() as u64).div_ceil(4),
+            })
+        });
     }
 }
 
@@ -448,18 +516,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_chunks_that_may_carry_usage_are_parsed() {
+    fn only_chunks_that_may_carry_usage_are_read() {
         let usage = br#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}}"#;
         let spaced = br#"{"choices": [], "usage" : { "prompt_tokens": 3 }}"#;
         let nested = br#"{"choices":[],"x_groq":{"usage":{"prompt_tokens":3}}}"#;
         for carrying in [&usage[..], spaced, nested] {
-            assert!(may_carry_usage(carrying), "{}", String::from_utf8_lossy(carrying));
+            assert!(
+                usage_key_at(carrying).is_some(),
+                "{}",
+                String::from_utf8_lossy(carrying)
+            );
         }
         let null = br#"{"choices":[{"delta":{"content":"hi"}}],"usage":null}"#;
         let quoted = br#"{"choices":[{"delta":{"content":"say \"usage\": {1}"}}]}"#;
         let word = br#"{"choices":[{"delta":{"content":"usage"}}]}"#;
         for content in [&null[..], quoted, word] {
-            assert!(!may_carry_usage(content), "{}", String::from_utf8_lossy(content));
+            assert!(usage_key_at(content).is_none(), "{}", String::from_utf8_lossy(content));
         }
     }
 
@@ -507,8 +579,7 @@ mod tests {
             count.hold(&run);
             assert!(count.held.len() <= LazyCount::HELD);
         }
-        count.add(5);
-        assert_eq!(count.total(), 200 * 3 + 5);
+        assert_eq!(count.total(), 200 * 3);
         assert_eq!(content_chars(&Bytes::from_static(b"data: not json\n\n")), 0);
     }
 
@@ -547,5 +618,62 @@ mod tests {
         let out = seen.observe(run.clone(), true);
         assert_eq!(out, run, "asked for, it stays, and the run is not copied");
         assert_eq!(out.as_ptr(), run.as_ptr());
+    }
+
+    #[test]
+    fn usage_is_read_wherever_it_stands_in_a_chunk() {
+        // Chunks written as text: `json!` would sort their keys.
+        let observe = |chunks: &[&str]| {
+            let run: String = chunks.iter().map(|chunk| format!("data: {chunk}\n\n")).collect();
+            let mut seen = Seen::default();
+            let out = seen.observe(Bytes::from(run), false);
+            let usage = seen.usage.map(|u| (u.prompt, u.completion));
+            (String::from_utf8(out.to_vec()).expect("utf8"), usage)
+        };
+        let content = r#"{"choices":[{"index":0,"delta":{"content":"Hi"}}]}"#;
+        let content_event = format!("data: {content}\n\n");
+
+        // Usage before further members, or spaced out: still read, still cut.
+        let first = r#"{"usage":{"prompt_tokens":7,"completion_tokens":3},"choices":[],"system_fingerprint":"fp"}"#;
+        let spaced = r#"{"choices" : [ ], "usage" : {"prompt_tokens": 7, "completion_tokens": 3} }"#;
+        for usage_only in [first, spaced] {
+            assert_eq!(
+                observe(&[content, usage_only]),
+                (content_event.clone(), Some((7, 3))),
+                "{usage_only}"
+            );
+        }
+        // Usage on the last content chunk (some providers): read, and the chunk stays.
+        let with_content =
+            r#"{"choices":[{"index":0,"delta":{"content":"!"}}],"usage":{"prompt_tokens":7,"completion_tokens":3}}"#;
+        assert_eq!(
+            observe(&[content, with_content]),
+            (format!("{content_event}data: {with_content}\n\n"), Some((7, 3)))
+        );
+        // A nested `choices` beside the top-level one: the chunk is parsed, and the top level
+        // decides.
+        let nested = r#"{"choices":[],"x":{"choices":[1]},"usage":{"prompt_tokens":7,"completion_tokens":3}}"#;
+        assert_eq!(observe(&[nested]), (String::new(), Some((7, 3))));
+        // Each usage chunk of a run is read; the last wins.
+        let later = r#"{"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":4}}"#;
+        assert_eq!(observe(&[first, content, later]), (content_event, Some((9, 4))));
+        // A usage object without `prompt_tokens` is not usage: the content is counted instead.
+        let partial = r#"{"choices":[{"index":0,"delta":{"content":"abcd"}}],"usage":{"total_tokens":1}}"#;
+        let mut seen = Seen::default();
+        seen.observe(Bytes::from(format!("data: {partial}\n\n")), false);
+        assert_eq!((seen.usage.is_none(), seen.content.total()), (true, 4));
+    }
+
+    #[test]
+    fn an_empty_choices_is_told_by_one_scan_when_it_can_be() {
+        assert_eq!(choices_empty(br#"{"choices":[],"usage":{}}"#), Some(true));
+        assert_eq!(choices_empty(br#"{"choices" : [ ] }"#), Some(true));
+        assert_eq!(choices_empty(br#"{"choices":[{"delta":{}}]}"#), Some(false));
+        assert_eq!(
+            choices_empty(br#"{"usage":{},"x":"choices"}"#),
+            Some(false),
+            "a value, not a key"
+        );
+        assert_eq!(choices_empty(br#"{"choices":[],"x":{"choices":[]}}"#), None);
     }
 }

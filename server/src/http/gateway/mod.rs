@@ -265,7 +265,7 @@ fn respond(meter: Meter, model: &CatalogModel, reply: Reply, forward_usage: bool
             meter.whole(model, &bytes);
             ("application/json", Body::from(bytes))
         }
-        Reply::Stream(chunks) => ("text/event-stream", meter.stream(model.clone(), chunks, forward_usage)),
+        Reply::Stream(chunks) => ("text/event-stream", meter.stream(model, chunks, forward_usage)),
     };
     let mut response = (StatusCode::OK, body).into_response();
     let headers = response.headers_mut();
