@@ -146,7 +146,8 @@ fn event_start(before: &[u8]) -> usize {
     while let Some(n) = memchr::memrchr(b'\n', &before[..end]) {
         let blank = match n.checked_sub(1).map(|p| before[p]) {
             Some(b'\n') => true,
-            Some(b'\r') => n >= 2 && before[n - 2] == b'\n',
+            // The same two separators `find_event_end` knows.
+            Some(b'\r') => n >= 3 && before[n - 2] == b'\n' && before[n - 3] == b'\r',
             _ => false,
         };
         if blank {
@@ -286,6 +287,10 @@ mod tests {
             ("data: four".into(), Some(b"four".to_vec())),
             "an unclosed last one"
         );
+        // Only the separators that end an event going forwards start one going backwards.
+        let mixed = b"data: a\n\r\ndata: b\n\n";
+        let at = memchr::memmem::find(mixed, b"b\n").expect("in the run");
+        assert_eq!(event_at(mixed, at).0, 0..mixed.len());
     }
 
     #[test]
