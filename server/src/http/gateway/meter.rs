@@ -281,7 +281,7 @@ impl Seen {
                     completion: chunk.usage.as_ref().and_then(|u| u.completion_tokens).unwrap_or(0),
                 });
             }
-            if chunk.usage_only && !forward_usage {
+            if chunk.usage_only {
                 cut.push(range);
             }
         }
@@ -313,6 +313,7 @@ impl Seen {
 struct UsageChunk {
     usage: Option<UsageView>,
     /// A usage object and an empty `choices`: the chunk a client gets only when it asks.
+    /// Told only when asked (`tell_usage_only`); false otherwise.
     usage_only: bool,
 }
 
@@ -335,7 +336,7 @@ fn usage_chunk(payload: &[u8], tell_usage_only: bool) -> UsageChunk {
     }
     match serde_json::from_slice::<ChunkView>(payload) {
         Ok(chunk) => UsageChunk {
-            usage_only: chunk.choices.as_ref().is_some_and(Vec::is_empty) && chunk.usage.is_some(),
+            usage_only: tell_usage_only && chunk.choices.as_ref().is_some_and(Vec::is_empty) && chunk.usage.is_some(),
             usage: chunk.usage,
         },
         Err(_) => UsageChunk {
