@@ -350,10 +350,15 @@ fn hello(model: &str) -> Value {
 }
 
 /// Waits until the metrics writer has stored `n` records (it batches off the request path).
+/// How many 50 ms polls to wait for stored records: the writer runs at idle
+/// priority, so on a CI machine busy with other tests it may wait seconds for
+/// a core. Waits end as soon as what they wait for is stored.
+const RECORD_WAIT_POLLS: usize = 400;
+
 async fn records(s: &Setup, n: i64) -> Vec<server::storage::RequestRecord> {
     let storage = server::storage::connect(&s.db.url).await.expect("open");
     let mut count = 0;
-    for _ in 0..100 {
+    for _ in 0..RECORD_WAIT_POLLS {
         count = storage.count_request_records().await.expect("count");
         if count >= n {
             break;
@@ -497,11 +502,20 @@ async fn failures_fall_back_once_to_another_model(backend: Backend) {
     let err: Value = resp.json().await.expect("json");
     assert_eq!(err["error"]["code"], "upstream_error");
 
+    // Records are written in batches by a background writer: wait until every
+    // answer and a failure are stored, not just the first failure (the first
+    // "mixed" request's failed attempt may be stored before the last answers).
     let storage = server::storage::connect(&s.db.url).await.expect("open");
+    let answered = |stored: &[server::storage::RequestRecord]| {
+        stored
+            .iter()
+            .filter(|r| r.model_id == "sim/fast" && r.status == 200)
+            .count()
+    };
     let mut stored = Vec::new();
-    for _ in 0..100 {
+    for _ in 0..RECORD_WAIT_POLLS {
         stored = storage.list_request_records(1000).await.expect("list");
-        if stored.iter().any(|r| r.model_id == "fake/down") {
+        if answered(&stored) >= 8 && stored.iter().any(|r| r.model_id == "fake/down") {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -511,11 +525,7 @@ async fn failures_fall_back_once_to_another_model(backend: Backend) {
     assert!(failed
         .iter()
         .all(|r| r.status == 500 && r.error_class.as_deref() == Some("upstream_5xx")));
-    let ok = stored
-        .iter()
-        .filter(|r| r.model_id == "sim/fast" && r.status == 200)
-        .count();
-    assert_eq!(ok, 8);
+    assert_eq!(answered(&stored), 8);
 }
 
 async fn upstream_client_errors_pass_through(backend: Backend) {
@@ -772,17 +782,20 @@ async fn rollups_sum_the_records(backend: Backend) {
         .await
         .expect("q")
         .expect("set");
-    // Records are written first, rollups right after: wait for the rollups to catch up.
+    // Records are written first, rollups right after: wait until all 20 answers
+    // are stored (a failed attempt's record is queued before its fallback's
+    // answer, so nothing comes after them) and the rollups have caught up.
     let mut rows = Vec::new();
-    for _ in 0..100 {
+    let mut records = Vec::new();
+    for _ in 0..RECORD_WAIT_POLLS {
         rows = storage.rollups(set.id, 0, i64::MAX).await.expect("rollups");
-        let records = storage.count_request_records().await.expect("count");
-        if records >= 20 && rows.iter().map(|r| r.count).sum::<i64>() == records {
+        records = storage.list_request_records(1000).await.expect("records");
+        let answered = records.iter().filter(|r| r.status == 200).count();
+        if answered >= 20 && rows.iter().map(|r| r.count).sum::<i64>() == records.len() as i64 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let records = storage.list_request_records(1000).await.expect("records");
     assert_eq!(
         rows.iter().map(|r| r.count).sum::<i64>(),
         records.len() as i64,
