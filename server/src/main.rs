@@ -1,5 +1,5 @@
 /// mimalloc rather than glibc's malloc: per request, the gateway allocates and frees a few
-/// hundred small objects (hyper's and reqwest's buffers, headers and futures) on one thread.
+/// hundred small objects (hyper's buffers, headers and futures) on one thread.
 /// Under callgrind (`scripts/bench-gateway instructions`) glibc's malloc and free were a fifth
 /// of the gateway's instructions; mimalloc cut the total per request by 14-17 % at 64
 /// concurrent requests.

@@ -4,10 +4,12 @@
 
 use app::catalog::CatalogModel;
 use axum::body::Bytes;
+use axum::http::{header, HeaderMap, HeaderValue};
 use futures::StreamExt;
 use serde_json::{json, Map, Value};
 use tokio::time::Instant;
 
+use super::upstream::{self, Upstream};
 use super::{read_whole, send, sse, started, unix_now, ChatRequest, Provider, ProviderError, Reply, Timeouts};
 
 const API_VERSION: &str = "2023-06-01";
@@ -15,24 +17,20 @@ const API_VERSION: &str = "2023-06-01";
 const DEFAULT_MAX_TOKENS: u64 = 4096;
 
 pub struct AnthropicProvider {
-    client: reqwest::Client,
-    // Parsed once: parsing per request showed up in profiles.
-    url: reqwest::Url,
-    api_key: String,
+    upstream: Upstream,
 }
 
 impl AnthropicProvider {
     pub fn new(base_url: &str, api_key: String, timeouts: Timeouts) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(timeouts.connect())
-            .tcp_nodelay(true)
-            .build()
-            .map_err(|e| e.to_string())?;
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert("anthropic-version", HeaderValue::from_static(API_VERSION));
+        let mut key = HeaderValue::try_from(api_key).map_err(|_| "the API key is not a valid header value")?;
+        key.set_sensitive(true);
+        headers.insert("x-api-key", key);
+        let url = format!("{}/v1/messages", base_url.trim_end_matches('/'));
         Ok(AnthropicProvider {
-            client,
-            url: reqwest::Url::parse(&format!("{}/v1/messages", base_url.trim_end_matches('/')))
-                .map_err(|e| format!("base_url {base_url:?}: {e}"))?,
-            api_key,
+            upstream: Upstream::new(&url, headers, timeouts.connect())?,
         })
     }
 }
@@ -311,20 +309,20 @@ impl Provider for AnthropicProvider {
     async fn chat(&self, model: &CatalogModel, request: ChatRequest<'_>, t: Timeouts) -> Result<Reply, ProviderError> {
         let deadline = Instant::now() + t.total();
         let body = to_messages(&request.body.to_map(), &model.upstream_name, request.stream);
-        let call = self
-            .client
-            .post(self.url.clone())
-            .header("x-api-key", &self.api_key)
-            .header("anthropic-version", API_VERSION)
-            .json(&body);
-        let response = send(call, t, deadline, to_openai_error).await?;
+        let response = send(
+            self.upstream.post(Bytes::from(body.to_string())),
+            t,
+            deadline,
+            to_openai_error,
+        )
+        .await?;
         if !request.stream {
             let raw = read_whole(response, deadline).await?;
             let message: Value =
                 serde_json::from_slice(&raw).map_err(|e| ProviderError::Protocol(format!("not JSON: {e}")))?;
             return Ok(Reply::Whole(Bytes::from(to_completion(&message).to_string())));
         }
-        let runs = sse::events(response.bytes_stream(), deadline);
+        let runs = sse::events(upstream::chunks(response), deadline);
         let mut translator = StreamTranslator::default();
         let chunks = async_stream::stream! {
             let mut runs = Box::pin(runs);

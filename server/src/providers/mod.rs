@@ -13,6 +13,7 @@ pub mod client_body;
 pub mod openai;
 pub mod simulated;
 pub mod sse;
+pub mod upstream;
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -242,20 +243,19 @@ pub fn build(
 /// non-2xx answer into the matching error, its body rewritten by `error_body` (the
 /// identity for OpenAI-compatible APIs, a translation for others).
 async fn send(
-    call: reqwest::RequestBuilder,
+    call: impl std::future::Future<Output = Result<upstream::Response, ProviderError>>,
     t: Timeouts,
     deadline: tokio::time::Instant,
     error_body: fn(Bytes) -> Bytes,
-) -> Result<reqwest::Response, ProviderError> {
-    let response = tokio::time::timeout(t.first_token(), call.send())
+) -> Result<upstream::Response, ProviderError> {
+    let response = tokio::time::timeout(t.first_token(), call)
         .await
-        .map_err(|_| ProviderError::Timeout)?
-        .map_err(classify)?;
+        .map_err(|_| ProviderError::Timeout)??;
     let status = response.status();
     if status.is_success() {
         return Ok(response);
     }
-    let raw = tokio::time::timeout_at(deadline, response.bytes())
+    let raw = tokio::time::timeout_at(deadline, upstream::whole(response))
         .await
         .ok()
         .and_then(Result::ok)
@@ -272,11 +272,10 @@ async fn send(
 }
 
 /// The whole body of a successful answer, by the call's deadline.
-async fn read_whole(response: reqwest::Response, deadline: tokio::time::Instant) -> Result<Bytes, ProviderError> {
-    tokio::time::timeout_at(deadline, response.bytes())
+async fn read_whole(response: upstream::Response, deadline: tokio::time::Instant) -> Result<Bytes, ProviderError> {
+    tokio::time::timeout_at(deadline, upstream::whole(response))
         .await
         .map_err(|_| ProviderError::Timeout)?
-        .map_err(classify)
 }
 
 /// Waits for a stream's first events (within the first-token timeout), so that a failure
@@ -298,16 +297,6 @@ async fn started(
             Some(Err(e)) => Err(e),
             _ => Err(ProviderError::Protocol("the stream failed before any data".into())),
         },
-    }
-}
-
-fn classify(e: reqwest::Error) -> ProviderError {
-    if e.is_timeout() {
-        ProviderError::Timeout
-    } else if e.is_connect() {
-        ProviderError::Connect(e.to_string())
-    } else {
-        ProviderError::Protocol(e.to_string())
     }
 }
 
