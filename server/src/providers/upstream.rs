@@ -67,13 +67,10 @@ impl Upstream {
         *request.method_mut() = http::Method::POST;
         *request.uri_mut() = self.uri.clone();
         *request.headers_mut() = self.headers.clone();
-        self.client.request(request).await.map_err(|e| {
-            if e.is_connect() {
-                ProviderError::Connect(error_chain(&e))
-            } else {
-                ProviderError::Protocol(error_chain(&e))
-            }
-        })
+        self.client
+            .request(request)
+            .await
+            .map_err(|e| classify(&e, e.is_connect()))
     }
 }
 
@@ -103,6 +100,32 @@ fn tls_config() -> Result<rustls::ClientConfig, String> {
         .and_then(|builder| builder.with_platform_verifier())
         .map_err(|e| format!("TLS set-up: {e}"))?
         .with_no_client_auth())
+}
+
+/// A failed call's class: a connect timeout is a timeout (as reqwest classed it: the gateway
+/// answers 504), any other failure to connect a connect error (502), the rest a protocol error.
+fn classify(e: &(dyn std::error::Error + 'static), connecting: bool) -> ProviderError {
+    if timed_out(e) {
+        ProviderError::Timeout
+    } else if connecting {
+        ProviderError::Connect(error_chain(e))
+    } else {
+        ProviderError::Protocol(error_chain(e))
+    }
+}
+
+/// Whether an I/O timeout is among the error's causes.
+fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(e) = cause {
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// "connect error: tcp connect error: Connection refused": hyper's errors keep their cause
@@ -202,6 +225,24 @@ mod tests {
         ] {
             assert!(request.contains(line), "{line} in {request}");
         }
+    }
+
+    #[test]
+    fn a_connect_timeout_is_a_timeout() {
+        /// hyper's connect error: the I/O error is its cause, not itself.
+        #[derive(Debug, thiserror::Error)]
+        #[error("client error (Connect)")]
+        struct Wrapper(#[source] std::io::Error);
+        let timeout = Wrapper(std::io::Error::new(std::io::ErrorKind::TimedOut, "tcp connect timeout"));
+        assert!(matches!(classify(&timeout, true), ProviderError::Timeout));
+        let refused = Wrapper(std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused"));
+        match classify(&refused, true) {
+            ProviderError::Connect(message) => {
+                assert_eq!(message, "client error (Connect): refused", "the causes are kept")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(classify(&refused, false), ProviderError::Protocol(_)));
     }
 
     #[tokio::test]
