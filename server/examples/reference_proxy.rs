@@ -37,14 +37,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let listen = args.next().unwrap_or_else(|| "127.0.0.1:3903".to_string());
     let upstream = args.next().unwrap_or_else(|| "127.0.0.1:3901".to_string());
-    let mut headers = axum::http::HeaderMap::new();
-    headers.insert(
-        header::CONTENT_TYPE,
-        axum::http::HeaderValue::from_static("application/json"),
-    );
     let up = Arc::new(Upstream::new(
         &format!("http://{upstream}/v1/chat/completions"),
-        headers,
+        axum::http::HeaderMap::new(),
         std::time::Duration::from_secs(5),
     )?);
     let listener = tokio::net::TcpListener::bind(&listen).await?.tap_io(|tcp| {

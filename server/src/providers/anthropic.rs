@@ -4,7 +4,7 @@
 
 use app::catalog::CatalogModel;
 use axum::body::Bytes;
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue};
 use futures::StreamExt;
 use serde_json::{json, Map, Value};
 use tokio::time::Instant;
@@ -23,11 +23,8 @@ pub struct AnthropicProvider {
 impl AnthropicProvider {
     pub fn new(base_url: &str, api_key: String, timeouts: Timeouts) -> Result<Self, String> {
         let mut headers = HeaderMap::new();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert("anthropic-version", HeaderValue::from_static(API_VERSION));
-        let mut key = HeaderValue::try_from(api_key).map_err(|_| "the API key is not a valid header value")?;
-        key.set_sensitive(true);
-        headers.insert("x-api-key", key);
+        headers.insert("x-api-key", upstream::secret(api_key)?);
         let url = format!("{}/v1/messages", base_url.trim_end_matches('/'));
         Ok(AnthropicProvider {
             upstream: Upstream::new(&url, headers, timeouts.connect())?,

@@ -2,7 +2,7 @@
 //! DeepSeek, vLLM, Ollama, llama.cpp. Answers pass through unmodified.
 
 use app::catalog::CatalogModel;
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderMap};
 use tokio::time::Instant;
 
 use super::upstream::{self, Upstream};
@@ -15,12 +15,8 @@ pub struct OpenAiProvider {
 impl OpenAiProvider {
     pub fn new(base_url: &str, api_key: Option<String>, timeouts: Timeouts) -> Result<Self, String> {
         let mut headers = HeaderMap::new();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if let Some(key) = api_key {
-            let mut bearer = HeaderValue::try_from(format!("Bearer {key}"))
-                .map_err(|_| "the API key is not a valid header value")?;
-            bearer.set_sensitive(true);
-            headers.insert(header::AUTHORIZATION, bearer);
+            headers.insert(header::AUTHORIZATION, upstream::secret(format!("Bearer {key}"))?);
         }
         let url = format!("{}/chat/completions", base_url.trim_end_matches('/'));
         Ok(OpenAiProvider {

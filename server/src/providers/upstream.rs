@@ -37,13 +37,18 @@ pub struct Upstream {
 pub type Response = http::Response<Incoming>;
 
 impl Upstream {
-    /// `headers` go on every call (content type, credentials: mark those sensitive).
-    pub fn new(url: &str, headers: http::HeaderMap, connect_timeout: Duration) -> Result<Self, String> {
+    /// Every call posts JSON and carries `headers` besides (the provider's credentials, made
+    /// with [`secret`], and any version header).
+    pub fn new(url: &str, mut headers: http::HeaderMap, connect_timeout: Duration) -> Result<Self, String> {
         let uri: http::Uri = url.parse().map_err(|e| format!("base_url {url:?}: {e}"))?;
         match uri.scheme_str() {
             Some("http" | "https") if uri.host().is_some() => {}
             _ => return Err(format!("base_url {url:?}: not an http(s) URL")),
         }
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
@@ -72,6 +77,13 @@ impl Upstream {
             .await
             .map_err(|e| classify(&e, e.is_connect()))
     }
+}
+
+/// A credential as a header value, marked sensitive so that it never shows in debug output.
+pub fn secret(value: String) -> Result<http::HeaderValue, String> {
+    let mut value = http::HeaderValue::try_from(value).map_err(|_| "the API key is not a valid header value")?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 /// A body's bytes as they arrive.
@@ -151,12 +163,9 @@ mod tests {
     fn upstream(url: &str) -> Upstream {
         let mut headers = http::HeaderMap::new();
         headers.insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/json"),
+            http::header::AUTHORIZATION,
+            secret("Bearer sk-test".into()).expect("key"),
         );
-        let mut key = http::HeaderValue::from_static("Bearer sk-test");
-        key.set_sensitive(true);
-        headers.insert(http::header::AUTHORIZATION, key);
         Upstream::new(url, headers, WAIT).expect("upstream")
     }
 
