@@ -199,14 +199,84 @@ pub fn slugify(name: &str) -> String {
     slug.trim_end_matches('-').to_string()
 }
 
-pub fn validate_slug(slug: &str) -> Result<(), String> {
+/// A field of a Model Set's form or body, as errors name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    Name,
+    Slug,
+    Description,
+    Categories,
+    Tags,
+    Models,
+    Requirements,
+    Objective,
+    EvalsSampling,
+}
+
+impl Field {
+    /// The field's name in the JSON API (OpenAI's `param`) and in the forms.
+    pub fn param(self) -> &'static str {
+        match self {
+            Field::Name => "name",
+            Field::Slug => "slug",
+            Field::Description => "description",
+            Field::Categories => "categories",
+            Field::Tags => "tags",
+            Field::Models => "models",
+            Field::Requirements => "requirements",
+            Field::Objective => "objective",
+            Field::EvalsSampling => "evals.sampling",
+        }
+    }
+}
+
+/// Why a value was refused: which field (and, for a list, which entry) and a message for the
+/// person who typed it. Forms show `message` beside the field; the API names `param`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{}: {message}", self.param())]
+pub struct FieldError {
+    pub field: Field,
+    /// The entry of a list field (a requirement, a model) that is wrong, counted from 0.
+    pub index: Option<usize>,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: Field, message: impl Into<String>) -> FieldError {
+        FieldError {
+            field,
+            index: None,
+            message: message.into(),
+        }
+    }
+
+    pub fn at(field: Field, index: usize, message: impl Into<String>) -> FieldError {
+        FieldError {
+            field,
+            index: Some(index),
+            message: message.into(),
+        }
+    }
+
+    /// `requirements[1]`, `slug`: where in a JSON body the error is.
+    pub fn param(&self) -> String {
+        match self.index {
+            Some(i) => format!("{}[{i}]", self.field.param()),
+            None => self.field.param().to_string(),
+        }
+    }
+}
+
+pub fn validate_slug(slug: &str) -> Result<(), FieldError> {
     let len = slug.chars().count();
     let ok_chars = slug
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !(SLUG_MIN..=SLUG_MAX).contains(&len) || !ok_chars || slug.starts_with('-') || slug.ends_with('-') {
-        return Err(format!(
-            "slug: {SLUG_MIN}-{SLUG_MAX} lowercase letters, digits and inner '-' (got {slug:?})"
+        return Err(FieldError::new(
+            Field::Slug,
+            format!("{SLUG_MIN}-{SLUG_MAX} lowercase letters, digits and inner '-' (got {slug:?})"),
         ));
     }
     Ok(())
@@ -217,20 +287,27 @@ pub fn normalise_details(
     description: &str,
     categories: &[String],
     tags: &[String],
-) -> Result<(String, Vec<String>, Vec<String>), String> {
+) -> Result<(String, Vec<String>, Vec<String>), FieldError> {
     let description = description.trim().to_string();
     if description.chars().count() > DESCRIPTION_MAX {
-        return Err(format!("description: at most {DESCRIPTION_MAX} characters"));
+        return Err(FieldError::new(
+            Field::Description,
+            format!("at most {DESCRIPTION_MAX} characters"),
+        ));
     }
-    let labels = |what: &str, list: &[String]| -> Result<Vec<String>, String> {
+    let labels = |field: Field, list: &[String]| -> Result<Vec<String>, FieldError> {
         if list.len() > LABELS_MAX {
-            return Err(format!("{what}: at most {LABELS_MAX}"));
+            return Err(FieldError::new(field, format!("at most {LABELS_MAX}")));
         }
         let mut out: Vec<String> = Vec::new();
-        for label in list {
+        for (i, label) in list.iter().enumerate() {
             let label = label.trim().to_lowercase();
             if label.is_empty() || label.chars().count() > LABEL_MAX || label.chars().any(char::is_control) {
-                return Err(format!("{what}: each must be 1-{LABEL_MAX} printable characters"));
+                return Err(FieldError::at(
+                    field,
+                    i,
+                    format!("each must be 1-{LABEL_MAX} printable characters"),
+                ));
             }
             if !out.contains(&label) {
                 out.push(label);
@@ -238,50 +315,69 @@ pub fn normalise_details(
         }
         Ok(out)
     };
-    Ok((description, labels("categories", categories)?, labels("tags", tags)?))
+    Ok((
+        description,
+        labels(Field::Categories, categories)?,
+        labels(Field::Tags, tags)?,
+    ))
 }
 
-pub fn validate_name(name: &str) -> Result<String, String> {
+pub fn validate_name(name: &str) -> Result<String, FieldError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > NAME_MAX || name.chars().any(char::is_control) {
-        return Err(format!("name: 1-{NAME_MAX} printable characters"));
+        return Err(FieldError::new(
+            Field::Name,
+            format!("1-{NAME_MAX} printable characters"),
+        ));
     }
     Ok(name.to_string())
 }
 
 /// Checks a spec against the catalog (`known` says whether a model id exists).
-pub fn validate_spec(spec: &ModelSetSpec, known: impl Fn(&str) -> bool) -> Result<(), String> {
+pub fn validate_spec(spec: &ModelSetSpec, known: impl Fn(&str) -> bool) -> Result<(), FieldError> {
     if spec.models.is_empty() {
-        return Err("models: choose at least one model".into());
+        return Err(FieldError::new(Field::Models, "choose at least one model"));
     }
     if spec.models.len() > MODELS_MAX {
-        return Err(format!("models: at most {MODELS_MAX}"));
+        return Err(FieldError::new(Field::Models, format!("at most {MODELS_MAX}")));
     }
     for (i, model) in spec.models.iter().enumerate() {
         if !known(model) {
-            return Err(format!("models: {model:?} is not in the catalog"));
+            return Err(FieldError::at(
+                Field::Models,
+                i,
+                format!("{model:?} is not in the catalog"),
+            ));
         }
         if spec.models[..i].contains(model) {
-            return Err(format!("models: {model:?} is listed twice"));
+            return Err(FieldError::at(Field::Models, i, format!("{model:?} is listed twice")));
         }
     }
     if spec.requirements.len() > REQUIREMENTS_MAX {
-        return Err(format!("requirements: at most {REQUIREMENTS_MAX}"));
+        return Err(FieldError::new(
+            Field::Requirements,
+            format!("at most {REQUIREMENTS_MAX}"),
+        ));
     }
-    for r in &spec.requirements {
+    for (i, r) in spec.requirements.iter().enumerate() {
         if !r.target.is_finite() || r.target < 0.0 {
-            return Err(format!(
-                "requirements: target {} must be a finite number >= 0",
-                r.target
+            return Err(FieldError::at(
+                Field::Requirements,
+                i,
+                format!("target {} must be a finite number >= 0", r.target),
             ));
         }
         let unit_range = matches!(r.dimension, Dimension::ErrorRate | Dimension::Eval(_));
         if unit_range && r.target > 1.0 {
-            return Err("requirements: error rate and eval targets are between 0 and 1".into());
+            return Err(FieldError::at(
+                Field::Requirements,
+                i,
+                "error rate and eval targets are between 0 and 1",
+            ));
         }
     }
     if !(0.0..=1.0).contains(&spec.evals.sampling) {
-        return Err("evals.sampling: a probability between 0 and 1".into());
+        return Err(FieldError::new(Field::EvalsSampling, "a probability between 0 and 1"));
     }
     Ok(())
 }
@@ -335,9 +431,11 @@ mod tests {
         };
         assert!(validate_spec(&spec, known).is_ok());
         spec.models.push("nope/b".into());
-        assert!(validate_spec(&spec, known).unwrap_err().contains("nope/b"));
+        assert!(validate_spec(&spec, known).unwrap_err().to_string().contains("nope/b"));
         spec.models = vec!["openai/a".into(), "openai/a".into()];
-        assert!(validate_spec(&spec, known).unwrap_err().contains("twice"));
+        let twice = validate_spec(&spec, known).unwrap_err();
+        assert_eq!((twice.field, twice.index), (Field::Models, Some(1)));
+        assert!(twice.to_string().contains("twice"));
         spec.models = vec![];
         assert!(validate_spec(&spec, known).is_err());
         spec.models = vec!["openai/a".into()];

@@ -1,7 +1,7 @@
 //! The `setpoint` server: web app, gateway, accounts, storage.
 //!
 //! A gateway request flows one way: [`http`] (the request; the key checked by [`accounts`]) →
-//! [`set_directory`] (the `@owner/slug` it names) → [`routing`] (which model) → [`providers`]
+//! [`model_sets`] (the `@owner/slug` it names) → [`routing`] (which model) → [`providers`]
 //! (the answer) → [`metrics`] (one record, written in batches) → [`storage`].
 //! [`catalog`] lists the models and their prices. [`cli`] parses the command line, [`config`]
 //! loads settings, [`serve`] starts it all ([`demo`] seeds demo data; [`clock`] tells the time).
@@ -15,8 +15,8 @@ pub mod demo;
 pub mod hash_map;
 pub mod http;
 pub mod metrics;
+pub mod model_sets;
 pub mod providers;
 pub mod routing;
 pub mod serve;
-pub mod set_directory;
 pub mod storage;

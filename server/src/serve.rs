@@ -12,6 +12,7 @@ use crate::accounts::Accounts;
 use crate::config::Config;
 use crate::http::gateway::KeyLimiter;
 use crate::http::{self, AppState, SessionSettings};
+use crate::model_sets::ModelSets;
 use crate::routing::Routing;
 use crate::storage::sessions::StorageSessionStore;
 use crate::storage::{self, SharedStorage};
@@ -89,8 +90,10 @@ pub async fn run(config: Config, demo: bool) -> Result<(), ServeError> {
     let key_limiter = Arc::new(KeyLimiter::new(config.gateway.requests_per_minute_per_key));
 
     let accounts = Arc::new(Accounts::new(storage.clone(), config.login_limits));
+    let model_sets = Arc::new(ModelSets::new(storage.clone(), catalog.clone()));
     let backend: SharedBackend = Arc::new(http::pages::PagesBackend {
         accounts: accounts.clone(),
+        model_sets: model_sets.clone(),
         storage: storage.clone(),
     });
     let leptos_options = LeptosOptions::builder()
@@ -110,7 +113,7 @@ pub async fn run(config: Config, demo: bool) -> Result<(), ServeError> {
         key_limiter: key_limiter.clone(),
         max_body_bytes: config.gateway.max_body_bytes,
         accounts: accounts.clone(),
-        sets: Arc::new(crate::set_directory::SetDirectory::new(storage.clone())),
+        model_sets,
         backend,
     });
     let router = http::router(

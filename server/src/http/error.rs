@@ -9,7 +9,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use app::model_set::FieldError;
+
 use crate::accounts::KeyError;
+use crate::model_sets::SetError;
 use crate::providers::ProviderError;
 
 #[derive(Debug, thiserror::Error)]
@@ -137,6 +140,9 @@ pub enum ApiError {
     /// 400: the request breaks a rule; the message names it.
     #[error("{0}")]
     BadRequest(String),
+    /// 400: a field breaks a rule; `param` names the field.
+    #[error(transparent)]
+    Invalid(FieldError),
     /// 401: neither a session nor an API key.
     #[error("Log in, or send an API key as 'Authorization: Bearer sk-sp-…'.")]
     Unauthenticated,
@@ -165,6 +171,19 @@ impl ApiError {
     }
 }
 
+impl From<SetError> for ApiError {
+    fn from(e: SetError) -> Self {
+        match e {
+            SetError::Invalid(field) => ApiError::Invalid(field),
+            SetError::BadAddress(_) => ApiError::BadRequest(e.to_string()),
+            SetError::NotFound(address) => ApiError::NotFound(address),
+            SetError::NotOwner => ApiError::Forbidden,
+            SetError::SlugTaken(_) => ApiError::Conflict(e.to_string()),
+            SetError::Storage(e) => ApiError::internal("model set storage", e),
+        }
+    }
+}
+
 impl From<KeyError> for ApiError {
     fn from(e: KeyError) -> Self {
         ApiError::Key(e.into())
@@ -174,15 +193,21 @@ impl From<KeyError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let message = self.to_string();
+        let param = match &self {
+            ApiError::Invalid(field) => Some(field.param()),
+            _ => None,
+        };
         let (status, kind, code) = match self {
             ApiError::Key(e) => return e.into_response(),
-            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request_error", "invalid_request"),
+            ApiError::BadRequest(_) | ApiError::Invalid(_) => {
+                (StatusCode::BAD_REQUEST, "invalid_request_error", "invalid_request")
+            }
             ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, "invalid_request_error", "unauthenticated"),
             ApiError::Forbidden => (StatusCode::FORBIDDEN, "permission_error", "permission_denied"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "invalid_request_error", "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "invalid_request_error", "conflict"),
             ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal_error"),
         };
-        openai_error(status, kind, code, None, &message)
+        openai_error(status, kind, code, param.as_deref(), &message)
     }
 }

@@ -27,9 +27,9 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use crate::accounts::Accounts;
 use crate::catalog::Catalog;
 use crate::metrics::MetricsSink;
+use crate::model_sets::ModelSets;
 use crate::providers::Providers;
 use crate::routing::Routing;
-use crate::set_directory::SetDirectory;
 use crate::storage::sessions::StorageSessionStore;
 use crate::storage::SharedStorage;
 use gateway::KeyLimiter;
@@ -70,7 +70,7 @@ pub struct Shared {
     pub key_limiter: Arc<KeyLimiter>,
     pub max_body_bytes: usize,
     pub accounts: Arc<Accounts>,
-    pub sets: Arc<SetDirectory>,
+    pub model_sets: Arc<ModelSets>,
     /// What the pages call ([`pages::PagesBackend`]), behind the app's trait.
     pub backend: SharedBackend,
 }

@@ -18,6 +18,7 @@ use leptos::prelude::provide_context;
 
 use super::AppState;
 use crate::accounts::{AccountError, Accounts};
+use crate::model_sets::ModelSets;
 use crate::storage::{Account, SetFilter, SharedStorage};
 
 /// Largest error body we re-read to pick its status; `UiError`s are a few hundred bytes.
@@ -73,6 +74,7 @@ pub fn routes() -> Vec<leptos_axum::AxumRouteListing> {
 /// with every failure turned into a message for the person at the keyboard.
 pub struct PagesBackend {
     pub accounts: Arc<Accounts>,
+    pub model_sets: Arc<ModelSets>,
     pub storage: SharedStorage,
 }
 
@@ -153,6 +155,6 @@ impl Backend for PagesBackend {
             query: query.to_string(),
             ..SetFilter::default()
         };
-        self.storage.search_model_sets(&filter).await.map_err(internal)
+        self.model_sets.search(&filter).await.map_err(internal)
     }
 }

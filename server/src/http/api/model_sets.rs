@@ -1,10 +1,7 @@
 //! `/api/v1/model-sets`: create, read, list and search, edit (all but name and slug), delete,
-//! and the revision history of edits.
+//! and the revision history of edits. Thin: the rules live in [`crate::model_sets`].
 
-use app::model_set::{
-    normalise_details, slugify, validate_name, validate_slug, validate_spec, ModelSet, ModelSetDraft, ModelSetPatch,
-    ModelSetSpec,
-};
+use app::model_set::{ModelSet, ModelSetDraft, ModelSetPatch, ModelSetSpec};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -13,10 +10,19 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::ApiUser;
-use crate::clock::now_ms;
 use crate::http::error::ApiError;
 use crate::http::AppState;
-use crate::storage::{NewModelSet, SetContent, SetFilter, StorageError};
+use crate::model_sets::{check_patch_keys, Actor};
+use crate::storage::SetFilter;
+
+impl ApiUser {
+    fn actor(&self) -> Actor<'_> {
+        Actor {
+            account_id: self.id,
+            username: &self.username,
+        }
+    }
+}
 
 #[derive(Debug, Deserialize)]
 pub struct ListParams {
@@ -34,11 +40,7 @@ pub async fn list(State(state): State<AppState>, Query(params): Query<ListParams
         tag: params.tag,
         owner: params.owner.map(|o| o.trim_start_matches('@').to_string()),
     };
-    let sets = state
-        .storage
-        .search_model_sets(&filter)
-        .await
-        .map_err(|e| ApiError::internal("search", e))?;
+    let sets = state.model_sets.search(&filter).await?;
     Ok(Json(json!({ "object": "list", "data": sets })))
 }
 
@@ -49,38 +51,8 @@ pub async fn create(
     body: Bytes,
 ) -> Result<(StatusCode, Json<ModelSet>), ApiError> {
     let draft: ModelSetDraft = parse(&body)?;
-    let name = validate_name(&draft.name).map_err(ApiError::BadRequest)?;
-    let slug = draft.slug.clone().unwrap_or_else(|| slugify(&name));
-    validate_slug(&slug).map_err(ApiError::BadRequest)?;
-    let content = content(
-        &state,
-        &draft.description,
-        &draft.categories,
-        &draft.tags,
-        ModelSetSpec {
-            models: draft.models,
-            requirements: draft.requirements,
-            objective: draft.objective,
-            evals: draft.evals,
-        },
-    )?;
-    let new = NewModelSet {
-        owner_id: user.id,
-        slug: slug.clone(),
-        name,
-        content,
-    };
-    match state.storage.create_model_set(&new, now_ms()).await {
-        Ok(set) => {
-            // The gateway may remember that this address did not exist a moment ago.
-            state.sets.forget(&set.owner, &set.slug);
-            Ok((StatusCode::CREATED, Json(set)))
-        }
-        Err(StorageError::Conflict(_)) => Err(ApiError::Conflict(format!(
-            "You already have a Model Set with the slug {slug:?}."
-        ))),
-        Err(e) => Err(ApiError::internal("create set", e)),
-    }
+    let set = state.model_sets.create(user.actor(), draft).await?;
+    Ok((StatusCode::CREATED, Json(set)))
 }
 
 /// `GET /api/v1/model-sets/{owner}/{slug}`
@@ -88,7 +60,7 @@ pub async fn get(
     State(state): State<AppState>,
     Path((owner, slug)): Path<(String, String)>,
 ) -> Result<Json<ModelSet>, ApiError> {
-    Ok(Json(find(&state, &owner, &slug).await?))
+    Ok(Json(state.model_sets.find(&owner, &slug).await?))
 }
 
 /// `PATCH /api/v1/model-sets/{owner}/{slug}`: any editable field; the rest stay.
@@ -98,34 +70,10 @@ pub async fn update(
     Path((owner, slug)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<ModelSet>, ApiError> {
-    let set = owned(&state, &user, &owner, &slug).await?;
     let raw: Value = parse(&body)?;
-    if raw.get("name").is_some() || raw.get("slug").is_some() {
-        return Err(ApiError::BadRequest(
-            "A Model Set's name and slug cannot be changed; clone it to use new ones.".into(),
-        ));
-    }
+    check_patch_keys(&raw)?;
     let patch: ModelSetPatch = parse(&body)?;
-    let spec = ModelSetSpec {
-        models: patch.models.unwrap_or(set.spec.models),
-        requirements: patch.requirements.unwrap_or(set.spec.requirements),
-        objective: patch.objective.unwrap_or(set.spec.objective),
-        evals: patch.evals.unwrap_or(set.spec.evals),
-    };
-    let content = content(
-        &state,
-        patch.description.as_deref().unwrap_or(&set.description),
-        patch.categories.as_deref().unwrap_or(&set.categories),
-        patch.tags.as_deref().unwrap_or(&set.tags),
-        spec,
-    )?;
-    let updated = state.storage.update_model_set(set.id, &content, now_ms()).await;
-    state.sets.forget(&owner, &slug);
-    match updated {
-        Ok(set) => Ok(Json(set)),
-        Err(StorageError::NotFound) => Err(ApiError::NotFound(format!("@{owner}/{slug}"))),
-        Err(e) => Err(ApiError::internal("update set", e)),
-    }
+    Ok(Json(state.model_sets.update(user.actor(), &owner, &slug, patch).await?))
 }
 
 /// `DELETE /api/v1/model-sets/{owner}/{slug}`
@@ -134,13 +82,8 @@ pub async fn delete(
     user: ApiUser,
     Path((owner, slug)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let set = owned(&state, &user, &owner, &slug).await?;
-    let deleted = state.storage.delete_model_set(set.id).await;
-    state.sets.forget(&owner, &slug);
-    match deleted {
-        Ok(()) | Err(StorageError::NotFound) => Ok(StatusCode::NO_CONTENT),
-        Err(e) => Err(ApiError::internal("delete set", e)),
-    }
+    state.model_sets.delete(user.actor(), &owner, &slug).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /api/v1/model-sets/{owner}/{slug}/revisions`: newest first.
@@ -148,12 +91,8 @@ pub async fn revisions(
     State(state): State<AppState>,
     Path((owner, slug)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let set = find(&state, &owner, &slug).await?;
-    let revisions = state
-        .storage
-        .model_set_revisions(set.id)
-        .await
-        .map_err(|e| ApiError::internal("revisions", e))?;
+    let set = state.model_sets.find(&owner, &slug).await?;
+    let revisions = state.model_sets.revisions(&set).await?;
     Ok(Json(json!({ "object": "list", "data": revisions })))
 }
 
@@ -163,7 +102,7 @@ pub async fn routing(
     State(state): State<AppState>,
     Path((owner, slug)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let set = find(&state, &owner, &slug).await?;
+    let set = state.model_sets.find(&owner, &slug).await?;
     let status = state.routing.status(&set);
     Ok(Json(json!({ "model_set": set.address(), "routing": status })))
 }
@@ -183,15 +122,9 @@ pub struct DraftProjection {
 /// requirements change without asking again.
 pub async fn projection(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
     let draft: DraftProjection = parse(&body)?;
-    validate_spec(&draft.spec, |id| state.catalog.contains_key(id)).map_err(ApiError::BadRequest)?;
+    state.model_sets.validate_spec(&draft.spec)?;
     let set = match &draft.model_set {
-        Some(address) => {
-            let (owner, slug) = address
-                .trim_start_matches('@')
-                .split_once('/')
-                .ok_or_else(|| ApiError::BadRequest(format!("{address:?} is not of the form @owner/slug.")))?;
-            Some(find(&state, owner, slug).await?)
-        }
+        Some(address) => Some(state.model_sets.find_address(address).await?),
         None => None,
     };
     let (projection, inputs) = state
@@ -203,41 +136,4 @@ pub async fn projection(State(state): State<AppState>, body: Bytes) -> Result<Js
 
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("Invalid request body: {e}")))
-}
-
-/// Validates and normalises the editable content against the catalog.
-fn content(
-    state: &AppState,
-    description: &str,
-    categories: &[String],
-    tags: &[String],
-    spec: ModelSetSpec,
-) -> Result<SetContent, ApiError> {
-    let (description, categories, tags) =
-        normalise_details(description, categories, tags).map_err(ApiError::BadRequest)?;
-    validate_spec(&spec, |id| state.catalog.contains_key(id)).map_err(ApiError::BadRequest)?;
-    Ok(SetContent {
-        description,
-        categories,
-        tags,
-        spec,
-    })
-}
-
-async fn find(state: &AppState, owner: &str, slug: &str) -> Result<ModelSet, ApiError> {
-    let owner = owner.trim_start_matches('@');
-    state
-        .storage
-        .model_set_by_slug(owner, slug)
-        .await
-        .map_err(|e| ApiError::internal("find set", e))?
-        .ok_or_else(|| ApiError::NotFound(format!("@{owner}/{slug}")))
-}
-
-async fn owned(state: &AppState, user: &ApiUser, owner: &str, slug: &str) -> Result<ModelSet, ApiError> {
-    let set = find(state, owner, slug).await?;
-    if set.owner != user.username {
-        return Err(ApiError::Forbidden);
-    }
-    Ok(set)
 }

@@ -25,6 +25,7 @@ use serde_json::{json, Value};
 use super::auth::api_caller;
 use super::error::GatewayError;
 use super::AppState;
+use crate::model_sets::SetError;
 use crate::providers::{ChatRequest, Reply};
 use crate::storage::{KeyOwner, SetFilter};
 use meter::{Meter, RequestFacts};
@@ -109,7 +110,7 @@ async fn models_for(state: &AppState, caller: &KeyOwner) -> Result<Value, Gatewa
         owner: Some(caller.username.clone()),
         ..SetFilter::default()
     };
-    let sets = state.storage.search_model_sets(&own).await.map_err(|e| {
+    let sets = state.model_sets.search(&own).await.map_err(|e| {
         tracing::error!(error = %e, "listing the caller's sets failed");
         GatewayError::Internal
     })?;
@@ -132,7 +133,7 @@ struct Target<'a> {
 }
 
 async fn resolve<'a>(state: &'a AppState, caller: &KeyOwner, model: &str) -> Result<Target<'a>, GatewayError> {
-    let Some(address) = model.strip_prefix('@') else {
+    if !model.starts_with('@') {
         let found = state
             .catalog
             .get(model)
@@ -141,22 +142,16 @@ async fn resolve<'a>(state: &'a AppState, caller: &KeyOwner, model: &str) -> Res
             set: None,
             candidates: vec![found],
         });
-    };
-    let (owner, slug) = address
-        .split_once('/')
-        .ok_or_else(|| GatewayError::ModelNotFound(model.to_string()))?;
-    let set = state
-        .sets
-        .find(owner, slug)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "set lookup failed");
-            GatewayError::Internal
-        })?
-        .ok_or_else(|| GatewayError::ModelNotFound(model.to_string()))?;
-    if set.owner != caller.username {
-        return Err(GatewayError::SetNotYours(model.to_string()));
     }
+    let set = match state.model_sets.resolve(&caller.username, model).await {
+        Ok(Some(set)) => set,
+        Ok(None) => return Err(GatewayError::ModelNotFound(model.to_string())),
+        Err(SetError::NotOwner) => return Err(GatewayError::SetNotYours(model.to_string())),
+        Err(e) => {
+            tracing::error!(error = %e, "set lookup failed");
+            return Err(GatewayError::Internal);
+        }
+    };
     let candidates = set.spec.models.iter().filter_map(|id| state.catalog.get(id)).collect();
     Ok(Target {
         set: Some(set),
