@@ -9,10 +9,12 @@
 //! - [`error`]: the one error type server functions return to the UI.
 //! - [`api`]: server functions, called by pages over HTTP from the browser.
 //! - [`backend`] (ssr only): the narrow trait the server implements for those functions.
+//! - [`auth`]: the sign-in state the pages share.
 //! - [`pages`], [`components`], [`shell`]: the Leptos UI.
 
 pub mod account;
 pub mod api;
+pub mod auth;
 #[cfg(feature = "ssr")]
 pub mod backend;
 pub mod catalog;

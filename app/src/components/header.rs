@@ -2,7 +2,7 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use crate::shell::Auth;
+use crate::auth::Auth;
 
 /// The app bar: brand, the registry, and the account links for the current visitor.
 #[component]

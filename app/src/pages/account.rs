@@ -5,9 +5,9 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 
 use crate::account::{ApiKeyInfo, CreatedApiKey};
-use crate::api::{list_api_keys, CreateApiKey, RevokeApiKey};
+use crate::api::accounts::{list_api_keys, CreateApiKey, RevokeApiKey};
+use crate::auth::Auth;
 use crate::components::form::ActionError;
-use crate::shell::Auth;
 use crate::time_fmt::format_utc;
 
 #[component]

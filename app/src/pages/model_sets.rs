@@ -3,7 +3,7 @@ use leptos_meta::Title;
 use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::list_model_sets;
+use crate::api::model_sets::list_model_sets;
 use crate::model_set::ModelSet;
 
 /// The public registry: every deployed set, searchable by name, category or tag.

@@ -3,8 +3,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
+use crate::auth::Auth;
 use crate::components::form::{ActionError, PasswordField};
-use crate::shell::Auth;
 
 #[component]
 pub fn SignUpPage() -> impl IntoView {
