@@ -4,6 +4,7 @@
 //! Module map:
 //! - [`account`], [`catalog`], [`model_set`]: plain serde types and the validation rules
 //!   that both sides apply (the server's check is the one that counts).
+//! - [`monitoring`]: the series the monitoring charts draw.
 //! - [`engine`]: the routing engine's pure maths (estimates, plan, verdict, projection,
 //!   alias draws), shared by the server's router and the browser's projections.
 //! - [`error`]: the one error type server functions return to the UI.
@@ -22,6 +23,7 @@ pub mod components;
 pub mod engine;
 pub mod error;
 pub mod model_set;
+pub mod monitoring;
 pub mod pages;
 pub mod shell;
 pub mod time_fmt;

@@ -13,6 +13,7 @@ use axum::{Json, Router};
 use common::{account_with_key, fresh_db, http, Backend, Server, TestDb};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use server::storage::Grain;
 
 on_both_backends!(
     answers_pass_through_with_headers_and_records,
@@ -788,7 +789,10 @@ async fn rollups_sum_the_records(backend: Backend) {
     let mut rows = Vec::new();
     let mut records = Vec::new();
     for _ in 0..RECORD_WAIT_POLLS {
-        rows = storage.rollups(set.id, 0, i64::MAX).await.expect("rollups");
+        rows = storage
+            .rollups(Grain::Minute, set.id, 0, i64::MAX)
+            .await
+            .expect("rollups");
         records = storage.list_request_records(1000).await.expect("records");
         let answered = records.iter().filter(|r| r.status == 200).count();
         if answered >= 20 && rows.iter().map(|r| r.count).sum::<i64>() == records.len() as i64 {

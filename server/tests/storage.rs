@@ -6,7 +6,7 @@ use app::catalog::{Capabilities, CatalogModel};
 use app::model_set::{Comparator, Dimension, ModelSetSpec, Requirement, Statistic};
 use common::{fresh_db, Backend, TestDb};
 use server::storage::{
-    self, NewModelSet, RequestRecord, RollupRow, SetContent, SetFilter, SharedStorage, StorageError,
+    self, Grain, NewModelSet, RequestRecord, RollupRow, SetContent, SetFilter, SharedStorage, StorageError,
 };
 
 on_both_backends!(
@@ -367,27 +367,41 @@ fn rollup(set_id: i64, model: &str, minute: i64, writer: &str, count: i64) -> Ro
         cost_usd: 0.001 * count as f64,
         latency_sketch: format!("{{\"n\":{count}}}"),
         ttft_sketch: "{}".into(),
+        error_classes: r#"{"timeout":1}"#.into(),
     }
 }
 
 async fn rollups(backend: Backend) {
     let (s, _db) = open(backend).await;
-    s.upsert_rollups(&[rollup(7, "a/m", 60_000, "w1", 3), rollup(7, "b/m", 60_000, "w1", 1)])
-        .await
-        .expect("upsert");
-    s.upsert_rollups(&[rollup(7, "a/m", 60_000, "w1", 5), rollup(7, "a/m", 60_000, "w2", 2)])
-        .await
-        .expect("replace and add");
-    s.upsert_rollups(&[rollup(7, "a/m", 120_000, "w1", 4), rollup(8, "a/m", 60_000, "w1", 9)])
-        .await
-        .expect("other minute, other set");
+    s.upsert_rollups(
+        Grain::Minute,
+        &[rollup(7, "a/m", 60_000, "w1", 3), rollup(7, "b/m", 60_000, "w1", 1)],
+    )
+    .await
+    .expect("upsert");
+    s.upsert_rollups(
+        Grain::Minute,
+        &[rollup(7, "a/m", 60_000, "w1", 5), rollup(7, "a/m", 60_000, "w2", 2)],
+    )
+    .await
+    .expect("replace and add");
+    s.upsert_rollups(
+        Grain::Minute,
+        &[rollup(7, "a/m", 120_000, "w1", 4), rollup(8, "a/m", 60_000, "w1", 9)],
+    )
+    .await
+    .expect("other minute, other set");
     assert_eq!(
-        s.rollup_row(7, "a/m", 60_000, "w1").await.expect("q"),
+        s.rollup_row(Grain::Minute, 7, "a/m", 60_000, "w1").await.expect("q"),
         Some(rollup(7, "a/m", 60_000, "w1", 5)),
         "the writer's row was replaced"
     );
-    assert!(s.rollup_row(7, "a/m", 60_000, "w3").await.expect("q").is_none());
-    let rows = s.rollups(7, 60_000, 120_000).await.expect("range");
+    assert!(s
+        .rollup_row(Grain::Minute, 7, "a/m", 60_000, "w3")
+        .await
+        .expect("q")
+        .is_none());
+    let rows = s.rollups(Grain::Minute, 7, 60_000, 120_000).await.expect("range");
     let keys: Vec<(String, String, i64)> = rows
         .iter()
         .map(|r| (r.model_id.clone(), r.writer.clone(), r.count))
@@ -400,5 +414,5 @@ async fn rollups(backend: Backend) {
             ("b/m".into(), "w1".into(), 1)
         ]
     );
-    assert_eq!(s.rollups(7, 0, i64::MAX).await.expect("all").len(), 4);
+    assert_eq!(s.rollups(Grain::Minute, 7, 0, i64::MAX).await.expect("all").len(), 4);
 }

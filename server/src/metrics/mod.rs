@@ -499,7 +499,10 @@ mod tests {
     /// Stored records, and the request count over every writer's rollup rows.
     async fn stored(storage: &SharedStorage) -> (i64, i64) {
         let records = storage.count_request_records().await.expect("count");
-        let rolled = storage.rollups(7, 0, i64::MAX).await.expect("rollups");
+        let rolled = storage
+            .rollups(crate::storage::Grain::Minute, 7, 0, i64::MAX)
+            .await
+            .expect("rollups");
         (records, rolled.iter().map(|r| r.count).sum())
     }
 

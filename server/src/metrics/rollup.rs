@@ -3,26 +3,35 @@
 //! merge into the sketch of the union — what the charts' p50/p90/p99 and the routing engine
 //! need across minutes and replicas).
 
+use std::collections::BTreeMap;
+
 use sketches_ddsketch::{Config, DDSketch};
 
 use crate::hash_map::HashMap;
-use crate::storage::{RequestRecord, RollupRow, SharedStorage, StorageResult};
+use crate::storage::{Grain, RequestRecord, RollupRow, SharedStorage, StorageResult};
 
 const MINUTE_MS: i64 = 60_000;
-/// Minutes kept in memory behind the newest one seen; older accumulators are dropped
-/// (their rows are final in the database).
-const KEEP_MINUTES: i64 = 10;
+/// Buckets kept in memory behind the newest one seen, per grain; older accumulators are
+/// dropped (their rows are final in the database).
+const KEEP_BUCKETS: i64 = 10;
 
 pub fn minute_of(at_ms: i64) -> i64 {
     at_ms - at_ms.rem_euclid(MINUTE_MS)
 }
 
-/// One (set, model, minute) being accumulated, with decoded sketches.
+/// The start of the `grain` bucket holding `at_ms`.
+pub fn bucket_of(grain: Grain, at_ms: i64) -> i64 {
+    at_ms - at_ms.rem_euclid(grain.ms())
+}
+
+/// One (set, model, minute or hour) being accumulated, with decoded sketches.
 #[derive(Clone)]
 pub struct Rollup {
     pub row: RollupRow,
     pub latency: DDSketch,
     pub ttft: DDSketch,
+    /// Failed requests by class.
+    pub error_classes: BTreeMap<String, i64>,
 }
 
 fn empty_sketch() -> DDSketch {
@@ -57,9 +66,11 @@ impl Rollup {
                 cost_usd: 0.0,
                 latency_sketch: String::new(),
                 ttft_sketch: String::new(),
+                error_classes: String::new(),
             },
             latency: empty_sketch(),
             ttft: empty_sketch(),
+            error_classes: BTreeMap::new(),
         }
     }
 
@@ -67,6 +78,7 @@ impl Rollup {
         Rollup {
             latency: decode(&row.latency_sketch),
             ttft: decode(&row.ttft_sketch),
+            error_classes: serde_json::from_str(&row.error_classes).unwrap_or_default(),
             row,
         }
     }
@@ -79,8 +91,14 @@ impl Rollup {
         row.prompt_tokens += r.prompt_tokens;
         row.completion_tokens += r.completion_tokens;
         row.cost_usd += r.cost_usd;
-        if r.error_class.is_some() {
+        if let Some(class) = &r.error_class {
             row.errors += 1;
+            match self.error_classes.get_mut(class) {
+                Some(n) => *n += 1,
+                None => {
+                    self.error_classes.insert(class.clone(), 1);
+                }
+            }
             return;
         }
         row.latency_ms_sum += r.latency_ms;
@@ -112,12 +130,16 @@ impl Rollup {
         // Same configuration on both sides, so merging cannot fail.
         let _ = self.latency.merge(&other.latency);
         let _ = self.ttft.merge(&other.ttft);
+        for (class, n) in &other.error_classes {
+            *self.error_classes.entry(class.clone()).or_insert(0) += n;
+        }
     }
 
-    fn to_row(&self) -> RollupRow {
+    pub fn to_row(&self) -> RollupRow {
         RollupRow {
             latency_sketch: encode(&self.latency),
             ttft_sketch: encode(&self.ttft),
+            error_classes: serde_json::to_string(&self.error_classes).unwrap_or_default(),
             ..self.row.clone()
         }
     }
@@ -125,65 +147,98 @@ impl Rollup {
 
 type Key = (i64, String, i64);
 
-/// The metrics writer's accumulators for recent minutes, written as this writer's rows.
-pub struct Rollups {
-    writer: String,
+/// One grain's accumulators for recent buckets.
+struct Accumulators {
+    grain: Grain,
     open: HashMap<Key, Rollup>,
-    /// Keys changed since the last [`Rollups::write`].
+    /// Keys changed since the last write.
     dirty: Vec<Key>,
     newest: i64,
 }
 
-impl Rollups {
-    pub fn new(writer: String) -> Rollups {
-        Rollups {
-            writer,
+impl Accumulators {
+    fn new(grain: Grain) -> Accumulators {
+        Accumulators {
+            grain,
             open: HashMap::default(),
             dirty: Vec::new(),
             newest: 0,
         }
     }
 
-    /// Folds a stored batch into the accumulators (in memory; [`Rollups::write`] stores them).
-    pub async fn add(&mut self, storage: &SharedStorage, batch: &[RequestRecord]) -> StorageResult<()> {
-        for r in batch {
-            let key = (r.model_set_id.unwrap_or(0), r.model_id.clone(), minute_of(r.at));
-            if !self.open.contains_key(&key) {
-                // A minute this writer has rows for already (after a restart, or evicted):
-                // continue from the stored row instead of overwriting it.
-                let stored = storage.rollup_row(key.0, &key.1, key.2, &self.writer).await?;
-                let rollup = stored.map_or_else(|| Rollup::empty(key.0, &key.1, key.2, &self.writer), Rollup::from_row);
-                self.open.insert(key.clone(), rollup);
-            }
-            if let Some(rollup) = self.open.get_mut(&key) {
-                rollup.add(r);
-            }
-            self.newest = self.newest.max(key.2);
-            if !self.dirty.contains(&key) {
-                self.dirty.push(key);
-            }
+    async fn add(&mut self, storage: &SharedStorage, writer: &str, r: &RequestRecord) -> StorageResult<()> {
+        let key = (
+            r.model_set_id.unwrap_or(0),
+            r.model_id.clone(),
+            bucket_of(self.grain, r.at),
+        );
+        if !self.open.contains_key(&key) {
+            // A bucket this writer has a row for already (after a restart, or evicted):
+            // continue from the stored row instead of overwriting it.
+            let stored = storage.rollup_row(self.grain, key.0, &key.1, key.2, writer).await?;
+            let rollup = stored.map_or_else(|| Rollup::empty(key.0, &key.1, key.2, writer), Rollup::from_row);
+            self.open.insert(key.clone(), rollup);
+        }
+        if let Some(rollup) = self.open.get_mut(&key) {
+            rollup.add(r);
+        }
+        self.newest = self.newest.max(key.2);
+        if !self.dirty.contains(&key) {
+            self.dirty.push(key);
         }
         Ok(())
     }
 
-    /// True when some accumulator changed since the last write.
-    pub fn is_dirty(&self) -> bool {
-        !self.dirty.is_empty()
-    }
-
-    /// Stores the rows changed since the last write. On failure they stay dirty for the next.
-    pub async fn write(&mut self, storage: &SharedStorage) -> StorageResult<()> {
+    async fn write(&mut self, storage: &SharedStorage) -> StorageResult<()> {
         let rows: Vec<RollupRow> = self
             .dirty
             .iter()
             .filter_map(|k| self.open.get(k))
             .map(Rollup::to_row)
             .collect();
-        storage.upsert_rollups(&rows).await?;
+        storage.upsert_rollups(self.grain, &rows).await?;
         self.dirty.clear();
-        let horizon = self.newest - KEEP_MINUTES * MINUTE_MS;
+        let horizon = self.newest - KEEP_BUCKETS * self.grain.ms();
         self.open.retain(|k, _| k.2 >= horizon);
         Ok(())
+    }
+}
+
+/// The metrics writer's accumulators for recent minutes and hours, written as this writer's
+/// rows of both tables.
+pub struct Rollups {
+    writer: String,
+    minutes: Accumulators,
+    hours: Accumulators,
+}
+
+impl Rollups {
+    pub fn new(writer: String) -> Rollups {
+        Rollups {
+            writer,
+            minutes: Accumulators::new(Grain::Minute),
+            hours: Accumulators::new(Grain::Hour),
+        }
+    }
+
+    /// Folds a stored batch into the accumulators (in memory; [`Rollups::write`] stores them).
+    pub async fn add(&mut self, storage: &SharedStorage, batch: &[RequestRecord]) -> StorageResult<()> {
+        for r in batch {
+            self.minutes.add(storage, &self.writer, r).await?;
+            self.hours.add(storage, &self.writer, r).await?;
+        }
+        Ok(())
+    }
+
+    /// True when some accumulator changed since the last write.
+    pub fn is_dirty(&self) -> bool {
+        !self.minutes.dirty.is_empty() || !self.hours.dirty.is_empty()
+    }
+
+    /// Stores the rows changed since the last write. On failure they stay dirty for the next.
+    pub async fn write(&mut self, storage: &SharedStorage) -> StorageResult<()> {
+        self.minutes.write(storage).await?;
+        self.hours.write(storage).await
     }
 }
 

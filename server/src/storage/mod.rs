@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use app::catalog::CatalogModel;
 use app::model_set::{ModelSet, ModelSetRevision, ModelSetSpec};
+pub use app::monitoring::Grain;
 
 pub type StorageResult<T> = Result<T, StorageError>;
 
@@ -99,14 +100,46 @@ pub struct NewModelSet {
     pub content: SetContent,
 }
 
-/// Registry search. `query` matches name, slug, owner, category or tag (substring,
-/// case-insensitive; empty matches all); the others must match exactly when given.
+/// Registry search. `query` matches name, slug, owner, description, category or tag
+/// (substring, case-insensitive; empty matches all); the others must match exactly when given.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SetFilter {
     pub query: String,
     pub category: Option<String>,
     pub tag: Option<String>,
     pub owner: Option<String>,
+}
+
+/// The registry's orders.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SetSort {
+    /// Most requests since the query's `active_since` first.
+    #[default]
+    MostUsed,
+    /// The set with the latest traffic first.
+    RecentlyActive,
+    Newest,
+}
+
+/// One page of the registry.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RegistryQuery {
+    pub filter: SetFilter,
+    pub sort: SetSort,
+    /// Requests are counted from here (unix ms), from the hourly rollups.
+    pub active_since: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A set as the registry lists it, with its recent traffic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegistryRow {
+    pub set: ModelSet,
+    /// Requests since the query's `active_since`.
+    pub requests: i64,
+    /// Start of the latest hour with traffic since `active_since`.
+    pub last_active: Option<i64>,
 }
 
 /// Request records per insert statement. Every chunk, the last one padded, uses the same
@@ -133,13 +166,14 @@ pub struct RequestRecord {
     pub cost_usd: f64,
 }
 
-/// One writer's rollup of one minute of one (set, model): see `migrations/*/0003_*.sql`.
-/// `set_id` 0 stands for requests to a catalog model directly.
+/// One writer's rollup of one minute (or hour, in the hourly table) of one (set, model): see
+/// `migrations/*/0003_*.sql` and `0005_*.sql`. `set_id` 0 stands for requests to a catalog
+/// model directly.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RollupRow {
     pub set_id: i64,
     pub model_id: String,
-    /// Unix milliseconds at the start of the minute.
+    /// Unix milliseconds at the start of the minute (of the hour, for hourly rows).
     pub minute: i64,
     pub writer: String,
     pub count: i64,
@@ -155,6 +189,8 @@ pub struct RollupRow {
     /// Serialized sketches (JSON), merged by `metrics::rollup`.
     pub latency_sketch: String,
     pub ttft_sketch: String,
+    /// Failed requests by class, a JSON object.
+    pub error_classes: String,
 }
 
 /// The one persistence interface. Object-safe so the backend is chosen at run time.
@@ -236,20 +272,29 @@ pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
     /// The most recent `limit` records, oldest first.
     async fn list_request_records(&self, limit: i64) -> StorageResult<Vec<RequestRecord>>;
 
-    // Rollups
+    // Rollups, per minute or per hour (`grain`): the same rows in two tables.
     /// Writes each row, replacing the writer's earlier row for the same key. Each row is
     /// committed on its own (see `insert_request_records`); writing them again after a
     /// partial failure is harmless.
-    async fn upsert_rollups(&self, rows: &[RollupRow]) -> StorageResult<()>;
+    async fn upsert_rollups(&self, grain: Grain, rows: &[RollupRow]) -> StorageResult<()>;
     async fn rollup_row(
         &self,
+        grain: Grain,
         set_id: i64,
         model_id: &str,
         minute: i64,
         writer: &str,
     ) -> StorageResult<Option<RollupRow>>;
-    /// Every writer's rows for the set in `[from, to)` minutes, oldest first.
-    async fn rollups(&self, set_id: i64, from: i64, to: i64) -> StorageResult<Vec<RollupRow>>;
+    /// Every writer's rows for the set in `[from, to)`, oldest first.
+    async fn rollups(&self, grain: Grain, set_id: i64, from: i64, to: i64) -> StorageResult<Vec<RollupRow>>;
+    /// Every set's rows (and direct catalog calls', set 0) in `[from, to)`: the models page.
+    async fn all_rollups(&self, grain: Grain, from: i64, to: i64) -> StorageResult<Vec<RollupRow>>;
+    /// Requests per (set, hour) of the given sets from `from` on, oldest first: the
+    /// registry's sparklines.
+    async fn hourly_requests(&self, set_ids: &[i64], from: i64) -> StorageResult<Vec<(i64, i64, i64)>>;
+
+    /// One page of the registry and the number of sets matching in all.
+    async fn registry_page(&self, query: &RegistryQuery) -> StorageResult<(Vec<RegistryRow>, i64)>;
 }
 
 pub type SharedStorage = Arc<dyn Storage>;

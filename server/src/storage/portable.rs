@@ -18,8 +18,17 @@ macro_rules! portable_sql_storage {
 
         use $crate::storage::{
             decode_json, encode_json, json_element_pattern, like_pattern, Account, ApiKey, KeyOwner, NewModelSet,
-            RequestRecord, RollupRow, SetContent, SetFilter, StorageError, StorageResult,
+            Grain, RegistryQuery, RegistryRow, RequestRecord, RollupRow, SetContent, SetFilter, SetSort, StorageError,
+            StorageResult,
         };
+
+        /// The table holding rollups of this grain (the same columns in both).
+        fn rollup_table(grain: Grain) -> &'static str {
+            match grain {
+                Grain::Minute => "request_rollups",
+                Grain::Hour => "request_rollups_hourly",
+            }
+        }
 
         /// The columns of a request record as inserted.
         const RECORD_COLUMNS: usize = 14;
@@ -155,11 +164,21 @@ macro_rules! portable_sql_storage {
                 cost_usd: row.try_get("cost_usd")?,
                 latency_sketch: row.try_get("latency_sketch")?,
                 ttft_sketch: row.try_get("ttft_sketch")?,
+                error_classes: row.try_get("error_classes")?,
             })
         }
 
         const MODEL_SET_COLUMNS: &str = "s.id, a.username AS owner, s.slug, s.name, s.description, s.categories, \
              s.tags, s.spec, s.revision, s.created_at, s.updated_at FROM model_sets s JOIN accounts a ON a.id = s.owner_id";
+
+        /// The registry's filter, on `$1` (query pattern) to `$4` (owner): see [`SetFilter`].
+        const SET_FILTER: &str = "(lower(s.name) LIKE $1 ESCAPE '\\' \
+             OR lower(s.slug) LIKE $1 ESCAPE '\\' OR lower(a.username) LIKE $1 ESCAPE '\\' \
+             OR lower(s.description) LIKE $1 ESCAPE '\\' \
+             OR s.categories LIKE $1 ESCAPE '\\' OR s.tags LIKE $1 ESCAPE '\\') \
+             AND ($2 IS NULL OR s.categories LIKE $2 ESCAPE '\\') \
+             AND ($3 IS NULL OR s.tags LIKE $3 ESCAPE '\\') \
+             AND ($4 IS NULL OR a.username = $4)";
 
         const API_KEY_COLUMNS: &str = "k.id, k.account_id, k.name, k.prefix, k.created_at, k.last_used_at, k.revoked_at";
 
@@ -475,12 +494,7 @@ macro_rules! portable_sql_storage {
 
             async fn search_model_sets(&self, filter: &SetFilter) -> StorageResult<Vec<ModelSet>> {
                 let rows = sqlx::query(&format!(
-                    "SELECT {MODEL_SET_COLUMNS} WHERE (lower(s.name) LIKE $1 ESCAPE '\\' \
-                     OR lower(s.slug) LIKE $1 ESCAPE '\\' OR lower(a.username) LIKE $1 ESCAPE '\\' \
-                     OR s.categories LIKE $1 ESCAPE '\\' OR s.tags LIKE $1 ESCAPE '\\') \
-                     AND ($2 IS NULL OR s.categories LIKE $2 ESCAPE '\\') \
-                     AND ($3 IS NULL OR s.tags LIKE $3 ESCAPE '\\') \
-                     AND ($4 IS NULL OR a.username = $4) ORDER BY s.id DESC"
+                    "SELECT {MODEL_SET_COLUMNS} WHERE {SET_FILTER} ORDER BY s.id DESC"
                 ))
                 .bind(like_pattern(&filter.query))
                 .bind(filter.category.as_deref().map(json_element_pattern))
@@ -539,53 +553,58 @@ macro_rules! portable_sql_storage {
                 rows.iter().map(request_record).collect()
             }
 
-            async fn upsert_rollups(&self, rows: &[RollupRow]) -> StorageResult<()> {
+            async fn upsert_rollups(&self, grain: Grain, rows: &[RollupRow]) -> StorageResult<()> {
+                let sql = format!(
+                    "INSERT INTO {} (set_id, model_id, minute, writer, count, errors, latency_ms_sum, \
+                     ttft_ms_sum, ttft_count, tokens_per_s_sum, tokens_per_s_count, prompt_tokens, completion_tokens, \
+                     cost_usd, latency_sketch, ttft_sketch, error_classes) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+                     ON CONFLICT (set_id, model_id, minute, writer) DO UPDATE SET count = excluded.count, \
+                     errors = excluded.errors, latency_ms_sum = excluded.latency_ms_sum, \
+                     ttft_ms_sum = excluded.ttft_ms_sum, ttft_count = excluded.ttft_count, \
+                     tokens_per_s_sum = excluded.tokens_per_s_sum, tokens_per_s_count = excluded.tokens_per_s_count, \
+                     prompt_tokens = excluded.prompt_tokens, completion_tokens = excluded.completion_tokens, \
+                     cost_usd = excluded.cost_usd, latency_sketch = excluded.latency_sketch, \
+                     ttft_sketch = excluded.ttft_sketch, error_classes = excluded.error_classes",
+                    rollup_table(grain)
+                );
                 for r in rows {
-                    sqlx::query(
-                        "INSERT INTO request_rollups (set_id, model_id, minute, writer, count, errors, latency_ms_sum, \
-                         ttft_ms_sum, ttft_count, tokens_per_s_sum, tokens_per_s_count, prompt_tokens, completion_tokens, \
-                         cost_usd, latency_sketch, ttft_sketch) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
-                         ON CONFLICT (set_id, model_id, minute, writer) DO UPDATE SET count = excluded.count, \
-                         errors = excluded.errors, latency_ms_sum = excluded.latency_ms_sum, \
-                         ttft_ms_sum = excluded.ttft_ms_sum, ttft_count = excluded.ttft_count, \
-                         tokens_per_s_sum = excluded.tokens_per_s_sum, tokens_per_s_count = excluded.tokens_per_s_count, \
-                         prompt_tokens = excluded.prompt_tokens, completion_tokens = excluded.completion_tokens, \
-                         cost_usd = excluded.cost_usd, latency_sketch = excluded.latency_sketch, \
-                         ttft_sketch = excluded.ttft_sketch",
-                    )
-                    .bind(r.set_id)
-                    .bind(&r.model_id)
-                    .bind(r.minute)
-                    .bind(&r.writer)
-                    .bind(r.count)
-                    .bind(r.errors)
-                    .bind(r.latency_ms_sum)
-                    .bind(r.ttft_ms_sum)
-                    .bind(r.ttft_count)
-                    .bind(r.tokens_per_s_sum)
-                    .bind(r.tokens_per_s_count)
-                    .bind(r.prompt_tokens)
-                    .bind(r.completion_tokens)
-                    .bind(r.cost_usd)
-                    .bind(&r.latency_sketch)
-                    .bind(&r.ttft_sketch)
-                    .execute(&self.pool)
-                    .await?;
+                    sqlx::query(&sql)
+                        .bind(r.set_id)
+                        .bind(&r.model_id)
+                        .bind(r.minute)
+                        .bind(&r.writer)
+                        .bind(r.count)
+                        .bind(r.errors)
+                        .bind(r.latency_ms_sum)
+                        .bind(r.ttft_ms_sum)
+                        .bind(r.ttft_count)
+                        .bind(r.tokens_per_s_sum)
+                        .bind(r.tokens_per_s_count)
+                        .bind(r.prompt_tokens)
+                        .bind(r.completion_tokens)
+                        .bind(r.cost_usd)
+                        .bind(&r.latency_sketch)
+                        .bind(&r.ttft_sketch)
+                        .bind(&r.error_classes)
+                        .execute(&self.pool)
+                        .await?;
                 }
                 Ok(())
             }
 
             async fn rollup_row(
                 &self,
+                grain: Grain,
                 set_id: i64,
                 model_id: &str,
                 minute: i64,
                 writer: &str,
             ) -> StorageResult<Option<RollupRow>> {
-                let row = sqlx::query(
-                    "SELECT * FROM request_rollups WHERE set_id = $1 AND model_id = $2 AND minute = $3 AND writer = $4",
-                )
+                let row = sqlx::query(&format!(
+                    "SELECT * FROM {} WHERE set_id = $1 AND model_id = $2 AND minute = $3 AND writer = $4",
+                    rollup_table(grain)
+                ))
                 .bind(set_id)
                 .bind(model_id)
                 .bind(minute)
@@ -595,17 +614,105 @@ macro_rules! portable_sql_storage {
                 row.as_ref().map(rollup_row).transpose()
             }
 
-            async fn rollups(&self, set_id: i64, from: i64, to: i64) -> StorageResult<Vec<RollupRow>> {
-                let rows = sqlx::query(
-                    "SELECT * FROM request_rollups WHERE set_id = $1 AND minute >= $2 AND minute < $3 \
+            async fn rollups(&self, grain: Grain, set_id: i64, from: i64, to: i64) -> StorageResult<Vec<RollupRow>> {
+                let rows = sqlx::query(&format!(
+                    "SELECT * FROM {} WHERE set_id = $1 AND minute >= $2 AND minute < $3 \
                      ORDER BY minute, model_id, writer",
-                )
+                    rollup_table(grain)
+                ))
                 .bind(set_id)
                 .bind(from)
                 .bind(to)
                 .fetch_all(&self.pool)
                 .await?;
                 rows.iter().map(rollup_row).collect()
+            }
+
+            async fn all_rollups(&self, grain: Grain, from: i64, to: i64) -> StorageResult<Vec<RollupRow>> {
+                let rows = sqlx::query(&format!(
+                    "SELECT * FROM {} WHERE minute >= $1 AND minute < $2 ORDER BY minute, set_id, model_id, writer",
+                    rollup_table(grain)
+                ))
+                .bind(from)
+                .bind(to)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(rollup_row).collect()
+            }
+
+            async fn hourly_requests(&self, set_ids: &[i64], from: i64) -> StorageResult<Vec<(i64, i64, i64)>> {
+                if set_ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let placeholder: fn(usize) -> String = $placeholder;
+                let list: Vec<String> = (0..set_ids.len()).map(|i| placeholder(i + 2)).collect();
+                let sql = format!(
+                    "SELECT set_id, minute, CAST(SUM(count) AS BIGINT) AS requests FROM request_rollups_hourly \
+                     WHERE minute >= {} AND set_id IN ({}) GROUP BY set_id, minute ORDER BY set_id, minute",
+                    placeholder(1),
+                    list.join(", ")
+                );
+                let mut query = sqlx::query(&sql).bind(from);
+                for id in set_ids {
+                    query = query.bind(*id);
+                }
+                let rows = query.fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|row| Ok((row.try_get("set_id")?, row.try_get("minute")?, row.try_get("requests")?)))
+                    .collect()
+            }
+
+            async fn registry_page(&self, q: &RegistryQuery) -> StorageResult<(Vec<RegistryRow>, i64)> {
+                let order = match q.sort {
+                    SetSort::MostUsed => "requests DESC, s.id DESC",
+                    SetSort::RecentlyActive => "last_active IS NULL, last_active DESC, s.id DESC",
+                    SetSort::Newest => "s.created_at DESC, s.id DESC",
+                };
+                // The traffic of matching sets only: an inner join on the hourly rows of the
+                // window, grouped per set, so the sets without traffic cost nothing.
+                let sql = format!(
+                    "SELECT {MODEL_SET_COLUMNS} \
+                     LEFT JOIN (SELECT set_id, CAST(SUM(count) AS BIGINT) AS requests, MAX(minute) AS last_active \
+                                FROM request_rollups_hourly WHERE minute >= $5 GROUP BY set_id) act \
+                     ON act.set_id = s.id \
+                     WHERE {SET_FILTER} ORDER BY {order} LIMIT $6 OFFSET $7"
+                );
+                let sql = sql.replacen(
+                    "FROM model_sets s JOIN accounts a ON a.id = s.owner_id",
+                    "COALESCE(act.requests, 0) AS requests, act.last_active AS last_active \
+                     FROM model_sets s JOIN accounts a ON a.id = s.owner_id",
+                    1,
+                );
+                let rows = sqlx::query(&sql)
+                    .bind(like_pattern(&q.filter.query))
+                    .bind(q.filter.category.as_deref().map(json_element_pattern))
+                    .bind(q.filter.tag.as_deref().map(json_element_pattern))
+                    .bind(q.filter.owner.as_deref())
+                    .bind(q.active_since)
+                    .bind(q.limit)
+                    .bind(q.offset)
+                    .fetch_all(&self.pool)
+                    .await?;
+                let page = rows
+                    .iter()
+                    .map(|row| {
+                        Ok(RegistryRow {
+                            set: model_set(row)?,
+                            requests: row.try_get("requests")?,
+                            last_active: row.try_get("last_active")?,
+                        })
+                    })
+                    .collect::<StorageResult<Vec<_>>>()?;
+                let total: i64 = sqlx::query_scalar(&format!(
+                    "SELECT COUNT(*) FROM model_sets s JOIN accounts a ON a.id = s.owner_id WHERE {SET_FILTER}"
+                ))
+                .bind(like_pattern(&q.filter.query))
+                .bind(q.filter.category.as_deref().map(json_element_pattern))
+                .bind(q.filter.tag.as_deref().map(json_element_pattern))
+                .bind(q.filter.owner.as_deref())
+                .fetch_one(&self.pool)
+                .await?;
+                Ok((page, total))
             }
 
             async fn count_request_records(&self) -> StorageResult<i64> {

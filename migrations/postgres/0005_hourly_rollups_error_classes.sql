@@ -1,0 +1,32 @@
+-- Failed requests by class per rollup row: a JSON object {"timeout": 3, "upstream_5xx": 1}.
+ALTER TABLE request_rollups ADD COLUMN error_classes TEXT NOT NULL DEFAULT '{}';
+
+-- The same rollups per hour, kept by each writer beside its per-minute rows: ranges of days
+-- read 60 times fewer rows (and decode 60 times fewer sketches) than from the minutes. The
+-- column is named "minute" as in request_rollups, holding the start of the hour, so that one
+-- SQL text reads and writes both tables.
+CREATE TABLE request_rollups_hourly (
+    set_id                BIGINT NOT NULL,
+    model_id              TEXT    NOT NULL,
+    minute                BIGINT NOT NULL,
+    writer                TEXT    NOT NULL,
+    count                 BIGINT NOT NULL,
+    errors                BIGINT NOT NULL,
+    latency_ms_sum        DOUBLE PRECISION NOT NULL,
+    ttft_ms_sum           DOUBLE PRECISION NOT NULL,
+    ttft_count            BIGINT NOT NULL,
+    tokens_per_s_sum      DOUBLE PRECISION NOT NULL,
+    tokens_per_s_count    BIGINT NOT NULL,
+    prompt_tokens         BIGINT NOT NULL,
+    completion_tokens     BIGINT NOT NULL,
+    cost_usd              DOUBLE PRECISION NOT NULL,
+    latency_sketch        TEXT    NOT NULL,
+    ttft_sketch           TEXT    NOT NULL,
+    error_classes         TEXT    NOT NULL DEFAULT '{}',
+    PRIMARY KEY (set_id, model_id, minute, writer)
+);
+CREATE INDEX request_rollups_hourly_set_minute ON request_rollups_hourly (set_id, minute);
+-- The models page reads every set's hours of the last day.
+CREATE INDEX request_rollups_hourly_minute ON request_rollups_hourly (minute);
+-- Registry search orders by recency of creation.
+CREATE INDEX model_sets_created_at ON model_sets (created_at);
