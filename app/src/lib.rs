@@ -5,6 +5,8 @@
 //! - [`account`], [`catalog`], [`model_set`]: plain serde types and the validation rules
 //!   that both sides apply (the server's check is the one that counts).
 //! - [`monitoring`]: the series the monitoring charts draw.
+//! - [`format`], [`charts`]: numbers for people (units, honest precision) and the charts
+//!   drawn from them, plotters series to SVG strings, the same on the server and in WASM.
 //! - [`engine`]: the routing engine's pure maths (estimates, plan, verdict, projection,
 //!   alias draws), shared by the server's router and the browser's projections.
 //! - [`error`]: the one error type server functions return to the UI.
@@ -19,9 +21,11 @@ pub mod auth;
 #[cfg(feature = "ssr")]
 pub mod backend;
 pub mod catalog;
+pub mod charts;
 pub mod components;
 pub mod engine;
 pub mod error;
+pub mod format;
 pub mod model_set;
 pub mod monitoring;
 pub mod pages;
