@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use crate::account::{ApiKeyInfo, CreatedApiKey, UserInfo};
 use crate::error::UiError;
-use crate::model_set::ModelSet;
+use crate::monitoring::{Range, Series};
+use crate::views::{ModelOverview, RegistryPage, RegistryParams, SetDetail};
 
 /// Session key holding the signed-in account's id. The server's session extractor for the
 /// JSON API reads the same key.
@@ -26,8 +27,14 @@ pub trait Backend: Send + Sync + 'static {
     async fn api_keys(&self, account_id: i64) -> Result<Vec<ApiKeyInfo>, UiError>;
     async fn create_api_key(&self, account_id: i64, name: &str) -> Result<CreatedApiKey, UiError>;
     async fn revoke_api_key(&self, account_id: i64, key_id: i64) -> Result<(), UiError>;
-    /// Public registry listing; `query` matches name, slug, category or tag.
-    async fn model_sets(&self, query: &str) -> Result<Vec<ModelSet>, UiError>;
+    /// One page of the public registry.
+    async fn registry(&self, params: &RegistryParams) -> Result<RegistryPage, UiError>;
+    /// A set's page; `viewer` is the signed-in account, if any. `NotFound` when there is no such set.
+    async fn set_detail(&self, owner: &str, slug: &str, viewer: Option<i64>) -> Result<SetDetail, UiError>;
+    /// A set's behaviour over a range, for its charts.
+    async fn set_series(&self, owner: &str, slug: &str, range: Range) -> Result<Series, UiError>;
+    /// The catalog with each model's behaviour over the last 24 h.
+    async fn models_overview(&self) -> Result<Vec<ModelOverview>, UiError>;
 }
 
 pub type SharedBackend = Arc<dyn Backend>;

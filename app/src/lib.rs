@@ -12,8 +12,11 @@
 //! - [`error`]: the one error type server functions return to the UI.
 //! - [`api`]: server functions, called by pages over HTTP from the browser.
 //! - [`backend`] (ssr only): the narrow trait the server implements for those functions.
+//! - [`views`]: what the registry, set and models pages receive.
 //! - [`auth`]: the sign-in state the pages share.
 //! - [`pages`], [`components`], [`shell`]: the Leptos UI.
+// Deep view types (the set page) overflow the default query depth in the hydrate build.
+#![recursion_limit = "256"]
 
 pub mod account;
 pub mod api;
@@ -23,6 +26,7 @@ pub mod backend;
 pub mod catalog;
 pub mod charts;
 pub mod components;
+pub mod describe;
 pub mod engine;
 pub mod error;
 pub mod format;
@@ -31,5 +35,6 @@ pub mod monitoring;
 pub mod pages;
 pub mod shell;
 pub mod time_fmt;
+pub mod views;
 
 pub use shell::{shell, App};

@@ -77,11 +77,13 @@ impl Range {
         }
     }
 
-    /// The bucket width: 60 to 168 points a chart.
+    /// The bucket width: 24 to 168 points a chart.
     pub fn bucket_ms(self) -> i64 {
         match self {
             Range::Hour => MINUTE_MS,
-            Range::Day => 15 * MINUTE_MS,
+            // From the hourly rows: 15-minute buckets would read 1,440 minute rows (and
+            // decode their sketches) per model, several times over the page's budget.
+            Range::Day => HOUR_MS,
             Range::Week => HOUR_MS,
             Range::Month => 6 * HOUR_MS,
         }
@@ -89,8 +91,8 @@ impl Range {
 
     pub fn grain(self) -> Grain {
         match self {
-            Range::Hour | Range::Day => Grain::Minute,
-            Range::Week | Range::Month => Grain::Hour,
+            Range::Hour => Grain::Minute,
+            Range::Day | Range::Week | Range::Month => Grain::Hour,
         }
     }
 
@@ -208,7 +210,7 @@ mod tests {
     fn a_window_ends_with_the_current_bucket() {
         let now = 10 * HOUR_MS + 7 * MINUTE_MS + 30_000;
         let (from, to) = Range::Day.window(now);
-        assert_eq!(to, 10 * HOUR_MS + 15 * MINUTE_MS);
+        assert_eq!(to, 11 * HOUR_MS);
         assert_eq!(to - from, 24 * HOUR_MS);
         let (from, to) = Range::Hour.window(now);
         assert_eq!((from, to), (9 * HOUR_MS + 8 * MINUTE_MS, 10 * HOUR_MS + 8 * MINUTE_MS));

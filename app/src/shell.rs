@@ -3,12 +3,18 @@
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::StaticSegment;
+use leptos_router::{ParamSegment, StaticSegment};
 
 use crate::auth::Auth;
 use crate::components::header::Header;
 use crate::pages::{
-    account::AccountPage, home::HomePage, log_in::LogInPage, model_sets::ModelSetsPage, not_found::NotFound,
+    account::AccountPage,
+    home::HomePage,
+    log_in::LogInPage,
+    model_set::{EditorPlaceholder, ModelSetPage},
+    model_sets::ModelSetsPage,
+    models::ModelsPage,
+    not_found::NotFound,
     sign_up::SignUpPage,
 };
 
@@ -40,16 +46,33 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="leptos" href="/pkg/setpoint.css"/>
         <Title formatter=|title: String| if title.is_empty() { "Setpoint".to_string() } else { format!("{title} · Setpoint") }/>
         <Router>
-            <Header/>
-            <main class="container">
-                <Routes fallback=NotFound>
-                    <Route path=StaticSegment("") view=HomePage/>
-                    <Route path=StaticSegment("model-sets") view=ModelSetsPage/>
-                    <Route path=StaticSegment("signup") view=SignUpPage/>
-                    <Route path=StaticSegment("login") view=LogInPage/>
-                    <Route path=StaticSegment("account") view=AccountPage/>
-                </Routes>
-            </main>
+            <div class="layout">
+                <Header/>
+                <main class="content">
+                    <Routes fallback=NotFound>
+                        <Route path=StaticSegment("") view=HomePage/>
+                        <Route path=StaticSegment("model-sets") view=ModelSetsPage/>
+                        <Route path=(StaticSegment("model-sets"), StaticSegment("new")) view=EditorPlaceholder/>
+                        <Route
+                            path=(StaticSegment("model-sets"), ParamSegment("owner"), ParamSegment("slug"))
+                            view=ModelSetPage
+                        />
+                        <Route
+                            path=(
+                                StaticSegment("model-sets"),
+                                ParamSegment("owner"),
+                                ParamSegment("slug"),
+                                ParamSegment("action"),
+                            )
+                            view=EditorPlaceholder
+                        />
+                        <Route path=StaticSegment("models") view=ModelsPage/>
+                        <Route path=StaticSegment("signup") view=SignUpPage/>
+                        <Route path=StaticSegment("login") view=LogInPage/>
+                        <Route path=StaticSegment("account") view=AccountPage/>
+                    </Routes>
+                </main>
+            </div>
         </Router>
     }
 }

@@ -60,7 +60,7 @@ test("sign up, log in, create a key, see it, revoke it, log out", async ({ page,
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Log in" }).click();
   await expect(page).toHaveURL(/\/account$/);
-  await expect(page.getByTestId("nav-account")).toContainText(username);
+  await expect(page.getByTestId("nav-user")).toContainText(username);
 
   // Create a key: the secret is shown once.
   await page.getByLabel("Key name").fill("ci");

@@ -35,10 +35,10 @@ test("the registry lists Model Sets and searches them", async ({ page, request }
   await expect(card).toContainText("2 models");
   await expect(card).toContainText("#demo");
 
-  await page.getByPlaceholder("Search by name, category or tag").fill("no-such-set-anywhere");
+  await page.getByPlaceholder("Search by name, description, category or tag").fill("no-such-set-anywhere");
   await page.getByRole("button", { name: "Search" }).click();
-  await expect(page.getByText("No Model Sets match yet.")).toBeVisible();
-  await page.getByPlaceholder("Search by name, category or tag").fill(username);
+  await expect(page.getByText("No Model Sets match this search.")).toBeVisible();
+  await page.getByPlaceholder("Search by name, description, category or tag").fill(username);
   await page.getByRole("button", { name: "Search" }).click();
   await expect(page.locator("article.set-card")).toHaveCount(1);
   await expect(page.locator("article.set-card")).toContainText("Registry Demo");

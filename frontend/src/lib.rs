@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! The browser entry: hydrates the server-rendered page with the same [`app::App`].
 
 #[wasm_bindgen::prelude::wasm_bindgen]

@@ -16,6 +16,7 @@ pub mod hash_map;
 pub mod http;
 pub mod metrics;
 pub mod model_sets;
+pub mod monitoring;
 pub mod providers;
 pub mod routing;
 pub mod serve;

@@ -95,6 +95,8 @@ pub async fn run(config: Config, demo: bool) -> Result<(), ServeError> {
         accounts: accounts.clone(),
         model_sets: model_sets.clone(),
         storage: storage.clone(),
+        routing: routing.clone(),
+        catalog: catalog.clone(),
     });
     let leptos_options = LeptosOptions::builder()
         .output_name("setpoint")

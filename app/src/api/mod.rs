@@ -47,6 +47,23 @@ pub(crate) mod ssr {
         })
     }
 
+    /// `http://host[:port]` as the browser addressed this server (its Host header).
+    pub async fn origin() -> String {
+        let host = leptos_axum::extract::<axum::http::HeaderMap>()
+            .await
+            .ok()
+            .and_then(|h| h.get(axum::http::header::HOST)?.to_str().ok().map(str::to_string))
+            .unwrap_or_else(|| "127.0.0.1:3000".to_string());
+        format!("http://{host}")
+    }
+
+    /// Answers the page being rendered with 404 (a missing set's page is not a 200).
+    pub fn not_found() {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(axum::http::StatusCode::NOT_FOUND);
+        }
+    }
+
     pub async fn require_account() -> Result<i64, UiError> {
         account_id().await?.ok_or(UiError::NotLoggedIn)
     }

@@ -1,13 +1,38 @@
-//! The public registry and Model Set pages.
+//! The public registry, Model Set pages and the models catalog: reading needs no account.
 
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use super::ssr;
 use crate::error::UiError;
-use crate::model_set::ModelSet;
+use crate::monitoring::{Range, Series};
+use crate::views::{ModelOverview, RegistryPage, RegistryParams, SetDetail};
 
-#[server(endpoint = "list_model_sets")]
-pub async fn list_model_sets(query: String) -> Result<Vec<ModelSet>, UiError> {
-    ssr::backend()?.model_sets(&query).await
+#[server(endpoint = "registry")]
+pub async fn registry(params: RegistryParams) -> Result<RegistryPage, UiError> {
+    ssr::backend()?.registry(&params).await
+}
+
+#[server(endpoint = "model_set_detail")]
+pub async fn model_set_detail(owner: String, slug: String) -> Result<SetDetail, UiError> {
+    let viewer = ssr::account_id().await?;
+    let base_url = ssr::origin().await;
+    let detail = ssr::backend()?
+        .set_detail(&owner, &slug, viewer)
+        .await
+        .map(|detail| SetDetail { base_url, ..detail });
+    if matches!(detail, Err(UiError::NotFound)) {
+        ssr::not_found();
+    }
+    detail
+}
+
+#[server(endpoint = "set_series")]
+pub async fn set_series(owner: String, slug: String, range: Range) -> Result<Series, UiError> {
+    ssr::backend()?.set_series(&owner, &slug, range).await
+}
+
+#[server(endpoint = "models_overview")]
+pub async fn models_overview() -> Result<Vec<ModelOverview>, UiError> {
+    ssr::backend()?.models_overview().await
 }

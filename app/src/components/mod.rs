@@ -2,3 +2,5 @@
 
 pub mod form;
 pub mod header;
+pub mod snippet;
+pub mod verdict;

@@ -8,7 +8,11 @@ use std::sync::Arc;
 use app::account::{ApiKeyInfo, CreatedApiKey, UserInfo};
 use app::backend::{Backend, SharedBackend};
 use app::error::UiError;
-use app::model_set::ModelSet;
+use app::monitoring::{Range, Series};
+use app::views::{
+    ModelOverview, RegistryPage, RegistryParams, RegistrySort, RequirementStatus, SetCard, SetDetail, SetModel,
+    REGISTRY_PAGE_SIZE,
+};
 use app::{shell, App};
 use axum::body::Body;
 use axum::extract::State;
@@ -18,8 +22,12 @@ use leptos::prelude::provide_context;
 
 use super::AppState;
 use crate::accounts::{AccountError, Accounts};
-use crate::model_sets::ModelSets;
-use crate::storage::{Account, SetFilter, SharedStorage};
+use crate::catalog::Catalog;
+use crate::clock::now_ms;
+use crate::model_sets::{ModelSets, SetError};
+use crate::monitoring;
+use crate::routing::Routing;
+use crate::storage::{Account, RegistryQuery, SetFilter, SetSort, SharedStorage};
 
 /// Largest error body we re-read to pick its status; `UiError`s are a few hundred bytes.
 const ERROR_BODY_LIMIT: usize = 16 * 1024;
@@ -76,6 +84,21 @@ pub struct PagesBackend {
     pub accounts: Arc<Accounts>,
     pub model_sets: Arc<ModelSets>,
     pub storage: SharedStorage,
+    pub routing: Arc<Routing>,
+    pub catalog: Catalog,
+}
+
+/// Model Set failures as the pages show them.
+impl From<SetError> for UiError {
+    fn from(e: SetError) -> Self {
+        match e {
+            SetError::Invalid(field) => UiError::Invalid(field.to_string()),
+            SetError::BadAddress(_) | SetError::NotFound(_) => UiError::NotFound,
+            SetError::NotOwner => UiError::Invalid(e.to_string()),
+            SetError::SlugTaken(_) => UiError::Invalid(e.to_string()),
+            SetError::Storage(e) => internal(e),
+        }
+    }
 }
 
 /// Account failures as the pages show them; storage details go to the log only.
@@ -150,11 +173,120 @@ impl Backend for PagesBackend {
         Ok(self.accounts.revoke_key(account_id, key_id).await?)
     }
 
-    async fn model_sets(&self, query: &str) -> Result<Vec<ModelSet>, UiError> {
-        let filter = SetFilter {
-            query: query.to_string(),
-            ..SetFilter::default()
+    async fn registry(&self, params: &RegistryParams) -> Result<RegistryPage, UiError> {
+        let now = now_ms();
+        let page = params.page.max(1);
+        let query = RegistryQuery {
+            filter: SetFilter {
+                query: params.q.clone(),
+                category: params.category.clone().filter(|c| !c.is_empty()),
+                tag: params.tag.clone().filter(|t| !t.is_empty()),
+                owner: None,
+            },
+            sort: match params.sort {
+                RegistrySort::MostUsed => SetSort::MostUsed,
+                RegistrySort::RecentlyActive => SetSort::RecentlyActive,
+                RegistrySort::Newest => SetSort::Newest,
+            },
+            active_since: now - Range::Day.span_ms(),
+            limit: REGISTRY_PAGE_SIZE,
+            offset: (page - 1) * REGISTRY_PAGE_SIZE,
         };
-        self.model_sets.search(&filter).await.map_err(internal)
+        let (rows, total) = self.storage.registry_page(&query).await.map_err(internal)?;
+        let ids: Vec<i64> = rows.iter().map(|r| r.set.id).collect();
+        let mut hourly = monitoring::hourly_requests(&self.storage, &ids, now)
+            .await
+            .map_err(internal)?;
+        let cards = rows
+            .into_iter()
+            .map(|row| SetCard {
+                feasibility: self.routing.verdict(&row.set).map(|v| v.feasibility),
+                hourly: hourly.remove(&row.set.id).unwrap_or_default(),
+                requests_24h: row.requests,
+                set: row.set,
+            })
+            .collect();
+        Ok(RegistryPage {
+            cards,
+            total,
+            page,
+            per_page: REGISTRY_PAGE_SIZE,
+        })
+    }
+
+    async fn set_detail(&self, owner: &str, slug: &str, viewer: Option<i64>) -> Result<SetDetail, UiError> {
+        let set = self.model_sets.find(owner, slug).await?;
+        let revisions = self.model_sets.revisions(&set).await?;
+        let recent = monitoring::set_series(&self.storage, &set, Range::Day, now_ms())
+            .await
+            .map_err(internal)?
+            .set
+            .total;
+        let routing = self.routing.view(&set);
+        let models = set
+            .spec
+            .models
+            .iter()
+            .map(|id| {
+                let share = routing.weights.iter().find(|w| &w.model == id);
+                SetModel {
+                    id: id.clone(),
+                    catalog: self.catalog.get(id).cloned(),
+                    weight: share.map(|s| s.weight),
+                    exploring: share.is_some_and(|s| s.exploring),
+                    breaker: share.map_or("closed", |s| s.breaker).to_string(),
+                }
+            })
+            .collect();
+        let requirements = set
+            .spec
+            .requirements
+            .iter()
+            .map(|r| RequirementStatus {
+                requirement: r.clone(),
+                realised: recent.value(&r.dimension, r.statistic),
+            })
+            .collect();
+        let viewer_is_owner = match viewer {
+            Some(id) => self
+                .storage
+                .account_by_id(id)
+                .await
+                .map_err(internal)?
+                .is_some_and(|a| a.username == set.owner),
+            None => false,
+        };
+        Ok(SetDetail {
+            models,
+            requirements,
+            verdict: routing.projection.map(|p| p.verdict),
+            revisions,
+            viewer_is_owner,
+            recent,
+            set,
+            // The server function fills in how the browser reached us.
+            base_url: String::new(),
+        })
+    }
+
+    async fn set_series(&self, owner: &str, slug: &str, range: Range) -> Result<Series, UiError> {
+        let set = self.model_sets.find(owner, slug).await?;
+        monitoring::set_series(&self.storage, &set, range, now_ms())
+            .await
+            .map_err(internal)
+    }
+
+    async fn models_overview(&self) -> Result<Vec<ModelOverview>, UiError> {
+        let mut measured = monitoring::models_last_day(&self.storage, now_ms())
+            .await
+            .map_err(internal)?;
+        Ok(self
+            .catalog
+            .values()
+            .map(|model| ModelOverview {
+                last_day: measured.remove(&model.id).unwrap_or_default(),
+                model: model.clone(),
+            })
+            .collect())
     }
 }

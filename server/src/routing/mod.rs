@@ -264,6 +264,45 @@ impl Routing {
     pub fn status(&self, set: &ModelSet) -> RoutingStatus {
         let now = self.now();
         let published = self.published(set, now);
+        self.status_of(set, &published, now)
+    }
+
+    /// The set's routing as its page shows it, without making the set active here (a page
+    /// view is not traffic, and an active set is re-planned every [`REPLAN_EVERY`]): the
+    /// published plan while the set is routed, else one planned for the look.
+    pub fn view(&self, set: &ModelSet) -> RoutingStatus {
+        let now = self.now();
+        let published = self
+            .active_plan(set)
+            .unwrap_or_else(|| Arc::new(self.plan(set.id, set.revision, &set.spec)));
+        self.status_of(set, &published, now)
+    }
+
+    /// Whether the set's requirements look achievable on what is known now (the registry's
+    /// cards); like [`Routing::view`], it does not make the set active.
+    pub fn verdict(&self, set: &ModelSet) -> Option<engine::Verdict> {
+        let inputs = match self.active_plan(set) {
+            Some(published) => published.inputs.clone(),
+            None => self.learned.inputs(set.id, &set.spec, self.now()),
+        };
+        engine::verdict(&set.spec, &inputs, &self.options)
+            .map_err(|e| tracing::debug!(error = %e, "no verdict"))
+            .ok()
+    }
+
+    /// The published plan of the set's current revision, if the set is routed here.
+    fn active_plan(&self, set: &ModelSet) -> Option<Arc<Published>> {
+        let sets = self.sets.read().unwrap_or_else(|p| p.into_inner());
+        let published = sets
+            .get(&set.id)?
+            .published
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        (published.revision == set.revision).then_some(published)
+    }
+
+    fn status_of(&self, set: &ModelSet, published: &Published, now: f64) -> RoutingStatus {
         let projection = engine::project(&published.spec, &published.inputs, &self.options)
             .map_err(|e| tracing::debug!(error = %e, "no projection"))
             .ok();

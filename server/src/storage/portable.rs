@@ -168,8 +168,10 @@ macro_rules! portable_sql_storage {
             })
         }
 
-        const MODEL_SET_COLUMNS: &str = "s.id, a.username AS owner, s.slug, s.name, s.description, s.categories, \
-             s.tags, s.spec, s.revision, s.created_at, s.updated_at FROM model_sets s JOIN accounts a ON a.id = s.owner_id";
+        /// A set's columns, with `SET_TABLES`.
+        const SET_FIELDS: &str = "s.id, a.username AS owner, s.slug, s.name, s.description, s.categories, \
+             s.tags, s.spec, s.revision, s.created_at, s.updated_at";
+        const SET_TABLES: &str = "model_sets s JOIN accounts a ON a.id = s.owner_id";
 
         /// The registry's filter, on `$1` (query pattern) to `$4` (owner): see [`SetFilter`].
         const SET_FILTER: &str = "(lower(s.name) LIKE $1 ESCAPE '\\' \
@@ -418,7 +420,7 @@ macro_rules! portable_sql_storage {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-                let row = sqlx::query(&format!("SELECT {MODEL_SET_COLUMNS} WHERE s.id = $1"))
+                let row = sqlx::query(&format!("SELECT {SET_FIELDS} FROM {SET_TABLES} WHERE s.id = $1"))
                     .bind(id)
                     .fetch_one(&mut *tx)
                     .await?;
@@ -427,7 +429,7 @@ macro_rules! portable_sql_storage {
             }
 
             async fn model_set_by_slug(&self, owner: &str, slug: &str) -> StorageResult<Option<ModelSet>> {
-                let row = sqlx::query(&format!("SELECT {MODEL_SET_COLUMNS} WHERE a.username = $1 AND s.slug = $2"))
+                let row = sqlx::query(&format!("SELECT {SET_FIELDS} FROM {SET_TABLES} WHERE a.username = $1 AND s.slug = $2"))
                     .bind(owner)
                     .bind(slug)
                     .fetch_optional(&self.pool)
@@ -459,7 +461,7 @@ macro_rules! portable_sql_storage {
                 .bind(set_id)
                 .execute(&mut *tx)
                 .await?;
-                let row = sqlx::query(&format!("SELECT {MODEL_SET_COLUMNS} WHERE s.id = $1"))
+                let row = sqlx::query(&format!("SELECT {SET_FIELDS} FROM {SET_TABLES} WHERE s.id = $1"))
                     .bind(set_id)
                     .fetch_one(&mut *tx)
                     .await?;
@@ -494,7 +496,7 @@ macro_rules! portable_sql_storage {
 
             async fn search_model_sets(&self, filter: &SetFilter) -> StorageResult<Vec<ModelSet>> {
                 let rows = sqlx::query(&format!(
-                    "SELECT {MODEL_SET_COLUMNS} WHERE {SET_FILTER} ORDER BY s.id DESC"
+                    "SELECT {SET_FIELDS} FROM {SET_TABLES} WHERE {SET_FILTER} ORDER BY s.id DESC"
                 ))
                 .bind(like_pattern(&filter.query))
                 .bind(filter.category.as_deref().map(json_element_pattern))
@@ -668,20 +670,15 @@ macro_rules! portable_sql_storage {
                     SetSort::RecentlyActive => "last_active IS NULL, last_active DESC, s.id DESC",
                     SetSort::Newest => "s.created_at DESC, s.id DESC",
                 };
-                // The traffic of matching sets only: an inner join on the hourly rows of the
-                // window, grouped per set, so the sets without traffic cost nothing.
+                // Each set's traffic in the window: the hourly rows since `active_since`,
+                // summed per set (by the index on (set_id, minute)) and joined to the sets.
                 let sql = format!(
-                    "SELECT {MODEL_SET_COLUMNS} \
+                    "SELECT {SET_FIELDS}, COALESCE(act.requests, 0) AS requests, act.last_active AS last_active \
+                     FROM {SET_TABLES} \
                      LEFT JOIN (SELECT set_id, CAST(SUM(count) AS BIGINT) AS requests, MAX(minute) AS last_active \
                                 FROM request_rollups_hourly WHERE minute >= $5 GROUP BY set_id) act \
                      ON act.set_id = s.id \
                      WHERE {SET_FILTER} ORDER BY {order} LIMIT $6 OFFSET $7"
-                );
-                let sql = sql.replacen(
-                    "FROM model_sets s JOIN accounts a ON a.id = s.owner_id",
-                    "COALESCE(act.requests, 0) AS requests, act.last_active AS last_active \
-                     FROM model_sets s JOIN accounts a ON a.id = s.owner_id",
-                    1,
                 );
                 let rows = sqlx::query(&sql)
                     .bind(like_pattern(&q.filter.query))
@@ -704,7 +701,7 @@ macro_rules! portable_sql_storage {
                     })
                     .collect::<StorageResult<Vec<_>>>()?;
                 let total: i64 = sqlx::query_scalar(&format!(
-                    "SELECT COUNT(*) FROM model_sets s JOIN accounts a ON a.id = s.owner_id WHERE {SET_FILTER}"
+                    "SELECT COUNT(*) FROM {SET_TABLES} WHERE {SET_FILTER}"
                 ))
                 .bind(like_pattern(&q.filter.query))
                 .bind(q.filter.category.as_deref().map(json_element_pattern))

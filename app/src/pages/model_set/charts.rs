@@ -1,0 +1,373 @@
+//! From a [`Series`] to the charts of the monitoring sections: which value each chart draws,
+//! for which lines, with which target. Pure, so the server render and the browser agree.
+
+use crate::charts::{ChartKind, ChartLine, Target, TimeChart};
+use crate::describe;
+use crate::format::Unit;
+use crate::model_set::{Comparator, Dimension, Requirement, Statistic};
+use crate::monitoring::{Bucket, Line, Series};
+
+/// What a chart can draw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    Latency,
+    Ttft,
+    Throughput,
+    CostPerRequest,
+    Cost,
+    Requests,
+    InputTokens,
+    OutputTokens,
+    ErrorRate,
+    ErrorsByClass,
+}
+
+/// The four sections and their charts.
+pub const SECTIONS: [(&str, &str, &[Metric]); 4] = [
+    (
+        "performance",
+        "Performance",
+        &[Metric::Latency, Metric::Ttft, Metric::Throughput],
+    ),
+    ("cost", "Cost", &[Metric::CostPerRequest, Metric::Cost]),
+    (
+        "usage",
+        "Usage",
+        &[Metric::Requests, Metric::InputTokens, Metric::OutputTokens],
+    ),
+    ("errors", "Errors", &[Metric::ErrorRate, Metric::ErrorsByClass]),
+];
+
+/// Whose lines a chart shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// The whole set, one line.
+    Set,
+    /// One line per model.
+    Models,
+    /// One model.
+    Model(String),
+}
+
+impl Scope {
+    pub fn param(&self) -> String {
+        match self {
+            Scope::Set => "set".into(),
+            Scope::Models => "models".into(),
+            Scope::Model(id) => id.clone(),
+        }
+    }
+
+    pub fn parse(text: &str) -> Scope {
+        match text {
+            "" | "set" => Scope::Set,
+            "models" => Scope::Models,
+            id => Scope::Model(id.to_string()),
+        }
+    }
+}
+
+impl Metric {
+    /// Whether the chart follows the statistic switch (a distribution was measured).
+    pub fn has_distribution(self) -> bool {
+        matches!(self, Metric::Latency | Metric::Ttft)
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Metric::Latency => "latency",
+            Metric::Ttft => "time to first token",
+            Metric::Throughput => "output tokens/s",
+            Metric::CostPerRequest => "cost per request",
+            Metric::Cost => "cost",
+            Metric::Requests => "requests",
+            Metric::InputTokens => "input tokens",
+            Metric::OutputTokens => "output tokens",
+            Metric::ErrorRate => "error rate",
+            Metric::ErrorsByClass => "errors by class",
+        }
+    }
+
+    fn unit(self) -> Unit {
+        match self {
+            Metric::Latency | Metric::Ttft => Unit::Ms,
+            Metric::Throughput => Unit::TokensPerS,
+            Metric::CostPerRequest => Unit::UsdPerRequest,
+            Metric::Cost => Unit::Usd,
+            Metric::Requests | Metric::ErrorsByClass => Unit::Requests,
+            Metric::InputTokens | Metric::OutputTokens => Unit::Tokens,
+            Metric::ErrorRate => Unit::Share,
+        }
+    }
+
+    /// The requirement dimension this chart can show a target for.
+    fn dimension(self) -> Option<Dimension> {
+        match self {
+            Metric::Latency => Some(Dimension::Latency),
+            Metric::Ttft => Some(Dimension::Ttft),
+            Metric::Throughput => Some(Dimension::Throughput),
+            Metric::CostPerRequest => Some(Dimension::Cost),
+            Metric::ErrorRate => Some(Dimension::ErrorRate),
+            _ => None,
+        }
+    }
+
+    fn value(self, b: &Bucket, statistic: Statistic) -> Option<f64> {
+        match self {
+            Metric::Latency => b.latency.get(statistic),
+            Metric::Ttft => b.ttft.get(statistic),
+            Metric::Throughput => b.tokens_per_s,
+            Metric::CostPerRequest => b.cost_per_request(),
+            Metric::Cost => Some(b.cost_usd),
+            Metric::Requests => Some(b.requests as f64),
+            Metric::InputTokens => Some(b.prompt_tokens as f64),
+            Metric::OutputTokens => Some(b.completion_tokens as f64),
+            Metric::ErrorRate => b.error_rate(),
+            Metric::ErrorsByClass => Some(b.errors as f64),
+        }
+    }
+
+    /// The statistic actually drawn: the switch's where there is a distribution, else the mean.
+    fn statistic(self, chosen: Statistic) -> Statistic {
+        if self.has_distribution() {
+            chosen
+        } else {
+            Statistic::Mean
+        }
+    }
+
+    /// "p90 latency", "mean output tokens/s", "requests per 15 min".
+    fn heading(self, statistic: Statistic, bucket_ms: i64) -> String {
+        let per = bucket_label(bucket_ms);
+        match self {
+            Metric::Latency | Metric::Ttft | Metric::Throughput | Metric::CostPerRequest => {
+                let stat = match statistic {
+                    Statistic::Mean => "average",
+                    s => describe::statistic(s),
+                };
+                format!("{stat} {}", self.name())
+            }
+            Metric::ErrorRate => self.name().to_string(),
+            _ => format!("{} per {per}", self.name()),
+        }
+    }
+}
+
+fn bucket_label(ms: i64) -> String {
+    let minutes = ms / 60_000;
+    match minutes {
+        1 => "minute".into(),
+        m if m < 60 => format!("{m} min"),
+        60 => "hour".into(),
+        m => format!("{} h", m / 60),
+    }
+}
+
+/// The colour of a model: its place in the set (0 is the whole set's).
+pub fn colour(models: &[String], line: &Line) -> usize {
+    match &line.model {
+        None => 0,
+        Some(id) => models.iter().position(|m| m == id).map_or(models.len() + 1, |i| i + 1),
+    }
+}
+
+/// The chart of `metric` for `scope` and `statistic`, with a matching requirement's target.
+pub fn chart(
+    series: &Series,
+    models: &[String],
+    requirements: &[Requirement],
+    metric: Metric,
+    scope: &Scope,
+    chosen: Statistic,
+) -> TimeChart {
+    let statistic = metric.statistic(chosen);
+    let range = series.range.label();
+    let empty_message = if series.set.total.requests == 0 {
+        format!("No requests in the {range} — send one with the snippet below")
+    } else {
+        match metric {
+            Metric::Ttft => format!("No streamed requests in the {range}: only a stream has a time to first token"),
+            Metric::ErrorsByClass => format!("No errors in the {range}"),
+            _ => format!("No {} measured in the {range}", metric.name()),
+        }
+    };
+    let (lines, whose): (Vec<&Line>, String) = match scope {
+        Scope::Set => (vec![&series.set], "whole set".into()),
+        Scope::Models => (series.models.iter().collect(), "per model".into()),
+        Scope::Model(id) => (
+            series
+                .models
+                .iter()
+                .filter(|l| l.model.as_deref() == Some(id))
+                .collect(),
+            id.clone(),
+        ),
+    };
+    let title = format!(
+        "{}, {whose}, {}",
+        capitalise(&metric.heading(statistic, series.bucket_ms)),
+        series.range.label()
+    );
+    let target = metric.dimension().and_then(|dimension| {
+        requirements
+            .iter()
+            .find(|r| r.dimension == dimension && r.statistic == statistic)
+            .map(|r| Target {
+                value: r.target,
+                at_most: r.comparator == Comparator::AtMost,
+            })
+    });
+    let chart_lines = if metric == Metric::ErrorsByClass {
+        // Stacked columns, one per class, of the chosen line (the set's for "per model").
+        let line = match scope {
+            Scope::Models => &series.set,
+            _ => lines.first().copied().unwrap_or(&series.set),
+        };
+        by_class(line)
+    } else {
+        lines
+            .into_iter()
+            .map(|line| ChartLine {
+                label: line.model.clone().unwrap_or_else(|| "Whole set".into()),
+                color: colour(models, line),
+                points: line
+                    .buckets
+                    .iter()
+                    .filter_map(|b| Some((b.at, metric.value(b, statistic)?)))
+                    .collect(),
+            })
+            .collect()
+    };
+    TimeChart {
+        title,
+        unit: metric.unit(),
+        from_ms: series.from,
+        to_ms: series.to,
+        bucket_ms: series.bucket_ms,
+        lines: chart_lines,
+        target,
+        empty_message,
+        kind: if matches!(metric, Metric::Requests | Metric::ErrorsByClass) {
+            ChartKind::Bars
+        } else {
+            ChartKind::Line
+        },
+    }
+}
+
+/// One series per error class, in the order of the line's total.
+fn by_class(line: &Line) -> Vec<ChartLine> {
+    line.total
+        .error_classes
+        .iter()
+        .enumerate()
+        .map(|(i, (class, _))| ChartLine {
+            label: class.clone(),
+            color: 7 + i,
+            points: line
+                .buckets
+                .iter()
+                .filter_map(|b| {
+                    let n = b.error_classes.iter().find(|(c, _)| c == class)?.1;
+                    Some((b.at, n as f64))
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitoring::{Quantiles, Range};
+
+    fn bucket(at: i64, p90: f64, errors: u64) -> Bucket {
+        Bucket {
+            at,
+            requests: 10,
+            errors,
+            error_classes: if errors > 0 {
+                vec![("timeout".into(), errors)]
+            } else {
+                vec![]
+            },
+            latency: Quantiles {
+                mean: Some(p90 / 2.0),
+                p90: Some(p90),
+                ..Quantiles::default()
+            },
+            ..Bucket::default()
+        }
+    }
+
+    fn series() -> Series {
+        let line = |model: Option<&str>, p90: f64| Line {
+            model: model.map(str::to_string),
+            buckets: vec![bucket(0, p90, 0), bucket(900_000, p90 + 100.0, 2)],
+            total: bucket(0, p90, 2),
+        };
+        Series {
+            range: Range::Day,
+            from: 0,
+            to: 86_400_000,
+            bucket_ms: 900_000,
+            set: line(None, 1000.0),
+            models: vec![line(Some("b/y"), 2000.0), line(Some("a/x"), 500.0)],
+        }
+    }
+
+    #[test]
+    fn charts_draw_the_chosen_statistic_scope_and_target() {
+        let models = vec!["a/x".to_string(), "b/y".to_string()];
+        let reqs = vec![Requirement::new(
+            Dimension::Latency,
+            Statistic::P90,
+            Comparator::AtMost,
+            3000.0,
+        )];
+        let s = series();
+        let c = chart(&s, &models, &reqs, Metric::Latency, &Scope::Models, Statistic::P90);
+        assert_eq!(c.title, "P90 latency, per model, last 24 h");
+        assert_eq!(c.lines.len(), 2);
+        assert_eq!(
+            (c.lines[0].label.as_str(), c.lines[0].color),
+            ("b/y", 2),
+            "colour by the set's order"
+        );
+        assert_eq!(c.lines[0].points, vec![(0, 2000.0), (900_000, 2100.0)]);
+        assert_eq!(
+            c.target,
+            Some(Target {
+                value: 3000.0,
+                at_most: true
+            })
+        );
+        let mean = chart(&s, &models, &reqs, Metric::Latency, &Scope::Set, Statistic::Mean);
+        assert_eq!(mean.target, None, "a p90 target is not drawn on the average");
+        assert_eq!(mean.lines[0].points[0], (0, 500.0));
+        let one = chart(
+            &s,
+            &models,
+            &reqs,
+            Metric::Latency,
+            &Scope::Model("a/x".into()),
+            Statistic::P90,
+        );
+        assert_eq!(one.lines.len(), 1);
+        let errors = chart(&s, &models, &reqs, Metric::ErrorsByClass, &Scope::Set, Statistic::P90);
+        assert_eq!(errors.lines[0].label, "timeout");
+        assert_eq!(errors.lines[0].points, vec![(900_000, 2.0)]);
+        assert_eq!(
+            Scope::parse(&Scope::Model("a/x".into()).param()),
+            Scope::Model("a/x".into())
+        );
+    }
+}
