@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{ParamSegment, StaticSegment};
+use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 
 use crate::auth::Auth;
 use crate::components::header::Header;
@@ -49,13 +49,17 @@ pub fn App() -> impl IntoView {
             <div class="layout">
                 <Header/>
                 <main class="content">
+                    // The reading pages render whole before the first byte (SsrMode::Async): they
+                    // read without JavaScript (streamed Suspense needs it to swap content in), and
+                    // a missing set's page can still answer 404.
                     <Routes fallback=NotFound>
                         <Route path=StaticSegment("") view=HomePage/>
-                        <Route path=StaticSegment("model-sets") view=ModelSetsPage/>
+                        <Route path=StaticSegment("model-sets") view=ModelSetsPage ssr=SsrMode::Async/>
                         <Route path=(StaticSegment("model-sets"), StaticSegment("new")) view=EditorPlaceholder/>
                         <Route
                             path=(StaticSegment("model-sets"), ParamSegment("owner"), ParamSegment("slug"))
                             view=ModelSetPage
+                            ssr=SsrMode::Async
                         />
                         <Route
                             path=(
@@ -66,7 +70,7 @@ pub fn App() -> impl IntoView {
                             )
                             view=EditorPlaceholder
                         />
-                        <Route path=StaticSegment("models") view=ModelsPage/>
+                        <Route path=StaticSegment("models") view=ModelsPage ssr=SsrMode::Async/>
                         <Route path=StaticSegment("signup") view=SignUpPage/>
                         <Route path=StaticSegment("login") view=LogInPage/>
                         <Route path=StaticSegment("account") view=AccountPage/>

@@ -11,6 +11,7 @@ use super::charts::{chart, Metric, Scope, SECTIONS};
 use crate::api::model_sets::set_series;
 use crate::charts::time_chart;
 use crate::describe;
+use crate::format;
 use crate::model_set::{Dimension, Statistic};
 use crate::monitoring::{Range, Series};
 use crate::views::{RequirementStatus, SetDetail};
@@ -147,7 +148,24 @@ pub fn Monitoring(detail: SetDetail, missed: Vec<RequirementStatus>) -> impl Int
     view! {
         <section class="monitoring" id="monitoring" data-testid="monitoring">
             <div class="section-head">
-                <h2>"Behaviour over time"</h2>
+                <div>
+                    <h2>"Behaviour over time"</h2>
+                    <Transition fallback=|| ()>
+                        {move || series.get().map(|result| result.ok().map(|series| {
+                            let total = &series.set.total;
+                            view! {
+                                <p class="muted small range-summary">
+                                    <strong data-testid="range-requests">{format::count(total.requests)}</strong>
+                                    {format!(
+                                        " requests in the {} · {} · updated every few seconds",
+                                        series.range.label(),
+                                        format::usd(total.cost_usd),
+                                    )}
+                                </p>
+                            }
+                        }))}
+                    </Transition>
+                </div>
                 <div class="controls">
                     <nav class="segmented" aria-label="Range">{range_links}</nav>
                     <nav class="segmented" aria-label="Statistic">{stat_links}</nav>
