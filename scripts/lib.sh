@@ -4,6 +4,9 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WASM_BINDGEN_VERSION="0.2.130"
+# wasm-opt shrinks the browser bundle; from npm's binaryen (Debian's is too old: its output
+# breaks hydration).
+BINARYEN_VERSION="132.0.0"
 OPENAI_PY_VERSION="3.57.0"
 OPENAPI_VALIDATOR_PY_VERSION="0.9.0"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
@@ -36,6 +39,20 @@ ensure_rust_tools() {
   if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION"; then
     say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 5 minutes, once)"
     cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+  fi
+}
+
+ensure_wasm_opt() {
+  local tools="$CARGO_TARGET_DIR/tools"
+  WASM_OPT="$tools/node_modules/binaryen/bin/wasm-opt"
+  if ! [ -x "$WASM_OPT" ] || ! grep -q "\"version\": \"$BINARYEN_VERSION\"" "$tools/node_modules/binaryen/package.json"; then
+    if ! command -v npm >/dev/null; then
+      say "installing Node.js and npm (Debian packages) for wasm-opt"
+      apt_install nodejs npm
+    fi
+    say "installing wasm-opt (npm binaryen $BINARYEN_VERSION)"
+    mkdir -p "$tools"
+    npm install --prefix "$tools" --no-audit --no-fund --no-save "binaryen@$BINARYEN_VERSION" >/dev/null
   fi
 }
 

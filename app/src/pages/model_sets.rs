@@ -177,7 +177,9 @@ fn Results(page: RegistryPage, params: RegistryParams) -> impl IntoView {
             ..params.clone()
         })
     });
+    let facets = facets(&page.cards, &params);
     view! {
+        {facets}
         <p class="muted small" data-testid="result-count">
             {format!("{first}–{last} of {}", format::count(page.total.max(0) as u64))}
         </p>
@@ -199,6 +201,50 @@ fn Results(page: RegistryPage, params: RegistryParams) -> impl IntoView {
         })}
     }
     .into_any()
+}
+
+/// Filter chips for the categories and tags on this page of results (those not in force).
+fn facets(cards: &[SetCard], params: &RegistryParams) -> impl IntoView {
+    let mut categories: Vec<String> = Vec::new();
+    let mut tags: Vec<String> = Vec::new();
+    for card in cards {
+        for c in &card.set.categories {
+            if !categories.contains(c) && params.category.as_ref() != Some(c) {
+                categories.push(c.clone());
+            }
+        }
+        for t in &card.set.tags {
+            if !tags.contains(t) && params.tag.as_ref() != Some(t) {
+                tags.push(t.clone());
+            }
+        }
+    }
+    if categories.is_empty() && tags.is_empty() {
+        return None;
+    }
+    categories.sort();
+    tags.sort();
+    let link = |category: Option<String>, tag: Option<String>| {
+        registry_href(&RegistryParams {
+            category: category.or_else(|| params.category.clone()),
+            tag: tag.or_else(|| params.tag.clone()),
+            page: 1,
+            ..params.clone()
+        })
+    };
+    Some(view! {
+        <div class="facets" data-testid="facets">
+            <span class="muted small">"Filter:"</span>
+            {categories.into_iter().map(|c| {
+                let (href, data) = (link(Some(c.clone()), None), c.clone());
+                view! { <a class="chip" href=href data-category=data>{c}</a> }
+            }).collect_view()}
+            {tags.into_iter().map(|t| {
+                let (href, data) = (link(None, Some(t.clone())), t.clone());
+                view! { <a class="chip tag" href=href data-tag=data>"#" {t}</a> }
+            }).collect_view()}
+        </div>
+    })
 }
 
 #[component]
