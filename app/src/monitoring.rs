@@ -58,13 +58,13 @@ impl Range {
         Range::ALL.into_iter().find(|r| r.param() == text)
     }
 
-    /// For titles: "last 24 h".
+    /// For titles: "last 24 h" (a no-break space keeps the number with its unit).
     pub fn label(self) -> &'static str {
         match self {
             Range::Hour => "last hour",
-            Range::Day => "last 24 h",
-            Range::Week => "last 7 days",
-            Range::Month => "last 30 days",
+            Range::Day => "last 24\u{a0}h",
+            Range::Week => "last 7\u{a0}days",
+            Range::Month => "last 30\u{a0}days",
         }
     }
 

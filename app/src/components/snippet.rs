@@ -45,10 +45,12 @@ pub fn Snippet(base: String, address: String) -> impl IntoView {
     }
 }
 
-/// Copies `text` with the Clipboard API once hydrated; without JavaScript the code can be
-/// selected by hand.
+/// Copies `text` with the Clipboard API. Shown only once hydrated: without JavaScript it could
+/// do nothing, and the code can be selected by hand.
 #[component]
 fn CopyButton(text: String) -> impl IntoView {
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
     let copied = RwSignal::new(false);
     let copy = move |_| {
         #[cfg(feature = "hydrate")]
@@ -60,10 +62,15 @@ fn CopyButton(text: String) -> impl IntoView {
         #[cfg(not(feature = "hydrate"))]
         let _ = &text;
     };
-    view! {
-        <button type="button" class="secondary small copy" on:click=copy>
-            {move || if copied.get() { "Copied" } else { "Copy" }}
-        </button>
+    move || {
+        let copy = copy.clone();
+        hydrated.get().then(|| {
+            view! {
+                <button type="button" class="secondary small copy" on:click=copy>
+                    {move || if copied.get() { "Copied" } else { "Copy" }}
+                </button>
+            }
+        })
     }
 }
 

@@ -89,11 +89,11 @@ pub fn ModelSetsPage() -> impl IntoView {
                 name="q"
                 placeholder="Search by name, description, category or tag"
                 aria-label="Search Model Sets"
-                prop:value=move || params.get().q
+                value=move || params.get().q
             />
             {move || params.get().category.map(|c| view! { <input type="hidden" name="category" value=c/> })}
             {move || params.get().tag.map(|t| view! { <input type="hidden" name="tag" value=t/> })}
-            <input type="hidden" name="sort" prop:value=move || params.get().sort.param()/>
+            <input type="hidden" name="sort" value=move || params.get().sort.param()/>
             <button type="submit" class="secondary">"Search"</button>
         </Form>
         <div class="toolbar">

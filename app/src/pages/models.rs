@@ -12,11 +12,11 @@ use crate::pages::model_set::capabilities;
 use crate::views::ModelOverview;
 
 /// The sortable columns: (URL key, heading, numeric).
-const COLUMNS: [(&str, &str, bool); 11] = [
+const COLUMNS: [(&str, &str, bool); 10] = [
     ("model", "Model", false),
     ("provider", "Provider", false),
-    ("input", "Input / 1M tok", true),
-    ("output", "Output / 1M tok", true),
+    // Sorted by the output price, which dominates the cost of most requests.
+    ("price", "Price in / out, 1M tok", true),
     ("context", "Context", true),
     ("requests", "Requests", true),
     ("latency", "Mean latency", true),
@@ -29,8 +29,7 @@ const COLUMNS: [(&str, &str, bool); 11] = [
 fn key(m: &ModelOverview, column: &str) -> Option<f64> {
     let b = &m.last_day;
     match column {
-        "input" => Some(m.model.input_price_per_mtok),
-        "output" => Some(m.model.output_price_per_mtok),
+        "price" => Some(m.model.output_price_per_mtok),
         "context" => Some(f64::from(m.model.context_window)),
         "requests" => Some(b.requests as f64),
         "latency" => b.latency.mean,
@@ -148,8 +147,11 @@ fn ModelTable(list: Vec<ModelOverview>, column: String, ascending: bool) -> impl
                                     {m.model.simulated.then(|| view! { " " <span class="badge muted small">"simulated"</span> })}
                                 </td>
                                 <td>{m.model.provider.clone()}</td>
-                                <td class="num">{format::usd(m.model.input_price_per_mtok)}</td>
-                                <td class="num">{format::usd(m.model.output_price_per_mtok)}</td>
+                                <td class="num">{format!(
+                                    "{} / {}",
+                                    format::usd(m.model.input_price_per_mtok),
+                                    format::usd(m.model.output_price_per_mtok)
+                                )}</td>
                                 <td class="num">{format!("{} k", m.model.context_window / 1000)}</td>
                                 <td class="num" data-testid="model-requests">{format::count(b.requests)}</td>
                                 <td class="num">{b.latency.mean.map(format::ms).unwrap_or_else(dash)}</td>

@@ -335,7 +335,7 @@ mod tests {
         )];
         let s = series();
         let c = chart(&s, &models, &reqs, Metric::Latency, &Scope::Models, Statistic::P90);
-        assert_eq!(c.title, "P90 latency, per model, last 24 h");
+        assert_eq!(c.title, "P90 latency, per model, last 24\u{a0}h");
         assert_eq!(c.lines.len(), 2);
         assert_eq!(
             (c.lines[0].label.as_str(), c.lines[0].color),

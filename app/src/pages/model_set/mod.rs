@@ -253,8 +253,8 @@ fn Models(models: Vec<SetModel>) -> impl IntoView {
                 <table class="table">
                     <thead>
                         <tr>
-                            <th>"Model"</th><th>"Provider"</th><th class="num">"Input / 1M tok"</th>
-                            <th class="num">"Output / 1M tok"</th><th class="num">"Context"</th>
+                            <th>"Model"</th><th>"Provider"</th><th class="num">"Price in / out, 1M tok"</th>
+                            <th class="num">"Context"</th>
                             <th>"Capabilities"</th><th class="num">"Routing weight"</th>
                         </tr>
                     </thead>
@@ -274,12 +274,15 @@ fn Models(models: Vec<SetModel>) -> impl IntoView {
                             let catalog = m.catalog.clone();
                             view! {
                                 <tr>
-                                    <td><span class="swatch" style=swatch></span> <span class="mono nowrap">{m.id.clone()}</span>
+                                    <td><span class="nowrap"><span class="swatch" style=swatch></span> <span class="mono">{m.id.clone()}</span></span>
                                         {catalog.as_ref().filter(|c| c.simulated).map(|_| view! { " " <span class="badge muted small">"simulated"</span> })}
                                     </td>
                                     <td>{catalog.as_ref().map(|c| c.provider.clone()).unwrap_or_else(|| "not in the catalog".into())}</td>
-                                    <td class="num">{catalog.as_ref().map(|c| format::usd(c.input_price_per_mtok))}</td>
-                                    <td class="num">{catalog.as_ref().map(|c| format::usd(c.output_price_per_mtok))}</td>
+                                    <td class="num">{catalog.as_ref().map(|c| format!(
+                                        "{} / {}",
+                                        format::usd(c.input_price_per_mtok),
+                                        format::usd(c.output_price_per_mtok)
+                                    ))}</td>
                                     <td class="num">{catalog.as_ref().map(|c| format!("{} k", c.context_window / 1000))}</td>
                                     <td>{catalog.as_ref().map(|c| capabilities(c.capabilities))}</td>
                                     <td class="num">

@@ -170,8 +170,8 @@ pub fn Monitoring(detail: SetDetail, missed: Vec<RequirementStatus>) -> impl Int
                     <nav class="segmented" aria-label="Range">{range_links}</nav>
                     <nav class="segmented" aria-label="Statistic">{stat_links}</nav>
                     <Form method="GET" action=base.clone() attr:class="scope-form">
-                        <input type="hidden" name="range" prop:value=move || view_state.get().range.param()/>
-                        <input type="hidden" name="stat" prop:value=move || describe::statistic(view_state.get().statistic)/>
+                        <input type="hidden" name="range" value=move || view_state.get().range.param()/>
+                        <input type="hidden" name="stat" value=move || describe::statistic(view_state.get().statistic)/>
                         <label class="visually-hidden" for="scope">"Show"</label>
                         <select
                             id="scope"
@@ -230,7 +230,7 @@ fn charts_of(
         .iter()
         .map(|&metric| {
             let spec = chart(series, models, requirements, metric, scope, statistic);
-            let svg = time_chart(&spec, 440, 210);
+            let svg = time_chart(&spec, 400, 200);
             let points: usize = spec.lines.iter().map(|l| l.points.len()).sum();
             view! {
                 <figure class="chart" data-metric=format!("{metric:?}") data-points=points>
