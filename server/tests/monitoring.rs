@@ -14,7 +14,11 @@ use server::storage::{Grain, RequestRecord, SharedStorage};
 
 on_both_backends!(series_equal_the_records, missing_deleted_and_foreign_sets_answer_404);
 
-const MODELS: [&str; 3] = ["openai/gpt-4o-mini", "groq/llama-3.1-8b-instant", "mistral/mistral-small"];
+const MODELS: [&str; 3] = [
+    "openai/gpt-4o-mini",
+    "groq/llama-3.1-8b-instant",
+    "mistral/mistral-small",
+];
 const REQUESTS: usize = 60;
 /// 50 ms polls while the idle-priority metrics writer stores records and rollups.
 const WAIT_POLLS: usize = 600;
@@ -97,8 +101,15 @@ fn check_line(line: &Line, records: &[&RequestRecord], what: &str) {
     if ok.len() >= 2 {
         let mean = ok.iter().sum::<f64>() / ok.len() as f64;
         let measured = total.latency.mean.expect("mean latency");
-        assert!((measured - mean).abs() < 1e-6 * mean, "{what}: mean {measured} vs {mean}");
-        for (q, p) in [(0.5, total.latency.p50), (0.9, total.latency.p90), (0.99, total.latency.p99)] {
+        assert!(
+            (measured - mean).abs() < 1e-6 * mean,
+            "{what}: mean {measured} vs {mean}"
+        );
+        for (q, p) in [
+            (0.5, total.latency.p50),
+            (0.9, total.latency.p90),
+            (0.99, total.latency.p99),
+        ] {
             assert_within_sketch(
                 p.expect("quantile"),
                 exact_quantiles(ok.clone(), q),
@@ -169,7 +180,10 @@ async fn series_equal_the_records(backend: Backend) {
         .expect("send");
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.expect("html");
-    assert!(html.contains("Watched") && html.contains("<svg"), "the set page renders its charts");
+    assert!(
+        html.contains("Watched") && html.contains("<svg"),
+        "the set page renders its charts"
+    );
 }
 
 async fn missing_deleted_and_foreign_sets_answer_404(backend: Backend) {
