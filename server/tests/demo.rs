@@ -132,26 +132,43 @@ async fn seeds_a_week_that_tells_a_story(backend: Backend) {
     assert!(classes.get("upstream_5xx").is_some_and(|n| *n > 0), "{classes:?}");
     assert!(classes.get("timeout").is_some_and(|n| *n > 0), "{classes:?}");
 
-    // The price cut: the model's cost per request, in one set, drops by its factor.
-    let budget = sets.iter().find(|s| s.slug == "budget-chat").expect("budget-chat");
+    // The price cut: the model's cost per request, in a set that uses it, drops by its
+    // factor, and the set (cost-minimising) sends it a larger share.
+    let support = sets.iter().find(|s| s.slug == "support-bot").expect("support-bot");
     let cut = start + history::PRICE_CUT_H * HOUR_MS;
-    let rows: Vec<&RollupRow> = hourly
-        .iter()
-        .filter(|r| r.set_id == budget.id && r.model_id == history::PRICE_CUT_MODEL)
-        .collect();
-    let before: Vec<&RollupRow> = rows.iter().copied().filter(|r| r.minute < cut).collect();
-    let after: Vec<&RollupRow> = rows.iter().copied().filter(|r| r.minute >= cut).collect();
-    let ((cost_before, n_before), (cost_after, n_after)) = (successes(&before), successes(&after));
+    let set_rows: Vec<&RollupRow> = hourly.iter().filter(|r| r.set_id == support.id).collect();
+    let side = |after: bool, model: Option<&str>| -> Vec<&RollupRow> {
+        set_rows
+            .iter()
+            .copied()
+            .filter(|r| (r.minute >= cut) == after && model.is_none_or(|m| r.model_id == m))
+            .collect()
+    };
+    let model = Some(history::PRICE_CUT_MODEL);
+    let ((cost_before, n_before), (cost_after, n_after)) =
+        (successes(&side(false, model)), successes(&side(true, model)));
     assert!(
-        n_before > 100 && n_after > 100,
+        n_before > 0 && n_after > 100,
         "requests before {n_before}, after {n_after}"
     );
     let (per_before, per_after) = (cost_before / n_before as f64, cost_after / n_after as f64);
+    let share = |after: bool| successes(&side(after, model)).1 as f64 / successes(&side(after, None)).1.max(1) as f64;
+    let set_cost = |after: bool| {
+        let (cost, n) = successes(&side(after, None));
+        cost / n.max(1) as f64
+    };
     eprintln!(
-        "{backend:?}: {} cost per request {per_before:.6} before the cut ({n_before} requests), {per_after:.6} after ({n_after})",
-        history::PRICE_CUT_MODEL
+        "{backend:?}: {} in {}: cost per request {per_before:.6} -> {per_after:.6}, share {:.2} -> {:.2}; \
+         the set's cost per request {:.6} -> {:.6}",
+        history::PRICE_CUT_MODEL,
+        support.slug,
+        share(false),
+        share(true),
+        set_cost(false),
+        set_cost(true),
     );
     assert!(per_after * 2.0 < per_before, "{per_before} -> {per_after}");
+    assert!(share(true) > share(false) + 0.1, "{} -> {}", share(false), share(true));
 }
 
 async fn seeding_again_adds_nothing(backend: Backend) {
