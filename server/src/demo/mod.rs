@@ -238,7 +238,8 @@ fn sets() -> Vec<DemoSet> {
         DemoSet {
             slug: "support-bot",
             name: "Support Bot",
-            description: "Customer support answers that rarely fail (under 1.5% errors) and start within 1.5 s, cheapest first.",
+            description:
+                "Customer support answers that rarely fail (under 1.5% errors) and start within 1.5 s, cheapest first.",
             categories: &["support", "chat"],
             tags: &["reliable"],
             models: &[
