@@ -73,23 +73,34 @@ pub async fn run(config: Config, demo: bool) -> Result<(), ServeError> {
         .await
         .map_err(storage_error)?;
     let catalog = crate::catalog::index(&served_catalog);
-    if demo {
-        let created = crate::demo::seed(&storage, &catalog).await.map_err(storage_error)?;
-        if created > 0 {
-            tracing::info!(sets = created, "seeded demo data");
-        }
-    }
+    let seeded = match demo {
+        true => Some(crate::demo::seed(&storage, &catalog).await.map_err(storage_error)?),
+        false => None,
+    };
     let (metrics, metrics_writers) = crate::metrics::start(storage.clone());
     let routing = Arc::new(Routing::new(&catalog));
-    // What the last run learned: its most recent records, so routing does not start blind.
-    match storage.list_request_records(SEED_RECORDS).await {
-        Ok(records) => routing.seed(&records, crate::clock::now_ms()),
-        Err(e) => tracing::warn!(error = %e, "could not read recent records; routing starts from priors"),
+    // What the last run learned: its most recent records, so routing does not start blind;
+    // with a demo history made just now, its last hours too.
+    let mut records = match storage.list_request_records(SEED_RECORDS).await {
+        Ok(records) => records,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read recent records; routing starts from priors");
+            Vec::new()
+        }
+    };
+    if let Some(seeded) = &seeded {
+        if !seeded.recent.is_empty() {
+            records.extend(seeded.recent.iter().cloned());
+            records.sort_by_key(|r| r.at);
+        }
     }
+    routing.seed(&records, crate::clock::now_ms());
+    drop(records);
     tokio::spawn(routing.clone().replan_forever());
     let key_limiter = Arc::new(KeyLimiter::new(config.gateway.requests_per_minute_per_key));
 
     let accounts = Arc::new(Accounts::new(storage.clone(), config.login_limits));
+    let catalog_for_demo = catalog.clone();
     let model_sets = Arc::new(ModelSets::new(storage.clone(), catalog.clone()));
     let backend: SharedBackend = Arc::new(http::pages::PagesBackend {
         accounts: accounts.clone(),
@@ -163,14 +174,62 @@ pub async fn run(config: Config, demo: bool) -> Result<(), ServeError> {
             tracing::warn!(error = %e, "could not set TCP_NODELAY");
         }
     });
+    // Tells the demo traffic to stop as the server starts shutting down: its requests in
+    // flight would otherwise hold the graceful shutdown up.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let traffic = match seeded {
+        Some(seeded) => {
+            start_demo_traffic(
+                &storage,
+                &catalog_for_demo,
+                accounts.clone(),
+                seeded.account_id,
+                local,
+                stop_rx,
+            )
+            .await
+        }
+        None => None,
+    };
     tracing::info!(addr = %local, database = %redact(&config.database_url), "Setpoint listening on http://{local}");
     axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        })
         .await?;
+    if let Some(traffic) = traffic {
+        traffic.stopped().await;
+    }
     // Every handler (and so every metrics sink) is gone: the writers store what is queued.
     metrics_writers.finished().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Starts the demo's live traffic; a failure is logged and the server runs without it.
+async fn start_demo_traffic(
+    storage: &SharedStorage,
+    catalog: &crate::catalog::Catalog,
+    accounts: Arc<Accounts>,
+    account_id: i64,
+    addr: SocketAddr,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Option<crate::demo::traffic::Traffic> {
+    let targets = match crate::demo::targets(storage, catalog).await {
+        Ok(targets) => targets,
+        Err(e) => {
+            tracing::warn!(error = %e, "no demo traffic: could not read the demo sets");
+            return None;
+        }
+    };
+    match crate::demo::traffic::start(accounts, account_id, targets, addr, stop).await {
+        Ok(traffic) => Some(traffic),
+        Err(e) => {
+            tracing::warn!(error = %e, "no demo traffic: could not make its key");
+            None
+        }
+    }
 }
 
 async fn shutdown_signal() {

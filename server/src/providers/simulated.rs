@@ -51,6 +51,47 @@ const WORDS: &[&str] = &[
     "price",
 ];
 
+/// The random part of one simulated call, before any text: what the simulator serves and what
+/// the demo history (`demo::history`) records, drawn the same way so both behave alike.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Draw {
+    /// Time to first token, milliseconds.
+    pub ttft_ms: f64,
+    /// Output speed, tokens per second (at least 0.1).
+    pub tokens_per_s: f64,
+    /// Completion length, 1..=4096 tokens.
+    pub output_tokens: u32,
+    /// Whether the call fails (HTTP 500 after the time to first token).
+    pub fails: bool,
+}
+
+impl Draw {
+    /// Draws one call from `profile`: log-normal time, speed and length around its medians
+    /// with σ = `jitter`, and a failure with probability `error_rate`. Pure given the RNG, so
+    /// a seeded one reproduces a history.
+    pub fn sample(profile: &SimulationProfile, rng: &mut impl Rng) -> Draw {
+        let mut spread = |median: f64| {
+            let z: f64 = rng.sample(StandardNormal);
+            (median * (profile.jitter * z).exp()).max(0.0)
+        };
+        let ttft_ms = spread(profile.ttft_ms);
+        let tokens_per_s = spread(profile.tokens_per_s).max(0.1);
+        let output_tokens = spread(profile.output_tokens).round().clamp(1.0, 4096.0) as u32;
+        let fails = rng.random_bool(profile.error_rate.clamp(0.0, 1.0));
+        Draw {
+            ttft_ms,
+            tokens_per_s,
+            output_tokens,
+            fails,
+        }
+    }
+
+    /// The whole call of a success: first token, then every token at the drawn speed.
+    pub fn latency_ms(&self) -> f64 {
+        self.ttft_ms + 1000.0 * f64::from(self.output_tokens) / self.tokens_per_s
+    }
+}
+
 /// Everything random about one simulated call, drawn before the first await.
 struct Plan {
     ttft: Duration,
@@ -63,22 +104,15 @@ struct Plan {
 impl Plan {
     fn draw(profile: &SimulationProfile) -> Plan {
         let mut rng = rand::rng();
-        let mut spread = |median: f64| {
-            let z: f64 = rng.sample(StandardNormal);
-            (median * (profile.jitter * z).exp()).max(0.0)
-        };
-        let ttft = spread(profile.ttft_ms);
-        let tps = spread(profile.tokens_per_s).max(0.1);
-        let output_tokens = spread(profile.output_tokens).round().clamp(1.0, 4096.0) as u32;
-        let fails = rng.random_bool(profile.error_rate.clamp(0.0, 1.0));
-        let words = (0..output_tokens)
+        let draw = Draw::sample(profile, &mut rng);
+        let words = (0..draw.output_tokens)
             .map(|_| WORDS[rng.random_range(0..WORDS.len())])
             .collect();
         Plan {
-            ttft: Duration::from_secs_f64(ttft / 1000.0),
-            per_token: Duration::from_secs_f64(1.0 / tps),
-            output_tokens,
-            fails,
+            ttft: Duration::from_secs_f64(draw.ttft_ms / 1000.0),
+            per_token: Duration::from_secs_f64(1.0 / draw.tokens_per_s),
+            output_tokens: draw.output_tokens,
+            fails: draw.fails,
             words,
         }
     }

@@ -8,7 +8,10 @@
 //!   weights published as an alias table, swapped in whole; a request draws in O(1) from the
 //!   published table without touching the learned state.
 //!
-//! Engine time is seconds since this process started ([`Routing::now`]).
+//! Engine time is seconds since this process started ([`Routing::now`]). The `*_at` methods
+//! take it as a plain `f64` instead, so the same code can be driven over a simulated clock
+//! (the demo's history, `demo::history`); the live methods are those with the time and the
+//! random draw filled in, at no extra cost on the request path.
 
 mod learned;
 
@@ -83,6 +86,8 @@ pub struct Published {
     pub inputs: Vec<ModelInput>,
     pub plan: Plan,
     table: Option<AliasTable>,
+    /// The planner failed and traffic is spread evenly (warned once, until a plan succeeds).
+    uniform: bool,
     pub planned_at_ms: i64,
 }
 
@@ -139,12 +144,26 @@ impl Routing {
 
     /// Picks one of `candidates` (the set's models that can serve this request and were not
     /// tried yet) for a request to `set`, or the only candidate for a catalog model.
+    #[inline]
     pub fn pick<'a>(&self, set: Option<&ModelSet>, candidates: &[&'a CatalogModel]) -> Option<&'a CatalogModel> {
-        let set = match set {
-            Some(set) if candidates.len() > 1 => set,
-            _ => return candidates.first().copied(),
-        };
-        let now = self.now();
+        match set {
+            Some(set) if candidates.len() > 1 => self.pick_at(set, candidates, self.now(), rand::random()),
+            _ => candidates.first().copied(),
+        }
+    }
+
+    /// [`Routing::pick`] for a set at engine time `now` (seconds), drawing with `u` (uniformly
+    /// random bits).
+    pub fn pick_at<'a>(
+        &self,
+        set: &ModelSet,
+        candidates: &[&'a CatalogModel],
+        now: f64,
+        u: u64,
+    ) -> Option<&'a CatalogModel> {
+        if candidates.len() < 2 {
+            return candidates.first().copied();
+        }
         let published = self.published(set, now);
         // The plan's i-th model, if it may serve this request.
         let in_candidates = |i: usize| {
@@ -152,7 +171,7 @@ impl Routing {
             candidates.iter().copied().find(|m| m.id == input.id)
         };
         let drawn = published.table.as_ref().and_then(|table| {
-            table.draw_where(rand::random(), |i| {
+            table.draw_where(u, |i| {
                 published.plan.weights[i] > 0.0
                     && in_candidates(i).is_some()
                     && self.learned.allows(&published.inputs[i].id, now)
@@ -174,7 +193,12 @@ impl Routing {
 
     /// Learns from one provider call.
     pub fn report(&self, outcome: &Outcome<'_>) {
-        self.learned.observe(outcome, self.now());
+        self.report_at(outcome, self.now());
+    }
+
+    /// [`Routing::report`] at engine time `now`.
+    pub fn report_at(&self, outcome: &Outcome<'_>, now: f64) {
+        self.learned.observe(outcome, now);
     }
 
     /// Warms the estimates from stored records (e.g. after a restart), oldest first.
@@ -197,7 +221,7 @@ impl Routing {
                 return published;
             }
         }
-        let published = Arc::new(self.plan(set.id, set.revision, &set.spec));
+        let published = Arc::new(self.plan(set.id, set.revision, &set.spec, now, false));
         let mut sets = self.sets.write().unwrap_or_else(|p| p.into_inner());
         let active = sets.entry(set.id).or_insert_with(|| {
             Arc::new(ActiveSet {
@@ -210,14 +234,23 @@ impl Routing {
         published
     }
 
-    fn plan(&self, set_id: i64, revision: i64, spec: &ModelSetSpec) -> Published {
-        let now = self.now();
+    /// Plans the set; `was_uniform`: the previous plan had failed, so a failure again is
+    /// not news (a set that cannot be planned, e.g. for want of eval scores, would otherwise
+    /// warn at every re-plan).
+    fn plan(&self, set_id: i64, revision: i64, spec: &ModelSetSpec, now: f64, was_uniform: bool) -> Published {
         let inputs = self.learned.inputs(set_id, spec, now);
         let targets = self.learned.feedback_targets(set_id, revision, spec);
-        let plan = engine::plan(spec, &inputs, Some(&targets), &self.options).unwrap_or_else(|e| {
-            tracing::warn!(set_id, error = %e, "no plan for the set; routing uniformly");
-            uniform_plan(&inputs, targets)
-        });
+        let (plan, uniform) = match engine::plan(spec, &inputs, Some(&targets), &self.options) {
+            Ok(plan) => (plan, false),
+            Err(e) => {
+                if was_uniform {
+                    tracing::debug!(set_id, error = %e, "still no plan for the set; routing uniformly");
+                } else {
+                    tracing::warn!(set_id, error = %e, "no plan for the set; routing uniformly");
+                }
+                (uniform_plan(&inputs, targets), true)
+            }
+        };
         let table = AliasTable::new(&plan.weights).ok();
         Published {
             revision,
@@ -225,13 +258,18 @@ impl Routing {
             inputs,
             plan,
             table,
+            uniform,
             planned_at_ms: crate::clock::now_ms(),
         }
     }
 
     /// Re-plans every active set from fresh estimates; forgets sets idle for long.
     pub fn replan(&self) {
-        let now = self.now();
+        self.replan_at(self.now());
+    }
+
+    /// [`Routing::replan`] at engine time `now`.
+    pub fn replan_at(&self, now: f64) {
         let active: Vec<(i64, Arc<ActiveSet>)> = {
             let mut sets = self.sets.write().unwrap_or_else(|p| p.into_inner());
             sets.retain(|_, a| now as u64 <= a.last_pick.load(Ordering::Relaxed) + IDLE_AFTER_SECS);
@@ -240,7 +278,7 @@ impl Routing {
         for (set_id, active) in active {
             let current = active.published.read().unwrap_or_else(|p| p.into_inner()).clone();
             self.learned.update_feedback(set_id, current.revision, &current.spec);
-            let fresh = Arc::new(self.plan(set_id, current.revision, &current.spec));
+            let fresh = Arc::new(self.plan(set_id, current.revision, &current.spec, now, current.uniform));
             *active.published.write().unwrap_or_else(|p| p.into_inner()) = fresh;
         }
     }

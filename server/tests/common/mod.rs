@@ -85,9 +85,14 @@ impl Server {
     }
 
     pub async fn start_with(db_url: &str, env: &[(&str, &str)]) -> Server {
+        Self::start_args(db_url, &["serve"], env, Duration::from_secs(30)).await
+    }
+
+    /// Runs `setpoint ARGS…` (a `serve` command), waiting up to `wait` for its address.
+    pub async fn start_args(db_url: &str, args: &[&str], env: &[(&str, &str)], wait: Duration) -> Server {
         let site = site_fixture();
         let mut cmd = Command::new(bin());
-        cmd.arg("serve")
+        cmd.args(args)
             .env("SETPOINT_ADDR", "127.0.0.1:0")
             .env("SETPOINT_DATABASE_URL", db_url)
             .env("SETPOINT_SITE_ROOT", site.path())
@@ -115,10 +120,10 @@ impl Server {
                 }
             }
         });
-        let addr = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(30)))
+        let addr = tokio::task::spawn_blocking(move || rx.recv_timeout(wait))
             .await
             .expect("join")
-            .expect("server did not report its address within 30 s");
+            .unwrap_or_else(|_| panic!("server did not report its address within {wait:?}"));
         Server {
             base: format!("http://{addr}"),
             db_url: db_url.to_string(),

@@ -1,0 +1,281 @@
+//! The demo (`serve --demo`): a week of history per demo set, made by the real router over a
+//! simulated clock and stored as rollups, with its outage and price cut visible; seeding
+//! twice adds nothing; and the running server's live traffic flows through the gateway.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use common::{fresh_db, Backend, Server};
+use server::config::{Config, Overrides};
+use server::demo::{self, history};
+use server::storage::{self, Grain, RollupRow, SetFilter, SharedStorage};
+
+on_both_backends!(seeds_a_week_that_tells_a_story, seeding_again_adds_nothing);
+
+const HOUR_MS: i64 = 3_600_000;
+
+async fn setup(backend: Backend) -> (common::TestDb, SharedStorage, server::catalog::Catalog) {
+    let db = fresh_db(backend).await;
+    let storage = storage::connect(&db.url).await.expect("connect");
+    let config = Config::load(None, &Overrides::default()).expect("default config");
+    let (_, served) =
+        server::providers::build(&config.providers, &config.catalog, config.gateway.timeouts).expect("providers");
+    server::catalog::sync(&storage, &served).await.expect("catalog");
+    (db, storage, server::catalog::index(&served))
+}
+
+async fn all_rows(storage: &SharedStorage, grain: Grain) -> Vec<RollupRow> {
+    storage.all_rollups(grain, 0, i64::MAX).await.expect("rollups")
+}
+
+fn successes(rows: &[&RollupRow]) -> (f64, i64) {
+    rows.iter()
+        .fold((0.0, 0), |(cost, n), r| (cost + r.cost_usd, n + r.count - r.errors))
+}
+
+async fn seeds_a_week_that_tells_a_story(backend: Backend) {
+    let (_db, storage, catalog) = setup(backend).await;
+    let started = std::time::Instant::now();
+    let seeded = demo::seed(&storage, &catalog).await.expect("seed");
+    eprintln!("{backend:?}: seeding took {:?}", started.elapsed());
+    let now = server::clock::now_ms();
+    let start = history::start_of(now);
+
+    let sets = storage
+        .search_model_sets(&SetFilter {
+            owner: Some(demo::DEMO_ACCOUNT.into()),
+            ..SetFilter::default()
+        })
+        .await
+        .expect("sets");
+    assert!(sets.len() >= 6, "{} demo sets", sets.len());
+    assert_eq!(seeded.sets_created, sets.len());
+    assert_eq!(seeded.histories, sets.len());
+    assert!(!seeded.recent.is_empty(), "recent records to warm the routing with");
+    let requirements: BTreeSet<String> = sets.iter().map(|s| format!("{:?}", s.spec.requirements)).collect();
+    assert_eq!(requirements.len(), sets.len(), "every set asks for something else");
+
+    for set in &sets {
+        let hours: BTreeSet<i64> = storage
+            .rollups(Grain::Hour, set.id, 0, i64::MAX)
+            .await
+            .expect("hourly")
+            .into_iter()
+            .filter(|r| r.writer == history::WRITER && r.count > 0)
+            .map(|r| r.minute)
+            .collect();
+        let first = *hours.first().expect("hourly rows");
+        let last = *hours.last().expect("hourly rows");
+        assert!(
+            first <= start,
+            "{}: history starts at {first}, not by {start}",
+            set.slug
+        );
+        assert!(last >= now - 2 * HOUR_MS, "{}: history ends at {last}", set.slug);
+        assert!(
+            hours.len() >= 7 * 24,
+            "{}: {} hours with traffic",
+            set.slug,
+            hours.len()
+        );
+
+        let minutes: Vec<RollupRow> = storage
+            .rollups(Grain::Minute, set.id, 0, i64::MAX)
+            .await
+            .expect("minutes");
+        let recent = minutes.iter().filter(|r| r.minute >= now - 3 * HOUR_MS).count();
+        assert!(recent >= 60, "{}: {recent} minute rows in the last 3 hours", set.slug);
+        let oldest = minutes.iter().map(|r| r.minute).min().unwrap_or(now);
+        assert!(
+            oldest >= now - (history::MINUTE_ROWS_HOURS + 1) * HOUR_MS,
+            "{}: minute rows only for the last hours",
+            set.slug
+        );
+    }
+
+    // The outage: in the hours wholly inside it, the provider's calls mostly fail, by class,
+    // and routing sends it a fraction of the day before's traffic; outside, errors are rare.
+    let hourly = all_rows(&storage, Grain::Hour).await;
+    let outage_from = start + history::OUTAGE_FROM_H * HOUR_MS;
+    let outage_to = outage_from + history::OUTAGE_HOURS * HOUR_MS;
+    let inside = |hour: i64| hour >= outage_from && hour + HOUR_MS <= outage_to;
+    // Failures end when they time out, so an outage's last records fall in the next hour.
+    let near = |hour: i64| hour + HOUR_MS > outage_from && hour <= outage_to;
+    let provider = format!("{}/", history::OUTAGE_PROVIDER);
+    let (mut during, mut day_before, mut other) = ((0, 0), (0, 0), (0, 0));
+    let mut classes: BTreeMap<String, i64> = BTreeMap::new();
+    for r in hourly.iter().filter(|r| r.model_id.starts_with(&provider)) {
+        if inside(r.minute) {
+            during = (during.0 + r.errors, during.1 + r.count);
+            let by_class: BTreeMap<String, i64> = serde_json::from_str(&r.error_classes).expect("classes");
+            for (class, n) in by_class {
+                *classes.entry(class).or_default() += n;
+            }
+        } else if !near(r.minute) {
+            other = (other.0 + r.errors, other.1 + r.count);
+        }
+        if inside(r.minute + 24 * HOUR_MS) {
+            day_before = (day_before.0 + r.errors, day_before.1 + r.count);
+        }
+    }
+    let rate = |(errors, count): (i64, i64)| errors as f64 / count.max(1) as f64;
+    eprintln!("{backend:?}: outage {during:?} (errors, calls); same hours the day before {day_before:?}");
+    assert!(during.1 > 0, "the outage's provider got requests during the outage");
+    assert!(rate(during) > 0.5, "error rate during the outage: {}", rate(during));
+    assert!(rate(other) < 0.05, "error rate outside the outage: {}", rate(other));
+    assert!(
+        during.1 * 4 < day_before.1,
+        "traffic moved away: {during:?} vs {day_before:?}"
+    );
+    assert!(classes.get("upstream_5xx").is_some_and(|n| *n > 0), "{classes:?}");
+    assert!(classes.get("timeout").is_some_and(|n| *n > 0), "{classes:?}");
+
+    // The price cut: what the model's requests cost against its list price (prompt and
+    // completion tokens at today's catalog price) drops by the factor at the cut, across the
+    // sets that used it; the cost-minimising support bot is reported, its shift is up to the
+    // planner.
+    let cut = start + history::PRICE_CUT_H * HOUR_MS;
+    let listed = catalog.get(history::PRICE_CUT_MODEL).expect("model");
+    let charged = |after: bool| {
+        let rows: Vec<&RollupRow> = hourly
+            .iter()
+            .filter(|r| r.model_id == history::PRICE_CUT_MODEL)
+            // Whole hours on either side: the cut falls within an hour, and a request is
+            // priced when it starts but counted in the hour it ends.
+            .filter(|r| match after {
+                false => r.minute + HOUR_MS <= cut,
+                true => r.minute >= cut + HOUR_MS,
+            })
+            .collect();
+        let cost: f64 = rows.iter().map(|r| r.cost_usd).sum();
+        let list: f64 = rows
+            .iter()
+            .map(|r| {
+                (r.prompt_tokens as f64 * listed.input_price_per_mtok
+                    + r.completion_tokens as f64 * listed.output_price_per_mtok)
+                    / 1e6
+            })
+            .sum();
+        let (_, n) = successes(&rows);
+        (cost / list, cost / n.max(1) as f64, n)
+    };
+    let (before, after) = (charged(false), charged(true));
+    assert!(
+        before.2 > 0 && after.2 > 0,
+        "requests before {before:?}, after {after:?}"
+    );
+    assert!((before.0 - history::PRICE_BEFORE_CUT).abs() < 1e-9, "{before:?}");
+    assert!((after.0 - 1.0).abs() < 1e-9, "{after:?}");
+    assert!(after.1 * 2.0 < before.1, "cost per request {before:?} -> {after:?}");
+    let support = sets.iter().find(|s| s.slug == "support-bot").expect("support-bot");
+    let side = |after: bool, model: Option<&str>| -> (f64, i64) {
+        let rows: Vec<&RollupRow> = hourly
+            .iter()
+            .filter(|r| r.set_id == support.id && (r.minute >= cut) == after)
+            .filter(|r| model.is_none_or(|m| r.model_id == m))
+            .collect();
+        successes(&rows)
+    };
+    let model = Some(history::PRICE_CUT_MODEL);
+    let share = |after: bool| side(after, model).1 as f64 / side(after, None).1.max(1) as f64;
+    let per_request = |(cost, n): (f64, i64)| cost / n.max(1) as f64;
+    eprintln!(
+        "{backend:?}: {}: cost per request {:.6} ({} requests) -> {:.6} ({}); in {}: share {:.2} -> {:.2}, \
+         the set's cost per request {:.6} -> {:.6}",
+        history::PRICE_CUT_MODEL,
+        before.1,
+        before.2,
+        after.1,
+        after.2,
+        support.slug,
+        share(false),
+        share(true),
+        per_request(side(false, None)),
+        per_request(side(true, None)),
+    );
+}
+
+async fn seeding_again_adds_nothing(backend: Backend) {
+    let (_db, storage, catalog) = setup(backend).await;
+    demo::seed(&storage, &catalog).await.expect("seed");
+    let (minutes, hours) = (
+        all_rows(&storage, Grain::Minute).await,
+        all_rows(&storage, Grain::Hour).await,
+    );
+
+    let again = demo::seed(&storage, &catalog).await.expect("seed again");
+    assert_eq!((again.sets_created, again.histories), (0, 0));
+    assert!(again.recent.is_empty());
+    assert_eq!(all_rows(&storage, Grain::Minute).await, minutes);
+    assert_eq!(all_rows(&storage, Grain::Hour).await, hours);
+
+    // A set missing from the database (as one added to the list later would be) is created
+    // with its history; the others' rows stay as they were.
+    let gone = storage
+        .model_set_by_slug(demo::DEMO_ACCOUNT, "voice-agent")
+        .await
+        .expect("read")
+        .expect("voice-agent");
+    storage.delete_model_set(gone.id).await.expect("delete");
+    let added = demo::seed(&storage, &catalog).await.expect("seed a new set");
+    assert_eq!((added.sets_created, added.histories), (1, 1));
+    let back = storage
+        .model_set_by_slug(demo::DEMO_ACCOUNT, "voice-agent")
+        .await
+        .expect("read")
+        .expect("voice-agent again");
+    let others =
+        |rows: Vec<RollupRow>| -> Vec<RollupRow> { rows.into_iter().filter(|r| r.set_id != back.id).collect() };
+    assert_eq!(others(all_rows(&storage, Grain::Hour).await), hours);
+    assert_eq!(others(all_rows(&storage, Grain::Minute).await), minutes);
+    let new_rows = storage.rollups(Grain::Hour, back.id, 0, i64::MAX).await.expect("rows");
+    assert!(
+        new_rows.len() >= 7 * 24,
+        "the added set has its week: {} rows",
+        new_rows.len()
+    );
+}
+
+/// `serve --demo` on a fresh database: the demo sets are listed, and the live traffic's
+/// requests keep arriving; SIGTERM stops it all cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_demo_sends_live_traffic() {
+    let db = fresh_db(Backend::Sqlite).await;
+    // Seeding a week takes a while in a debug build.
+    let server = Server::start_args(&db.url, &["serve", "--demo"], &[], Duration::from_secs(300)).await;
+    let sets: serde_json::Value = common::http()
+        .get(server.url("/api/v1/model-sets?owner=demo"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    let listed = sets.to_string();
+    for slug in ["budget-chat", "batch-summaries", "support-bot"] {
+        assert!(listed.contains(slug), "{slug} not listed: {listed}");
+    }
+
+    let storage = storage::connect(&db.url).await.expect("connect");
+    let count = || async { storage.count_request_records().await.expect("count") };
+    let mut seen = Vec::new();
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        seen.push(count().await);
+        if seen.len() > 4 && seen[seen.len() - 1] > seen[seen.len() - 5] && seen[seen.len() - 5] > 0 {
+            break;
+        }
+    }
+    let n = seen.len();
+    assert!(
+        n > 4 && seen[n - 1] > seen[n - 5] && seen[n - 5] > 0,
+        "request records over time: {seen:?}"
+    );
+    let records = storage.list_request_records(100).await.expect("records");
+    let demo_sets: BTreeSet<Option<i64>> = records.iter().map(|r| r.model_set_id).collect();
+    assert!(records.iter().all(|r| r.api_key_id.is_some()), "sent with the demo key");
+    assert!(!demo_sets.contains(&None), "every request names a demo set");
+    assert!(server.stop().success(), "clean exit on SIGTERM");
+}
