@@ -312,7 +312,8 @@ impl Routing {
         let now = self.now();
         let published = self
             .active_plan(set)
-            .unwrap_or_else(|| Arc::new(self.plan(set.id, set.revision, &set.spec)));
+            // A look at an unplannable set is not news: no warning (`was_uniform`).
+            .unwrap_or_else(|| Arc::new(self.plan(set.id, set.revision, &set.spec, now, true)));
         self.status_of(set, &published, now)
     }
 
