@@ -67,7 +67,7 @@ pub struct SetCard {
     /// The verdict on the set's current estimates; `None` when it cannot be judged.
     pub feasibility: Option<Feasibility>,
     pub requests_24h: i64,
-    /// Requests in each hour of the last 24, oldest first.
+    /// Requests in each of the 24 whole hours before the current one, oldest first.
     pub hourly: Vec<f64>,
 }
 

@@ -134,7 +134,8 @@ pub async fn models_last_day(storage: &SharedStorage, now_ms: i64) -> StorageRes
     Ok(merged.into_iter().map(|(id, r)| (id, bucket(&r, from))).collect())
 }
 
-/// Requests per hour of the last 24 h for each of `set_ids` (24 values, oldest first).
+/// Requests in each of the 24 whole hours before the current one, for each of `set_ids`
+/// (oldest first). The current hour is left out: only begun, it would always look like a drop.
 pub async fn hourly_requests(
     storage: &SharedStorage,
     set_ids: &[i64],
@@ -142,7 +143,7 @@ pub async fn hourly_requests(
 ) -> StorageResult<HashMap<i64, Vec<f64>>> {
     let hour = Grain::Hour.ms();
     let current = now_ms - now_ms.rem_euclid(hour);
-    let from = current - 23 * hour;
+    let from = current - 24 * hour;
     let mut out: HashMap<i64, Vec<f64>> = set_ids.iter().map(|id| (*id, vec![0.0; 24])).collect();
     for (set_id, at, requests) in storage.hourly_requests(set_ids, from).await? {
         let slot = usize::try_from((at - from) / hour).unwrap_or(usize::MAX);

@@ -254,7 +254,7 @@ fn SetCardView(card: SetCard, params: RegistryParams) -> impl IntoView {
     let data_address = address.clone();
     let href = format!("/model-sets/{address}");
     let models = set.spec.models.len();
-    let sparkline = charts::sparkline(&card.hourly, 120, 28);
+    let sparkline = charts::sparkline(&card.hourly, 280, 28);
     let chip = |category: Option<String>, tag: Option<String>| {
         registry_href(&RegistryParams {
             category: category.or_else(|| params.category.clone()),
@@ -272,12 +272,10 @@ fn SetCardView(card: SetCard, params: RegistryParams) -> impl IntoView {
             <p class="mono muted small">{address}</p>
             <p class="set-card-description">{set.description.clone()}</p>
             <div class="set-card-traffic">
-                <div>
-                    <span class="stat-value" data-testid="requests-24h">{format::count(card.requests_24h.max(0) as u64)}</span>
-                    <span class="muted small">" requests, last 24 h"</span>
-                </div>
-                <div class="sparkline" title="Requests per hour, last 24 h" inner_html=sparkline></div>
+                <span class="stat-value" data-testid="requests-24h">{format::count(card.requests_24h.max(0) as u64)}</span>
+                <span class="muted small">" requests, last 24\u{a0}h"</span>
             </div>
+            <div class="sparkline" title="Requests per hour, the 24 hours before this one" inner_html=sparkline></div>
             <p class="muted small">{format!("{models} model{}", if models == 1 { "" } else { "s" })}</p>
             <ul class="chips">
                 {set.categories.into_iter().map(|c| {

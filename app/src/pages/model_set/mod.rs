@@ -275,7 +275,10 @@ fn Models(models: Vec<SetModel>) -> impl IntoView {
                             view! {
                                 <tr>
                                     <td><span class="nowrap"><span class="swatch" style=swatch></span> <span class="mono">{m.id.clone()}</span></span>
-                                        {catalog.as_ref().filter(|c| c.simulated).map(|_| view! { " " <span class="badge muted small">"simulated"</span> })}
+                                        <span class="model-notes">
+                                            {catalog.as_ref().filter(|c| c.simulated).map(|_| view! { <span class="badge muted small">"simulated"</span> })}
+                                            {status.map(|s| view! { <span class="badge warn small">{s}</span> })}
+                                        </span>
                                     </td>
                                     <td>{catalog.as_ref().map(|c| c.provider.clone()).unwrap_or_else(|| "not in the catalog".into())}</td>
                                     <td class="num">{catalog.as_ref().map(|c| format!(
@@ -288,7 +291,6 @@ fn Models(models: Vec<SetModel>) -> impl IntoView {
                                     <td class="num">
                                         <div class="weight"><div class="weight-bar" style=bar></div></div>
                                         {format::percent(weight)}
-                                        {status.map(|s| view! { <span class="muted small">" · " {s}</span> })}
                                     </td>
                                 </tr>
                             }
