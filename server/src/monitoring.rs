@@ -185,29 +185,9 @@ mod tests {
             let writer = if i % 2 == 0 { "a" } else { "b" };
             let minute = crate::metrics::rollup::minute_of(r.at);
             let key = (r.model_id.clone(), minute, writer.to_string());
-            let rollup = by_key.entry(key).or_insert_with(|| {
-                let mut empty = Rollup::from_row(RollupRow {
-                    set_id: 1,
-                    model_id: r.model_id.clone(),
-                    minute,
-                    writer: writer.into(),
-                    count: 0,
-                    errors: 0,
-                    latency_ms_sum: 0.0,
-                    ttft_ms_sum: 0.0,
-                    ttft_count: 0,
-                    tokens_per_s_sum: 0.0,
-                    tokens_per_s_count: 0,
-                    prompt_tokens: 0,
-                    completion_tokens: 0,
-                    cost_usd: 0.0,
-                    latency_sketch: String::new(),
-                    ttft_sketch: String::new(),
-                    error_classes: String::new(),
-                });
-                empty.row.minute = minute;
-                empty
-            });
+            let rollup = by_key
+                .entry(key)
+                .or_insert_with(|| Rollup::empty(1, &r.model_id, minute, writer));
             rollup.add(r);
         }
         by_key.values().map(Rollup::to_row).collect()

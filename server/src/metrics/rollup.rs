@@ -47,7 +47,8 @@ fn decode(text: &str) -> DDSketch {
 }
 
 impl Rollup {
-    fn empty(set_id: i64, model_id: &str, minute: i64, writer: &str) -> Rollup {
+    /// No requests yet for (set, model, bucket start) by `writer`.
+    pub fn empty(set_id: i64, model_id: &str, minute: i64, writer: &str) -> Rollup {
         Rollup {
             row: RollupRow {
                 set_id,
