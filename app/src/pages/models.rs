@@ -143,8 +143,9 @@ fn ModelTable(list: Vec<ModelOverview>, column: String, ascending: bool) -> impl
                         let b = m.last_day.clone();
                         view! {
                             <tr data-model=m.model.id.clone()>
-                                <td class="mono">{m.model.id.clone()}
-                                    {m.model.simulated.then(|| view! { " " <span class="badge muted small">"simulated"</span> })}
+                                <td>
+                                    <div class="mono nowrap">{m.model.id.clone()}</div>
+                                    {m.model.simulated.then(|| view! { <div class="muted small">"simulated"</div> })}
                                 </td>
                                 <td>{m.model.provider.clone()}</td>
                                 <td class="num">{format!(
