@@ -6,7 +6,8 @@ use app::catalog::{Capabilities, CatalogModel};
 use app::model_set::{Comparator, Dimension, ModelSetSpec, Requirement, Statistic};
 use common::{fresh_db, Backend, TestDb};
 use server::storage::{
-    self, Grain, NewModelSet, RequestRecord, RollupRow, SetContent, SetFilter, SharedStorage, StorageError,
+    self, Grain, NewModelSet, RegistryQuery, RequestRecord, RollupRow, SetContent, SetFilter, SetSort, SharedStorage,
+    StorageError,
 };
 
 on_both_backends!(
@@ -18,6 +19,7 @@ on_both_backends!(
     model_sets,
     request_records,
     rollups,
+    registry_pages,
 );
 
 async fn open(backend: Backend) -> (SharedStorage, TestDb) {
@@ -415,4 +417,95 @@ async fn rollups(backend: Backend) {
         ]
     );
     assert_eq!(s.rollups(Grain::Minute, 7, 0, i64::MAX).await.expect("all").len(), 4);
+}
+
+const HOUR: i64 = 3_600_000;
+
+/// The registry's page: filters (description included), the three orders by the hourly
+/// rollups' traffic, paging with the total, and the sparklines' hourly counts.
+async fn registry_pages(backend: Backend) {
+    let (s, _db) = open(backend).await;
+    let alice = s.create_account("alice", "h", 1).await.expect("alice");
+    let mut ids = Vec::new();
+    for (i, (slug, categories)) in [("quiet", &["chat"][..]), ("busy", &["chat"]), ("new", &["coding"])]
+        .into_iter()
+        .enumerate()
+    {
+        let set = s
+            .create_model_set(&new_set(alice.id, slug, slug, categories, &["t"]), 100 + i as i64)
+            .await
+            .expect("create");
+        ids.push(set.id);
+    }
+    let (quiet, busy) = (ids[0], ids[1]);
+    // busy: 5 + 7 requests in two writers' rows of the last two hours; quiet: 1 request long ago
+    // (before the window) and 2 in the last hour.
+    let now = 100 * HOUR;
+    s.upsert_rollups(
+        Grain::Hour,
+        &[
+            rollup(busy, "a/m", now - HOUR, "w1", 5),
+            rollup(busy, "a/m", now - 2 * HOUR, "w2", 7),
+            rollup(quiet, "a/m", now - 30 * HOUR, "w1", 1),
+            rollup(quiet, "b/m", now - HOUR, "w1", 2),
+        ],
+    )
+    .await
+    .expect("hourly rows");
+    let page = |sort, query: &str, limit, offset| {
+        let q = RegistryQuery {
+            filter: SetFilter {
+                query: query.into(),
+                ..SetFilter::default()
+            },
+            sort,
+            active_since: now - 24 * HOUR,
+            limit,
+            offset,
+        };
+        let s = s.clone();
+        async move { s.registry_page(&q).await.expect("page") }
+    };
+    let slugs = |rows: &[storage::RegistryRow]| rows.iter().map(|r| r.set.slug.clone()).collect::<Vec<_>>();
+
+    let (rows, total) = page(SetSort::MostUsed, "", 10, 0).await;
+    assert_eq!(total, 3);
+    assert_eq!(slugs(&rows), ["busy", "quiet", "new"]);
+    assert_eq!(rows.iter().map(|r| r.requests).collect::<Vec<_>>(), [12, 2, 0]);
+    assert_eq!(rows[0].last_active, Some(now - HOUR));
+    assert_eq!(rows[2].last_active, None);
+    let (rows, _) = page(SetSort::RecentlyActive, "", 10, 0).await;
+    assert_eq!(slugs(&rows), ["busy", "quiet", "new"], "no traffic last");
+    let (rows, _) = page(SetSort::Newest, "", 10, 0).await;
+    assert_eq!(slugs(&rows), ["new", "busy", "quiet"]);
+    let (rows, total) = page(SetSort::Newest, "", 2, 2).await;
+    assert_eq!((slugs(&rows), total), (vec!["quiet".to_string()], 3), "the last page");
+    let (rows, total) = page(SetSort::MostUsed, "BUSY DESCR", 10, 0).await;
+    assert_eq!(
+        (slugs(&rows), total),
+        (vec!["busy".to_string()], 1),
+        "descriptions match too"
+    );
+    let (rows, total) = page(SetSort::MostUsed, "coding", 10, 0).await;
+    assert_eq!((slugs(&rows), total), (vec!["new".to_string()], 1), "categories match");
+
+    let hourly = s
+        .hourly_requests(&[busy, quiet], now - 24 * HOUR)
+        .await
+        .expect("hourly");
+    assert_eq!(
+        hourly,
+        vec![(quiet, now - HOUR, 2), (busy, now - 2 * HOUR, 7), (busy, now - HOUR, 5)],
+        "by set, oldest first"
+    );
+    assert!(s.hourly_requests(&[], 0).await.expect("none").is_empty());
+    let all = s.all_rollups(Grain::Hour, now - 24 * HOUR, now).await.expect("all");
+    assert_eq!(all.len(), 3, "every set's rows in the range, the old one left out");
+    assert!(
+        s.rollups(Grain::Minute, busy, 0, i64::MAX)
+            .await
+            .expect("minutes")
+            .is_empty(),
+        "grains are apart"
+    );
 }
