@@ -16,9 +16,18 @@ use crate::model_set::{Dimension, Statistic};
 use crate::monitoring::{Range, Series};
 use crate::views::{RequirementStatus, SetDetail};
 
-/// How often an open page refreshes its charts.
+/// How often an open page refreshes its charts (of the last hour or day; see [`refresh_ticks`]).
 #[cfg(feature = "hydrate")]
 const REFRESH: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Refresh ticks between two reads of a range: a chart of days gains a point an hour, so it
+/// is read again every minute rather than every five seconds.
+fn refresh_ticks(range: Range) -> u64 {
+    match range {
+        Range::Hour | Range::Day => 1,
+        Range::Week | Range::Month => 12,
+    }
+}
 
 const STATISTICS: [Statistic; 4] = [Statistic::Mean, Statistic::P50, Statistic::P90, Statistic::P99];
 
@@ -79,7 +88,10 @@ pub fn Monitoring(detail: SetDetail, missed: Vec<RequirementStatus>) -> impl Int
         });
     });
     let series = Resource::new(
-        move || (owner.clone(), slug.clone(), view_state.get().range, tick.get()),
+        move || {
+            let range = view_state.get().range;
+            (owner.clone(), slug.clone(), range, tick.get() / refresh_ticks(range))
+        },
         |(owner, slug, range, _)| set_series(owner, slug, range),
     );
     let models = set.spec.models.clone();
@@ -157,9 +169,10 @@ pub fn Monitoring(detail: SetDetail, missed: Vec<RequirementStatus>) -> impl Int
                                 <p class="muted small range-summary">
                                     <strong data-testid="range-requests">{format::count(total.requests)}</strong>
                                     {format!(
-                                        " requests in the {} · {} · updated every few seconds",
+                                        " requests in the {} · {} · updated every {}",
                                         series.range.label(),
                                         format::usd(total.cost_usd),
+                                        if refresh_ticks(series.range) == 1 { "5 s" } else { "minute" },
                                     )}
                                 </p>
                             }
