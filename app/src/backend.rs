@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::account::{ApiKeyInfo, CreatedApiKey, UserInfo};
 use crate::error::UiError;
-use crate::monitoring::{Range, Series};
+use crate::monitoring::{Lines, Range, Series};
 use crate::views::{ModelOverview, RegistryPage, RegistryParams, SetDetail};
 
 /// Session key holding the signed-in account's id. The server's session extractor for the
@@ -31,8 +31,8 @@ pub trait Backend: Send + Sync + 'static {
     async fn registry(&self, params: &RegistryParams) -> Result<RegistryPage, UiError>;
     /// A set's page; `viewer` is the signed-in account, if any. `NotFound` when there is no such set.
     async fn set_detail(&self, owner: &str, slug: &str, viewer: Option<i64>) -> Result<SetDetail, UiError>;
-    /// A set's behaviour over a range, for its charts.
-    async fn set_series(&self, owner: &str, slug: &str, range: Range) -> Result<Series, UiError>;
+    /// A set's behaviour over a range, for its charts: the whole set's line and the `lines` asked for.
+    async fn set_series(&self, owner: &str, slug: &str, range: Range, lines: &Lines) -> Result<Series, UiError>;
     /// The catalog with each model's behaviour over the last 24 h.
     async fn models_overview(&self) -> Result<Vec<ModelOverview>, UiError>;
 }

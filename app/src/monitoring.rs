@@ -107,9 +107,13 @@ impl Range {
 /// The mean and percentiles of a distribution; `None` where nothing was measured.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Quantiles {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mean: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p50: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p90: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p99: Option<f64>,
 }
 
@@ -132,12 +136,14 @@ pub struct Bucket {
     pub requests: u64,
     pub errors: u64,
     /// Failed requests by class (`timeout`, `upstream_5xx`, …), largest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub error_classes: Vec<(String, u64)>,
     /// Milliseconds, successful requests.
     pub latency: Quantiles,
     /// Milliseconds, successful requests.
     pub ttft: Quantiles,
     /// Mean output tokens per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens_per_s: Option<f64>,
     pub cost_usd: f64,
     pub prompt_tokens: u64,
@@ -177,6 +183,45 @@ pub struct Line {
     pub total: Bucket,
 }
 
+/// Whose lines a series carries besides the whole set's: none, every model's, or one model's.
+/// The page asks only for what it draws (a week of ten models' buckets is most of a page).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lines {
+    #[default]
+    Set,
+    Models,
+    Model(String),
+}
+
+impl Lines {
+    /// The value in URLs (`?model=`): `set`, `models` or a model's id.
+    pub fn param(&self) -> String {
+        match self {
+            Lines::Set => "set".into(),
+            Lines::Models => "models".into(),
+            Lines::Model(id) => id.clone(),
+        }
+    }
+
+    pub fn parse(text: &str) -> Lines {
+        match text {
+            "" | "set" => Lines::Set,
+            "models" => Lines::Models,
+            id => Lines::Model(id.to_string()),
+        }
+    }
+
+    /// Whether the line of `model` is wanted.
+    pub fn wants(&self, model: &str) -> bool {
+        match self {
+            Lines::Set => false,
+            Lines::Models => true,
+            Lines::Model(id) => id == model,
+        }
+    }
+}
+
 /// A set's behaviour over a range.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Series {
@@ -185,8 +230,8 @@ pub struct Series {
     pub to: i64,
     pub bucket_ms: i64,
     pub set: Line,
-    /// One line per model that served requests in the range, in the set's order (models
-    /// no longer in the set last).
+    /// One line per model that served requests in the range and was asked for ([`Lines`]),
+    /// in the set's order (models no longer in the set last).
     pub models: Vec<Line>,
 }
 

@@ -115,7 +115,7 @@ type SeriesJson = { set: SeriesLine; models: SeriesLine[] };
 
 /** The set's series as the page fetches it (the `set_series` server function). */
 async function series(request: APIRequestContext, owner: string, slug: string, range = "24h"): Promise<SeriesJson> {
-  const res = await request.post("/api/set_series", { form: { owner, slug, range } });
+  const res = await request.post("/api/set_series", { form: { owner, slug, range, lines: "models" } });
   expect(res.status(), await res.text()).toBe(200);
   return res.json();
 }

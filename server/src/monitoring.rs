@@ -8,22 +8,36 @@
 use std::collections::BTreeMap;
 
 use app::model_set::ModelSet;
-use app::monitoring::{Bucket, Line, Quantiles, Range, Series};
+use app::monitoring::{Bucket, Line, Lines, Quantiles, Range, Series};
 
 use crate::hash_map::HashMap;
 use crate::metrics::rollup::Rollup;
 use crate::storage::{Grain, RollupRow, SharedStorage, StorageResult};
 
-/// The set's behaviour over `range`, ending with the bucket that holds `now_ms`.
-pub async fn set_series(storage: &SharedStorage, set: &ModelSet, range: Range, now_ms: i64) -> StorageResult<Series> {
+/// The set's behaviour over `range`, ending with the bucket that holds `now_ms`: the whole
+/// set's line and the model lines asked for.
+pub async fn set_series(
+    storage: &SharedStorage,
+    set: &ModelSet,
+    range: Range,
+    lines: &Lines,
+    now_ms: i64,
+) -> StorageResult<Series> {
     let (from, to) = range.window(now_ms);
     let rows = storage.rollups(range.grain(), set.id, from, to).await?;
-    Ok(series_from_rows(rows, &set.spec.models, range, from, to))
+    Ok(series_from_rows(rows, &set.spec.models, lines, range, from, to))
 }
 
 /// Folds rollup rows (any writers, any models) into a [`Series`]: one line for the set and
-/// one per model that served requests, models in `order` first.
-pub fn series_from_rows(rows: Vec<RollupRow>, order: &[String], range: Range, from: i64, to: i64) -> Series {
+/// one per model asked for that served requests, models in `order` first.
+pub fn series_from_rows(
+    rows: Vec<RollupRow>,
+    order: &[String],
+    lines: &Lines,
+    range: Range,
+    from: i64,
+    to: i64,
+) -> Series {
     let width = range.bucket_ms();
     let mut set: BTreeMap<i64, Rollup> = BTreeMap::new();
     let mut models: HashMap<String, BTreeMap<i64, Rollup>> = HashMap::default();
@@ -32,7 +46,9 @@ pub fn series_from_rows(rows: Vec<RollupRow>, order: &[String], range: Range, fr
         let model = row.model_id.clone();
         let rollup = Rollup::from_row(row);
         merge_into(&mut set, at, &rollup);
-        merge_into(models.entry(model).or_default(), at, &rollup);
+        if lines.wants(&model) {
+            merge_into(models.entry(model).or_default(), at, &rollup);
+        }
     }
     let mut ids: Vec<String> = models.keys().cloned().collect();
     ids.sort_by_key(|id| (order.iter().position(|m| m == id).unwrap_or(usize::MAX), id.clone()));
@@ -212,13 +228,8 @@ mod tests {
             let error = (slow && i % 30 == 0).then_some("timeout");
             records.push(record(at, model, latency, error));
         }
-        let series = series_from_rows(
-            rows(&records),
-            &["y".to_string(), "x".to_string()],
-            Range::Day,
-            from,
-            to,
-        );
+        let order = ["y".to_string(), "x".to_string()];
+        let series = series_from_rows(rows(&records), &order, &Lines::Models, Range::Day, from, to);
         assert_eq!(series.models.len(), 2);
         assert_eq!(series.models[0].model.as_deref(), Some("y"), "the set's order");
         let total = &series.set.total;
@@ -245,8 +256,23 @@ mod tests {
     }
 
     #[test]
+    fn only_the_lines_asked_for_are_sent() {
+        let hour = 3_600_000;
+        let records: Vec<RequestRecord> = (0..20)
+            .map(|i| record(i * 60_000, if i % 2 == 0 { "x" } else { "y" }, 100.0, None))
+            .collect();
+        let order = ["x".to_string(), "y".to_string()];
+        let set_only = series_from_rows(rows(&records), &order, &Lines::Set, Range::Day, 0, 24 * hour);
+        assert!(set_only.models.is_empty());
+        assert_eq!(set_only.set.total.requests, 20, "the set's line counts every model");
+        let one = series_from_rows(rows(&records), &order, &Lines::Model("y".into()), Range::Day, 0, 24 * hour);
+        assert_eq!(one.models.len(), 1);
+        assert_eq!((one.models[0].model.as_deref(), one.models[0].total.requests), (Some("y"), 10));
+    }
+
+    #[test]
     fn an_empty_range_has_empty_lines() {
-        let series = series_from_rows(Vec::new(), &[], Range::Hour, 0, 3_600_000);
+        let series = series_from_rows(Vec::new(), &[], &Lines::Models, Range::Hour, 0, 3_600_000);
         assert!(series.set.buckets.is_empty());
         assert!(series.models.is_empty());
         assert_eq!(series.set.total.requests, 0);

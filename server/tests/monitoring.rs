@@ -28,7 +28,7 @@ async fn series(server: &Server, owner: &str, slug: &str, range: &str) -> Series
     let resp = http()
         .post(server.url("/api/set_series"))
         .header("accept", "application/json")
-        .form(&[("owner", owner), ("slug", slug), ("range", range)])
+        .form(&[("owner", owner), ("slug", slug), ("range", range), ("lines", "models")])
         .send()
         .await
         .expect("send");
@@ -209,7 +209,7 @@ async fn missing_deleted_and_foreign_sets_answer_404(backend: Backend) {
     let series_of_missing = client
         .post(server.url("/api/set_series"))
         .header("accept", "application/json")
-        .form(&[("owner", "bob"), ("slug", "mine"), ("range", "24h")])
+        .form(&[("owner", "bob"), ("slug", "mine"), ("range", "24h"), ("lines", "set")])
         .send()
         .await
         .expect("send");

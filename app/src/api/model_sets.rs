@@ -5,7 +5,7 @@ use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 use super::ssr;
 use crate::error::UiError;
-use crate::monitoring::{Range, Series};
+use crate::monitoring::{Lines, Range, Series};
 use crate::views::{ModelOverview, RegistryPage, RegistryParams, SetDetail};
 
 #[server(endpoint = "registry")]
@@ -28,8 +28,8 @@ pub async fn model_set_detail(owner: String, slug: String) -> Result<SetDetail, 
 }
 
 #[server(endpoint = "set_series")]
-pub async fn set_series(owner: String, slug: String, range: Range) -> Result<Series, UiError> {
-    ssr::backend()?.set_series(&owner, &slug, range).await
+pub async fn set_series(owner: String, slug: String, range: Range, lines: Lines) -> Result<Series, UiError> {
+    ssr::backend()?.set_series(&owner, &slug, range, &lines).await
 }
 
 #[server(endpoint = "models_overview")]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use app::account::{ApiKeyInfo, CreatedApiKey, UserInfo};
 use app::backend::{Backend, SharedBackend};
 use app::error::UiError;
-use app::monitoring::{Range, Series};
+use app::monitoring::{Lines, Range, Series};
 use app::views::{
     ModelOverview, RegistryPage, RegistryParams, RegistrySort, RequirementStatus, SetCard, SetDetail, SetModel,
     REGISTRY_PAGE_SIZE,
@@ -217,7 +217,7 @@ impl Backend for PagesBackend {
     async fn set_detail(&self, owner: &str, slug: &str, viewer: Option<i64>) -> Result<SetDetail, UiError> {
         let set = self.model_sets.find(owner, slug).await?;
         let revisions = self.model_sets.revisions(&set).await?;
-        let recent = monitoring::set_series(&self.storage, &set, Range::Day, now_ms())
+        let recent = monitoring::set_series(&self.storage, &set, Range::Day, &Lines::Set, now_ms())
             .await
             .map_err(internal)?
             .set
@@ -269,9 +269,9 @@ impl Backend for PagesBackend {
         })
     }
 
-    async fn set_series(&self, owner: &str, slug: &str, range: Range) -> Result<Series, UiError> {
+    async fn set_series(&self, owner: &str, slug: &str, range: Range, lines: &Lines) -> Result<Series, UiError> {
         let set = self.model_sets.find(owner, slug).await?;
-        monitoring::set_series(&self.storage, &set, range, now_ms())
+        monitoring::set_series(&self.storage, &set, range, lines, now_ms())
             .await
             .map_err(internal)
     }

@@ -5,6 +5,7 @@ use crate::charts::{ChartKind, ChartLine, Target, TimeChart};
 use crate::describe;
 use crate::format::Unit;
 use crate::model_set::{Comparator, Dimension, Requirement, Statistic};
+pub use crate::monitoring::Lines as Scope;
 use crate::monitoring::{Bucket, Line, Series};
 
 /// What a chart can draw.
@@ -37,35 +38,6 @@ pub const SECTIONS: [(&str, &str, &[Metric]); 4] = [
     ),
     ("errors", "Errors", &[Metric::ErrorRate, Metric::ErrorsByClass]),
 ];
-
-/// Whose lines a chart shows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scope {
-    /// The whole set, one line.
-    Set,
-    /// One line per model.
-    Models,
-    /// One model.
-    Model(String),
-}
-
-impl Scope {
-    pub fn param(&self) -> String {
-        match self {
-            Scope::Set => "set".into(),
-            Scope::Models => "models".into(),
-            Scope::Model(id) => id.clone(),
-        }
-    }
-
-    pub fn parse(text: &str) -> Scope {
-        match text {
-            "" | "set" => Scope::Set,
-            "models" => Scope::Models,
-            id => Scope::Model(id.to_string()),
-        }
-    }
-}
 
 impl Metric {
     /// Whether the chart follows the statistic switch (a distribution was measured).

@@ -89,10 +89,10 @@ pub fn Monitoring(detail: SetDetail, missed: Vec<RequirementStatus>) -> impl Int
     });
     let series = Resource::new(
         move || {
-            let range = view_state.get().range;
-            (owner.clone(), slug.clone(), range, tick.get() / refresh_ticks(range))
+            let v = view_state.get();
+            (owner.clone(), slug.clone(), v.range, v.scope, tick.get() / refresh_ticks(v.range))
         },
-        |(owner, slug, range, _)| set_series(owner, slug, range),
+        |(owner, slug, range, lines, _)| set_series(owner, slug, range, lines),
     );
     let models = set.spec.models.clone();
     let requirements = set.spec.requirements.clone();
