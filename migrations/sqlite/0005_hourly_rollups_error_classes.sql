@@ -25,8 +25,10 @@ CREATE TABLE request_rollups_hourly (
     error_classes         TEXT    NOT NULL DEFAULT '{}',
     PRIMARY KEY (set_id, model_id, minute, writer)
 );
-CREATE INDEX request_rollups_hourly_set_minute ON request_rollups_hourly (set_id, minute);
--- The models page reads every set's hours of the last day.
-CREATE INDEX request_rollups_hourly_minute ON request_rollups_hourly (minute);
+-- A set's hours; with the count, so that summing a set's requests never reads the wide rows.
+CREATE INDEX request_rollups_hourly_set_minute ON request_rollups_hourly (set_id, minute, count);
+-- The models page reads every set's hours of the last day; the registry sums each set's
+-- requests of the last day, from this index alone (the rows themselves are wide: sketches).
+CREATE INDEX request_rollups_hourly_minute ON request_rollups_hourly (minute, set_id, count);
 -- Registry search orders by recency of creation.
 CREATE INDEX model_sets_created_at ON model_sets (created_at);

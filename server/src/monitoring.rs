@@ -265,9 +265,19 @@ mod tests {
         let set_only = series_from_rows(rows(&records), &order, &Lines::Set, Range::Day, 0, 24 * hour);
         assert!(set_only.models.is_empty());
         assert_eq!(set_only.set.total.requests, 20, "the set's line counts every model");
-        let one = series_from_rows(rows(&records), &order, &Lines::Model("y".into()), Range::Day, 0, 24 * hour);
+        let one = series_from_rows(
+            rows(&records),
+            &order,
+            &Lines::Model("y".into()),
+            Range::Day,
+            0,
+            24 * hour,
+        );
         assert_eq!(one.models.len(), 1);
-        assert_eq!((one.models[0].model.as_deref(), one.models[0].total.requests), (Some("y"), 10));
+        assert_eq!(
+            (one.models[0].model.as_deref(), one.models[0].total.requests),
+            (Some("y"), 10)
+        );
     }
 
     #[test]

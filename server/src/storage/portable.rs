@@ -680,7 +680,11 @@ macro_rules! portable_sql_storage {
                      ON act.set_id = s.id \
                      WHERE {SET_FILTER} ORDER BY {order} LIMIT $6 OFFSET $7"
                 );
+                // Not prepared once and kept: PostgreSQL's generic plan for a kept statement
+                // (from its sixth run) assumed one matching set and compared each of 10,000 sets
+                // with every set's traffic total (0.5 s); planned for its values, 25 ms.
                 let rows = sqlx::query(&sql)
+                    .persistent(false)
                     .bind(like_pattern(&q.filter.query))
                     .bind(q.filter.category.as_deref().map(json_element_pattern))
                     .bind(q.filter.tag.as_deref().map(json_element_pattern))
@@ -700,15 +704,24 @@ macro_rules! portable_sql_storage {
                         })
                     })
                     .collect::<StorageResult<Vec<_>>>()?;
-                let total: i64 = sqlx::query_scalar(&format!(
-                    "SELECT COUNT(*) FROM {SET_TABLES} WHERE {SET_FILTER}"
-                ))
-                .bind(like_pattern(&q.filter.query))
-                .bind(q.filter.category.as_deref().map(json_element_pattern))
-                .bind(q.filter.tag.as_deref().map(json_element_pattern))
-                .bind(q.filter.owner.as_deref())
-                .fetch_one(&self.pool)
-                .await?;
+                // A page that is not full ends the results: the total is known without counting.
+                let fetched = i64::try_from(page.len()).unwrap_or(i64::MAX);
+                if fetched < q.limit && (fetched > 0 || q.offset == 0) {
+                    return Ok((page, q.offset + fetched));
+                }
+                let total: i64 = if *q == (RegistryQuery { filter: SetFilter::default(), ..q.clone() }) {
+                    // No filter: every set counts (a count of one table, no join, no patterns).
+                    sqlx::query_scalar("SELECT COUNT(*) FROM model_sets").fetch_one(&self.pool).await?
+                } else {
+                    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {SET_TABLES} WHERE {SET_FILTER}"))
+                        .persistent(false)
+                        .bind(like_pattern(&q.filter.query))
+                        .bind(q.filter.category.as_deref().map(json_element_pattern))
+                        .bind(q.filter.tag.as_deref().map(json_element_pattern))
+                        .bind(q.filter.owner.as_deref())
+                        .fetch_one(&self.pool)
+                        .await?
+                };
                 Ok((page, total))
             }
 
