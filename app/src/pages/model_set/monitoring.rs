@@ -90,7 +90,13 @@ pub fn Monitoring(detail: SetDetail, missed: Vec<RequirementStatus>) -> impl Int
     let series = Resource::new(
         move || {
             let v = view_state.get();
-            (owner.clone(), slug.clone(), v.range, v.scope, tick.get() / refresh_ticks(v.range))
+            (
+                owner.clone(),
+                slug.clone(),
+                v.range,
+                v.scope,
+                tick.get() / refresh_ticks(v.range),
+            )
         },
         |(owner, slug, range, lines, _)| set_series(owner, slug, range, lines),
     );
