@@ -448,7 +448,8 @@ impl Case {
 
 fn cases() -> Vec<Case> {
     let set = format!("/model-sets/@{BIG_OWNER}/{BIG_SLUG}");
-    let series = |range: &str| format!("owner={BIG_OWNER}&slug={BIG_SLUG}&range={range}");
+    // Every model's line: the heaviest series the page asks for ("Each model").
+    let series = |range: &str| format!("owner={BIG_OWNER}&slug={BIG_SLUG}&range={range}&lines=models");
     let registry = |q: &str| format!("params[q]={q}&params[sort]=most_used&params[page]=1");
     vec![
         Case::get(

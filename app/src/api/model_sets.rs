@@ -28,7 +28,13 @@ pub async fn model_set_detail(owner: String, slug: String) -> Result<SetDetail, 
 }
 
 #[server(endpoint = "set_series")]
-pub async fn set_series(owner: String, slug: String, range: Range, lines: Lines) -> Result<Series, UiError> {
+pub async fn set_series(
+    owner: String,
+    slug: String,
+    range: Range,
+    // Callers other than the page may leave it out: the whole set's line only.
+    #[server(default)] lines: Lines,
+) -> Result<Series, UiError> {
     ssr::backend()?.set_series(&owner, &slug, range, &lines).await
 }
 
