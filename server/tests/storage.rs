@@ -462,14 +462,15 @@ async fn registry_pages(backend: Backend) {
             active_since: now - 24 * HOUR,
             limit,
             offset,
+            count_up_to: 1000,
         };
         let s = s.clone();
         async move { s.registry_page(&q).await.expect("page") }
     };
     let slugs = |rows: &[storage::RegistryRow]| rows.iter().map(|r| r.set.slug.clone()).collect::<Vec<_>>();
 
-    let (rows, total) = page(SetSort::MostUsed, "", 10, 0).await;
-    assert_eq!(total, 3);
+    let (rows, count) = page(SetSort::MostUsed, "", 10, 0).await;
+    assert_eq!((count.total, count.capped), (3, false));
     assert_eq!(slugs(&rows), ["busy", "quiet", "new"]);
     assert_eq!(rows.iter().map(|r| r.requests).collect::<Vec<_>>(), [12, 2, 0]);
     assert_eq!(rows[0].last_active, Some(now - HOUR));
@@ -478,16 +479,47 @@ async fn registry_pages(backend: Backend) {
     assert_eq!(slugs(&rows), ["busy", "quiet", "new"], "no traffic last");
     let (rows, _) = page(SetSort::Newest, "", 10, 0).await;
     assert_eq!(slugs(&rows), ["new", "busy", "quiet"]);
-    let (rows, total) = page(SetSort::Newest, "", 2, 2).await;
-    assert_eq!((slugs(&rows), total), (vec!["quiet".to_string()], 3), "the last page");
-    let (rows, total) = page(SetSort::MostUsed, "BUSY DESCR", 10, 0).await;
+    let (rows, count) = page(SetSort::Newest, "", 2, 2).await;
+    assert_eq!(
+        (slugs(&rows), count.total),
+        (vec!["quiet".to_string()], 3),
+        "the last page"
+    );
+    let (rows, count) = page(SetSort::MostUsed, "BUSY DESCR", 10, 0).await;
+    let total = count.total;
     assert_eq!(
         (slugs(&rows), total),
         (vec!["busy".to_string()], 1),
         "descriptions match too"
     );
-    let (rows, total) = page(SetSort::MostUsed, "coding", 10, 0).await;
-    assert_eq!((slugs(&rows), total), (vec!["new".to_string()], 1), "categories match");
+    let (rows, count) = page(SetSort::MostUsed, "coding", 10, 0).await;
+    assert_eq!(
+        (slugs(&rows), count.total),
+        (vec!["new".to_string()], 1),
+        "categories match"
+    );
+    // A full page of a search counts the matches only up to the cap.
+    let capped = RegistryQuery {
+        filter: SetFilter {
+            query: "description".into(),
+            ..SetFilter::default()
+        },
+        active_since: now - 24 * HOUR,
+        limit: 1,
+        offset: 0,
+        count_up_to: 2,
+        ..RegistryQuery::default()
+    };
+    let (rows, count) = s.registry_page(&capped).await.expect("capped");
+    assert_eq!((rows.len(), count.total, count.capped), (1, 2, true));
+    let (_, count) = s
+        .registry_page(&RegistryQuery {
+            count_up_to: 3,
+            ..capped.clone()
+        })
+        .await
+        .expect("exact");
+    assert_eq!((count.total, count.capped), (3, false), "exactly the cap is not capped");
 
     let hourly = s
         .hourly_requests(&[busy, quiet], now - 24 * HOUR)

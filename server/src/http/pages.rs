@@ -191,8 +191,10 @@ impl Backend for PagesBackend {
             active_since: now - Range::Day.span_ms(),
             limit: REGISTRY_PAGE_SIZE,
             offset: (page - 1) * REGISTRY_PAGE_SIZE,
+            // Ten pages past this one: enough to page on, cheap to count.
+            count_up_to: (page + 10) * REGISTRY_PAGE_SIZE,
         };
-        let (rows, total) = self.storage.registry_page(&query).await.map_err(internal)?;
+        let (rows, count) = self.storage.registry_page(&query).await.map_err(internal)?;
         let ids: Vec<i64> = rows.iter().map(|r| r.set.id).collect();
         let mut hourly = monitoring::hourly_requests(&self.storage, &ids, now)
             .await
@@ -208,7 +210,8 @@ impl Backend for PagesBackend {
             .collect();
         Ok(RegistryPage {
             cards,
-            total,
+            total: count.total,
+            total_is_capped: count.capped,
             page,
             per_page: REGISTRY_PAGE_SIZE,
         })

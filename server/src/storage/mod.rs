@@ -130,6 +130,16 @@ pub struct RegistryQuery {
     pub active_since: i64,
     pub limit: i64,
     pub offset: i64,
+    /// Matches are counted up to here (see [`RegistryCount`]).
+    pub count_up_to: i64,
+}
+
+/// How many sets a registry query matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegistryCount {
+    pub total: i64,
+    /// More match than `total`: counting stopped at the query's `count_up_to`.
+    pub capped: bool,
 }
 
 /// A set as the registry lists it, with its recent traffic.
@@ -293,8 +303,9 @@ pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
     /// registry's sparklines.
     async fn hourly_requests(&self, set_ids: &[i64], from: i64) -> StorageResult<Vec<(i64, i64, i64)>>;
 
-    /// One page of the registry and the number of sets matching in all.
-    async fn registry_page(&self, query: &RegistryQuery) -> StorageResult<(Vec<RegistryRow>, i64)>;
+    /// One page of the registry and how many sets match: exactly up to `count_up_to`; beyond
+    /// it, `count_up_to` and `capped` (a search that matches thousands need not count them all).
+    async fn registry_page(&self, query: &RegistryQuery) -> StorageResult<(Vec<RegistryRow>, RegistryCount)>;
 }
 
 pub type SharedStorage = Arc<dyn Storage>;

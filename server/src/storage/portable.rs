@@ -18,7 +18,7 @@ macro_rules! portable_sql_storage {
 
         use $crate::storage::{
             decode_json, encode_json, json_element_pattern, like_pattern, Account, ApiKey, KeyOwner, NewModelSet,
-            Grain, RegistryQuery, RegistryRow, RequestRecord, RollupRow, SetContent, SetFilter, SetSort, StorageError,
+            Grain, RegistryCount, RegistryQuery, RegistryRow, RequestRecord, RollupRow, SetContent, SetFilter, SetSort, StorageError,
             StorageResult,
         };
 
@@ -664,7 +664,7 @@ macro_rules! portable_sql_storage {
                     .collect()
             }
 
-            async fn registry_page(&self, q: &RegistryQuery) -> StorageResult<(Vec<RegistryRow>, i64)> {
+            async fn registry_page(&self, q: &RegistryQuery) -> StorageResult<(Vec<RegistryRow>, RegistryCount)> {
                 let order = match q.sort {
                     SetSort::MostUsed => "requests DESC, s.id DESC",
                     SetSort::RecentlyActive => "last_active IS NULL, last_active DESC, s.id DESC",
@@ -707,22 +707,30 @@ macro_rules! portable_sql_storage {
                 // A page that is not full ends the results: the total is known without counting.
                 let fetched = i64::try_from(page.len()).unwrap_or(i64::MAX);
                 if fetched < q.limit && (fetched > 0 || q.offset == 0) {
-                    return Ok((page, q.offset + fetched));
+                    let total = q.offset + fetched;
+                    return Ok((page, RegistryCount { total, capped: false }));
                 }
-                let total: i64 = if *q == (RegistryQuery { filter: SetFilter::default(), ..q.clone() }) {
+                let counted: i64 = if q.filter == SetFilter::default() {
                     // No filter: every set counts (a count of one table, no join, no patterns).
                     sqlx::query_scalar("SELECT COUNT(*) FROM model_sets").fetch_one(&self.pool).await?
                 } else {
-                    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {SET_TABLES} WHERE {SET_FILTER}"))
-                        .persistent(false)
-                        .bind(like_pattern(&q.filter.query))
-                        .bind(q.filter.category.as_deref().map(json_element_pattern))
-                        .bind(q.filter.tag.as_deref().map(json_element_pattern))
-                        .bind(q.filter.owner.as_deref())
-                        .fetch_one(&self.pool)
-                        .await?
+                    // Up to the cap only: a common word matches thousands of sets, and the
+                    // count would scan them all a second time.
+                    sqlx::query_scalar(&format!(
+                        "SELECT COUNT(*) FROM (SELECT 1 FROM {SET_TABLES} WHERE {SET_FILTER} LIMIT $5) capped"
+                    ))
+                    .persistent(false)
+                    .bind(like_pattern(&q.filter.query))
+                    .bind(q.filter.category.as_deref().map(json_element_pattern))
+                    .bind(q.filter.tag.as_deref().map(json_element_pattern))
+                    .bind(q.filter.owner.as_deref())
+                    // One past the cap tells "exactly the cap" from "more".
+                    .bind(q.count_up_to.saturating_add(1))
+                    .fetch_one(&self.pool)
+                    .await?
                 };
-                Ok((page, total))
+                let capped = counted > q.count_up_to && q.filter != SetFilter::default();
+                Ok((page, RegistryCount { total: counted.min(q.count_up_to), capped }))
             }
 
             async fn count_request_records(&self) -> StorageResult<i64> {
