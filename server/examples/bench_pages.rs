@@ -881,25 +881,7 @@ async fn seed(args: &Args, storage: &SharedStorage, url: &str) -> Result<Seeded,
 /// log-normal latencies around the model's profile, and about 1.5 % failures.
 fn minute_rollup(rng: &mut StdRng, set_id: i64, model: usize, variant: usize) -> Rollup {
     let (id, ttft, tps, tokens, price_in, price_out) = MODELS[model];
-    let mut rollup = Rollup::from_row(RollupRow {
-        set_id,
-        model_id: id.to_string(),
-        minute: 0,
-        writer: WRITER.to_string(),
-        count: 0,
-        errors: 0,
-        latency_ms_sum: 0.0,
-        ttft_ms_sum: 0.0,
-        ttft_count: 0,
-        tokens_per_s_sum: 0.0,
-        tokens_per_s_count: 0,
-        prompt_tokens: 0,
-        completion_tokens: 0,
-        cost_usd: 0.0,
-        latency_sketch: String::new(),
-        ttft_sketch: String::new(),
-        error_classes: String::new(),
-    });
+    let mut rollup = Rollup::empty(set_id, id, 0, WRITER);
     let spread = LogNormal::new(0.0, 0.35).expect("valid log-normal");
     let requests = 2 + variant % 7;
     for i in 0..requests {

@@ -157,7 +157,11 @@ fn Results(page: RegistryPage, params: RegistryParams) -> impl IntoView {
         return view! {
             <div class="empty-state">
                 <p>{if filtered { "No Model Sets match this search." } else { "No Model Sets yet." }}</p>
-                {filtered.then(|| view! { <A href="/model-sets">"Show all Model Sets"</A> })}
+                {if filtered {
+                    view! { <A href="/model-sets">"Show all Model Sets"</A> }.into_any()
+                } else {
+                    view! { <p>"Start one with " <A href="/model-sets/new">"New"</A> "."</p> }.into_any()
+                }}
             </div>
         }
         .into_any();

@@ -155,7 +155,8 @@ pub fn chart(
     let statistic = metric.statistic(chosen);
     let range = series.range.label();
     let empty_message = if series.set.total.requests == 0 {
-        format!("No requests in the {range} — send one with the snippet below")
+        // Short enough for the chart's width; the section head says how to send one.
+        format!("No requests in the {range}")
     } else {
         match metric {
             Metric::Ttft => format!("No streamed requests in the {range}: only a stream has a time to first token"),

@@ -171,6 +171,7 @@ pub fn Monitoring(detail: SetDetail, missed: Vec<RequirementStatus>) -> impl Int
                     <Transition fallback=|| ()>
                         {move || series.get().map(|result| result.ok().map(|series| {
                             let total = &series.set.total;
+                            let hint = (total.requests == 0).then_some(" — send one with the snippet below");
                             view! {
                                 <p class="muted small range-summary">
                                     <strong data-testid="range-requests">{format::count(total.requests)}</strong>
@@ -180,6 +181,7 @@ pub fn Monitoring(detail: SetDetail, missed: Vec<RequirementStatus>) -> impl Int
                                         format::usd(total.cost_usd),
                                         if refresh_ticks(series.range) == 1 { "5 s" } else { "15 s" },
                                     )}
+                                    {hint}
                                 </p>
                             }
                         }))}
