@@ -297,6 +297,28 @@ async fn model_sets(backend: Backend) {
     assert_eq!(history.iter().map(|r| r.revision).collect::<Vec<_>>(), vec![2, 1]);
     assert_eq!(history[1].spec.models.len(), 2, "revision 1 keeps the original spec");
     assert_eq!(history[0].edited_at, 20);
+    // The search follows the edit: the new category and description match.
+    assert_eq!(find(search("support", None, None, None)).await, vec!["Cheap Chat"]);
+    assert_eq!(find(search("CHEAPER", None, None, None)).await, vec!["Cheap Chat"]);
+    let mut accented = content("Café Über", &[], &[]);
+    accented.description = "Résumé ÉCRIT".into();
+    s.create_model_set(
+        &NewModelSet {
+            owner_id: bob.id,
+            slug: "cafe".into(),
+            name: "Café Über".into(),
+            content: accented,
+        },
+        21,
+    )
+    .await
+    .expect("create");
+    assert_eq!(
+        find(search("über", None, None, None)).await,
+        vec!["Café Über"],
+        "case is folded beyond ASCII"
+    );
+    assert_eq!(find(search("écrit", None, None, None)).await, vec!["Café Über"]);
     match s.update_model_set(9_999, &edited, 30).await {
         Err(StorageError::NotFound) => {}
         other => panic!("updating a missing set must be NotFound, got {other:?}"),

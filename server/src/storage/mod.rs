@@ -343,6 +343,18 @@ fn like_contains(text: &str) -> String {
     p
 }
 
+/// What the registry's free text is matched against in `model_sets.search_text`: name,
+/// description, categories and tags (as stored, JSON arrays), one per line, lower-cased.
+fn search_text(name: &str, content: &SetContent) -> StorageResult<String> {
+    Ok(format!(
+        "{name}\n{}\n{}\n{}",
+        content.description,
+        encode_json(&content.categories)?,
+        encode_json(&content.tags)?
+    )
+    .to_lowercase())
+}
+
 /// The registry's free-text pattern: case-insensitive substring.
 fn like_pattern(query: &str) -> String {
     like_contains(&query.trim().to_lowercase())

@@ -17,7 +17,7 @@ macro_rules! portable_sql_storage {
         use sqlx::Row;
 
         use $crate::storage::{
-            decode_json, encode_json, json_element_pattern, like_pattern, Account, ApiKey, KeyOwner, NewModelSet,
+            decode_json, encode_json, json_element_pattern, like_pattern, search_text, Account, ApiKey, KeyOwner, NewModelSet,
             Grain, RegistryCount, RegistryQuery, RegistryRow, RequestRecord, RollupRow, SetContent, SetFilter, SetSort, StorageError,
             StorageResult,
         };
@@ -174,10 +174,9 @@ macro_rules! portable_sql_storage {
         const SET_TABLES: &str = "model_sets s JOIN accounts a ON a.id = s.owner_id";
 
         /// The registry's filter, on `$1` (query pattern) to `$4` (owner): see [`SetFilter`].
-        const SET_FILTER: &str = "(lower(s.name) LIKE $1 ESCAPE '\\' \
-             OR lower(s.slug) LIKE $1 ESCAPE '\\' OR lower(a.username) LIKE $1 ESCAPE '\\' \
-             OR lower(s.description) LIKE $1 ESCAPE '\\' \
-             OR s.categories LIKE $1 ESCAPE '\\' OR s.tags LIKE $1 ESCAPE '\\') \
+        /// Slugs and usernames are lower case by their rules; `search_text` is lower-cased when written.
+        const SET_FILTER: &str = "(s.search_text LIKE $1 ESCAPE '\\' \
+             OR s.slug LIKE $1 ESCAPE '\\' OR a.username LIKE $1 ESCAPE '\\') \
              AND ($2 IS NULL OR s.categories LIKE $2 ESCAPE '\\') \
              AND ($3 IS NULL OR s.tags LIKE $3 ESCAPE '\\') \
              AND ($4 IS NULL OR a.username = $4)";
@@ -401,7 +400,7 @@ macro_rules! portable_sql_storage {
                 let mut tx = self.pool.begin().await?;
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO model_sets (owner_id, slug, name, description, categories, tags, spec, revision, \
-                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8) RETURNING id",
+                     created_at, updated_at, search_text) VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8, $9) RETURNING id",
                 )
                 .bind(set.owner_id)
                 .bind(&set.slug)
@@ -411,6 +410,7 @@ macro_rules! portable_sql_storage {
                 .bind(encode_json(&c.tags)?)
                 .bind(encode_json(&c.spec)?)
                 .bind(now)
+                .bind(search_text(&set.name, c)?)
                 .fetch_one(&mut *tx)
                 .await?;
                 sqlx::query(
@@ -439,9 +439,14 @@ macro_rules! portable_sql_storage {
 
             async fn update_model_set(&self, set_id: i64, c: &SetContent, now: i64) -> StorageResult<ModelSet> {
                 let mut tx = self.pool.begin().await?;
+                let name: Option<String> = sqlx::query_scalar("SELECT name FROM model_sets WHERE id = $1")
+                    .bind(set_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let name = name.ok_or(StorageError::NotFound)?;
                 let done = sqlx::query(
                     "UPDATE model_sets SET description = $1, categories = $2, tags = $3, spec = $4, \
-                     revision = revision + 1, updated_at = $5 WHERE id = $6",
+                     revision = revision + 1, updated_at = $5, search_text = $7 WHERE id = $6",
                 )
                 .bind(&c.description)
                 .bind(encode_json(&c.categories)?)
@@ -449,6 +454,7 @@ macro_rules! portable_sql_storage {
                 .bind(encode_json(&c.spec)?)
                 .bind(now)
                 .bind(set_id)
+                .bind(search_text(&name, c)?)
                 .execute(&mut *tx)
                 .await?;
                 if done.rows_affected() == 0 {
