@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crate::account::{ApiKeyInfo, CreatedApiKey, UserInfo};
 use crate::error::UiError;
 use crate::monitoring::{Lines, Range, Series};
-use crate::views::{ModelOverview, RegistryPage, RegistryParams, SetDetail};
+use crate::views::{EditorStart, ModelOverview, RegistryPage, RegistryParams, SaveTarget, SetDetail, SetForm};
 
 /// Session key holding the signed-in account's id. The server's session extractor for the
 /// JSON API reads the same key.
@@ -35,6 +35,13 @@ pub trait Backend: Send + Sync + 'static {
     async fn set_series(&self, owner: &str, slug: &str, range: Range, lines: &Lines) -> Result<Series, UiError>;
     /// The catalog with each model's behaviour over the last 24 h.
     async fn models_overview(&self) -> Result<Vec<ModelOverview>, UiError>;
+    /// What the editor starts from: `NotOwner` for an edit of someone else's set.
+    async fn editor_start(&self, account_id: i64, target: &SaveTarget) -> Result<EditorStart, UiError>;
+    /// Deploys, clones or saves; the set's address. Rule failures come back as `UiError::Field`.
+    async fn save_set(&self, account_id: i64, target: &SaveTarget, form: SetForm) -> Result<String, UiError>;
+    /// Whether the account has no set with this slug.
+    async fn slug_available(&self, account_id: i64, slug: &str) -> Result<bool, UiError>;
+    async fn delete_set(&self, account_id: i64, owner: &str, slug: &str) -> Result<(), UiError>;
 }
 
 pub type SharedBackend = Arc<dyn Backend>;

@@ -17,8 +17,14 @@ pub enum UiError {
     UsernameTaken,
     #[error("Too many attempts. Try again in {0} seconds.")]
     RateLimited(u64),
+    /// A Model Set field that breaks a rule: the form shows the message beside the field.
+    #[error("{}", .0.message)]
+    Field(crate::model_set::FieldError),
     #[error("Please log in first.")]
     NotLoggedIn,
+    /// Everyone may read and clone a set; only its owner may change it.
+    #[error("Only the owner can change this Model Set.")]
+    NotOwner,
     #[error("Not found.")]
     NotFound,
     #[error("Something went wrong on our side. Please try again.")]

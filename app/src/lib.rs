@@ -10,6 +10,7 @@
 //! - [`engine`]: the routing engine's pure maths (estimates, plan, verdict, projection,
 //!   alias draws), shared by the server's router and the browser's projections.
 //! - [`error`]: the one error type server functions return to the UI.
+//! - [`evals`]: the LLM-judge metrics a set can ask for, and what judging costs.
 //! - [`api`]: server functions, called by pages over HTTP from the browser.
 //! - [`backend`] (ssr only): the narrow trait the server implements for those functions.
 //! - [`views`]: what the registry, set and models pages receive.
@@ -29,6 +30,7 @@ pub mod components;
 pub mod describe;
 pub mod engine;
 pub mod error;
+pub mod evals;
 pub mod format;
 pub mod model_set;
 pub mod monitoring;

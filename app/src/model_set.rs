@@ -127,6 +127,9 @@ pub struct ModelSet {
     pub revision: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// `@owner/slug` of the set this one was cloned from (which may since have gone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloned_from: Option<String>,
 }
 
 /// The editable part of a set as it stood after one edit.

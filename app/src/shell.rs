@@ -8,14 +8,8 @@ use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 use crate::auth::Auth;
 use crate::components::header::Header;
 use crate::pages::{
-    account::AccountPage,
-    home::HomePage,
-    log_in::LogInPage,
-    model_set::{EditorPlaceholder, ModelSetPage},
-    model_sets::ModelSetsPage,
-    models::ModelsPage,
-    not_found::NotFound,
-    sign_up::SignUpPage,
+    account::AccountPage, editor::EditorPage, home::HomePage, log_in::LogInPage, model_set::ModelSetPage,
+    model_sets::ModelSetsPage, models::ModelsPage, not_found::NotFound, sign_up::SignUpPage,
 };
 
 /// The whole document, rendered on the server around [`App`].
@@ -55,7 +49,8 @@ pub fn App() -> impl IntoView {
                     <Routes fallback=NotFound>
                         <Route path=StaticSegment("") view=HomePage/>
                         <Route path=StaticSegment("model-sets") view=ModelSetsPage ssr=SsrMode::Async/>
-                        <Route path=(StaticSegment("model-sets"), StaticSegment("new")) view=EditorPlaceholder/>
+                        // The editor renders whole too, so that a visitor's redirect to log in is a 302.
+                        <Route path=(StaticSegment("model-sets"), StaticSegment("new")) view=EditorPage ssr=SsrMode::Async/>
                         <Route
                             path=(StaticSegment("model-sets"), ParamSegment("owner"), ParamSegment("slug"))
                             view=ModelSetPage
@@ -68,7 +63,8 @@ pub fn App() -> impl IntoView {
                                 ParamSegment("slug"),
                                 ParamSegment("action"),
                             )
-                            view=EditorPlaceholder
+                            view=EditorPage
+                            ssr=SsrMode::Async
                         />
                         <Route path=StaticSegment("models") view=ModelsPage ssr=SsrMode::Async/>
                         <Route path=StaticSegment("signup") view=SignUpPage/>

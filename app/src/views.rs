@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::CatalogModel;
-use crate::engine::{Feasibility, Verdict};
-use crate::model_set::{ModelSet, ModelSetRevision, Requirement};
+use crate::engine::{Feasibility, ModelInput, PlanOptions, Verdict};
+use crate::model_set::{ModelSet, ModelSetRevision, ModelSetSpec, Requirement};
 use crate::monitoring::Bucket;
 
 /// The registry's orders, as they appear in its URL (`?sort=`).
@@ -148,6 +148,69 @@ pub struct SetDetail {
 pub struct ModelOverview {
     pub model: CatalogModel,
     pub last_day: Bucket,
+}
+
+/// Where the editor saves: a new set, a clone of `source` (`@owner/slug`), or an edit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum SaveTarget {
+    New,
+    Clone { source: String },
+    Edit { owner: String, slug: String },
+}
+
+impl SaveTarget {
+    /// New and Clone choose a name and slug; an edit keeps them.
+    pub fn names_the_set(&self) -> bool {
+        !matches!(self, SaveTarget::Edit { .. })
+    }
+
+    /// The primary action's label: Deploy, Clone or Save.
+    pub fn action(&self) -> &'static str {
+        match self {
+            SaveTarget::New => "Deploy",
+            SaveTarget::Clone { .. } => "Clone",
+            SaveTarget::Edit { .. } => "Save",
+        }
+    }
+
+    /// The editor's own address, where a visitor comes back to after logging in.
+    pub fn path(&self) -> String {
+        match self {
+            SaveTarget::New => "/model-sets/new".into(),
+            SaveTarget::Clone { source } => format!("/model-sets/{source}/clone"),
+            SaveTarget::Edit { owner, slug } => format!("/model-sets/@{owner}/{slug}/edit"),
+        }
+    }
+}
+
+/// The set the editor sends on Deploy, Clone or Save (name and slug are ignored on an edit).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetForm {
+    pub name: String,
+    pub slug: String,
+    pub description: String,
+    pub categories: Vec<String>,
+    pub tags: Vec<String>,
+    pub spec: ModelSetSpec,
+}
+
+/// Everything the editor needs, fetched once when it opens: the set it starts from, the
+/// catalog with each model's recent behaviour, and the engine's inputs for every catalog
+/// model, so that every edit after this is projected in the browser without asking again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EditorStart {
+    pub target: SaveTarget,
+    /// The set edited or cloned.
+    pub source: Option<ModelSet>,
+    pub catalog: Vec<ModelOverview>,
+    /// One per catalog model, in catalog order; with the source set's own traffic on an edit.
+    pub inputs: Vec<ModelInput>,
+    pub options: PlanOptions,
+    /// The eval judge, with its prices.
+    pub judge: Option<CatalogModel>,
+    /// The signed-in account (the new set's owner).
+    pub owner: String,
 }
 
 #[cfg(test)]

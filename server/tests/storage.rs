@@ -180,6 +180,7 @@ fn new_set(owner_id: i64, slug: &str, name: &str, categories: &[&str], tags: &[&
         slug: slug.into(),
         name: name.into(),
         content: content(name, categories, tags),
+        cloned_from: None,
     }
 }
 
@@ -308,6 +309,7 @@ async fn model_sets(backend: Backend) {
             slug: "cafe".into(),
             name: "Café Über".into(),
             content: accented,
+            cloned_from: None,
         },
         21,
     )

@@ -15,21 +15,38 @@ pub async fn current_user() -> Result<Option<UserInfo>, UiError> {
     ssr::backend()?.user(id).await
 }
 
+/// Where to go after signing in: `next` when it is a path on this site (never another
+/// site: `//host` and `/\\host` are refused), else the account page.
+pub fn after_sign_in(next: Option<&str>) -> String {
+    match next {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.starts_with("/\\") => path.to_string(),
+        _ => "/account".to_string(),
+    }
+}
+
 #[server(endpoint = "sign_up")]
-pub async fn sign_up(username: String, password: String) -> Result<UserInfo, UiError> {
+pub async fn sign_up(
+    username: String,
+    password: String,
+    #[server(default)] next: Option<String>,
+) -> Result<UserInfo, UiError> {
     let ip = ssr::client_ip().await;
     let user = ssr::backend()?.sign_up(&username, &password, ip).await?;
     ssr::start_session(user.id).await?;
-    leptos_axum::redirect("/account");
+    leptos_axum::redirect(&after_sign_in(next.as_deref()));
     Ok(user)
 }
 
 #[server(endpoint = "log_in")]
-pub async fn log_in(username: String, password: String) -> Result<UserInfo, UiError> {
+pub async fn log_in(
+    username: String,
+    password: String,
+    #[server(default)] next: Option<String>,
+) -> Result<UserInfo, UiError> {
     let ip = ssr::client_ip().await;
     let user = ssr::backend()?.log_in(&username, &password, ip).await?;
     ssr::start_session(user.id).await?;
-    leptos_axum::redirect("/account");
+    leptos_axum::redirect(&after_sign_in(next.as_deref()));
     Ok(user)
 }
 

@@ -4,6 +4,7 @@
 //! call them too; errors come back as JSON [`UiError`](crate::error::UiError) with a matching 4xx/5xx status.
 
 pub mod accounts;
+pub mod editor;
 pub mod model_sets;
 
 #[cfg(feature = "ssr")]

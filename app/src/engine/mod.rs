@@ -46,5 +46,5 @@ pub use feedback::{Feedback, FeedbackConfig};
 pub use histogram::Histogram;
 pub use plan::{plan, ModelInput, Plan, PlanError, PlanOptions, Stance};
 pub use project::{project, CheckStatus, DimensionProjection, Interval, ModelWeight, Projection, RequirementCheck};
-pub use verdict::{verdict, Feasibility, Reason, Verdict};
+pub use verdict::{nearest_achievable, verdict, Feasibility, Reason, Verdict};
 pub use window::Window;

@@ -201,3 +201,121 @@ pub fn verdict(spec: &ModelSetSpec, models: &[ModelInput], opts: &PlanOptions) -
         reasons,
     })
 }
+
+/// How good a verdict is, for comparing two.
+fn level(f: Feasibility) -> u8 {
+    match f {
+        Feasibility::No => 0,
+        Feasibility::Partial => 1,
+        Feasibility::Yes => 2,
+    }
+}
+
+/// The nearest target for requirement `r` at which the verdict is as good as loosening that
+/// requirement alone can make it (Yes, unless something else holds it back), all else
+/// unchanged: what the editor offers as "… would be achievable". `None` when the verdict is
+/// Yes already or loosening does not improve it.
+///
+/// Loosens the target geometrically (×1.25 per step, up to ×800) until the verdict stops
+/// improving, then bisects on a log scale between the last worse target and the first
+/// good one: about 40 verdicts in all.
+pub fn nearest_achievable(
+    spec: &ModelSetSpec,
+    models: &[ModelInput],
+    opts: &PlanOptions,
+    r: usize,
+) -> Result<Option<f64>, PlanError> {
+    let Some(req) = spec.requirements.get(r) else {
+        return Err(PlanError::InvalidTarget { requirement: r });
+    };
+    let comparator = req.comparator;
+    let current = req.target;
+    let mut trial = spec.clone();
+    let mut judge = |target: f64| -> Result<u8, PlanError> {
+        trial.requirements[r].target = target;
+        Ok(level(verdict(&trial, models, opts)?.feasibility))
+    };
+    let mut best = judge(current)?;
+    if best == 2 {
+        return Ok(None);
+    }
+    // A zero target cannot be scaled: start from a small positive one.
+    let mut bad = if current > 0.0 { current } else { 1e-9 };
+    let loosen = |t: f64| match comparator {
+        Comparator::AtMost => t * 1.25,
+        Comparator::AtLeast => t / 1.25,
+    };
+    let mut good = None;
+    let mut t = bad;
+    for _ in 0..30 {
+        t = loosen(t);
+        let l = judge(t)?;
+        if l > best {
+            best = l;
+            good = Some(t);
+            if l == 2 {
+                break;
+            }
+        } else if good.is_none() {
+            bad = t;
+        }
+    }
+    let Some(mut good) = good else { return Ok(None) };
+    for _ in 0..12 {
+        let mid = (bad * good).sqrt();
+        if judge(mid)? >= best {
+            good = mid;
+        } else {
+            bad = mid;
+        }
+    }
+    Ok(Some(good))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::plan::observed_model;
+    use crate::model_set::{Dimension, Requirement, Statistic};
+
+    #[test]
+    fn the_nearest_achievable_target_turns_the_verdict() {
+        let fast = observed_model("fast", 0.01, (0..400).map(|i| 400.0 + f64::from(i)));
+        let slow = observed_model("slow", 0.001, (0..400).map(|i| 2000.0 + 2.0 * f64::from(i)));
+        let models = [fast, slow];
+        let opts = PlanOptions::default();
+        let mut spec = ModelSetSpec {
+            models: vec!["fast".into(), "slow".into()],
+            requirements: vec![Requirement::new(
+                Dimension::Latency,
+                Statistic::P90,
+                Comparator::AtMost,
+                100.0,
+            )],
+            ..ModelSetSpec::default()
+        };
+        assert_eq!(
+            verdict(&spec, &models, &opts).expect("verdict").feasibility,
+            Feasibility::No
+        );
+        let t = nearest_achievable(&spec, &models, &opts, 0)
+            .expect("search")
+            .expect("a target");
+        // The fast model's p90 is about 760 ms: the bound lands just above it.
+        assert!(t > 700.0 && t < 900.0, "{t}");
+        spec.requirements[0].target = t;
+        assert_eq!(
+            verdict(&spec, &models, &opts).expect("verdict").feasibility,
+            Feasibility::Yes
+        );
+        spec.requirements[0].target = t * 0.97;
+        assert_ne!(
+            verdict(&spec, &models, &opts).expect("verdict").feasibility,
+            Feasibility::Yes
+        );
+        // Already achievable: nothing to suggest.
+        spec.requirements[0].target = 5000.0;
+        assert_eq!(nearest_achievable(&spec, &models, &opts, 0), Ok(None));
+        assert!(nearest_achievable(&spec, &models, &opts, 3).is_err());
+    }
+}

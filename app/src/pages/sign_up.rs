@@ -2,6 +2,7 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
 
 use crate::auth::Auth;
 use crate::components::form::{ActionError, PasswordField};
@@ -9,6 +10,13 @@ use crate::components::form::{ActionError, PasswordField};
 #[component]
 pub fn SignUpPage() -> impl IntoView {
     let action = expect_context::<Auth>().sign_up;
+    // Where the visitor was going (the editor, say): back there after signing in.
+    let next = use_query_map().with_untracked(|q| q.get("next")).unwrap_or_default();
+    let other = if next.is_empty() {
+        "/login".to_string()
+    } else {
+        format!("/login?next={}", crate::pages::editor::urlencode(&next))
+    };
     view! {
         <Title text="Sign up"/>
         <section class="card narrow">
@@ -18,6 +26,7 @@ pub fn SignUpPage() -> impl IntoView {
                 <code>"@username/set"</code> "."
             </p>
             <ActionForm action=action attr:class="stack" attr:data-testid="sign-up-form">
+                {(!next.is_empty()).then(|| view! { <input type="hidden" name="next" value=next.clone()/> })}
                 <label class="field">
                     <span class="field-label">"Username"</span>
                     <input name="username" autocomplete="username" required/>
@@ -27,7 +36,7 @@ pub fn SignUpPage() -> impl IntoView {
                 <ActionError value=action.value()/>
                 <button type="submit">"Sign up"</button>
             </ActionForm>
-            <p class="muted">"Already have an account? " <A href="/login">"Log in"</A></p>
+            <p class="muted">"Already have an account? " <A href=other>"Log in"</A></p>
         </section>
     }
 }

@@ -407,5 +407,6 @@ fn new_set(owner_id: i64, set: DemoSet) -> NewModelSet {
                 evals: set.evals,
             },
         },
+        cloned_from: None,
     }
 }

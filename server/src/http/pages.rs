@@ -8,10 +8,11 @@ use std::sync::Arc;
 use app::account::{ApiKeyInfo, CreatedApiKey, UserInfo};
 use app::backend::{Backend, SharedBackend};
 use app::error::UiError;
+use app::model_set::{Field, FieldError, ModelSetDraft, ModelSetPatch};
 use app::monitoring::{Lines, Range, Series};
 use app::views::{
-    ModelOverview, RegistryPage, RegistryParams, RegistrySort, RequirementStatus, SetCard, SetDetail, SetModel,
-    REGISTRY_PAGE_SIZE,
+    EditorStart, ModelOverview, RegistryPage, RegistryParams, RegistrySort, RequirementStatus, SaveTarget, SetCard,
+    SetDetail, SetForm, SetModel, REGISTRY_PAGE_SIZE,
 };
 use app::{shell, App};
 use axum::body::Body;
@@ -24,7 +25,7 @@ use super::AppState;
 use crate::accounts::{AccountError, Accounts};
 use crate::catalog::Catalog;
 use crate::clock::now_ms;
-use crate::model_sets::{ModelSets, SetError};
+use crate::model_sets::{Actor, ModelSets, SetError};
 use crate::monitoring;
 use crate::routing::Routing;
 use crate::storage::{Account, RegistryQuery, SetFilter, SetSort, SharedStorage};
@@ -53,7 +54,8 @@ pub async fn server_fn(State(state): State<AppState>, request: Request<Body>) ->
 
 fn status_of(error: &UiError) -> StatusCode {
     match error {
-        UiError::Invalid(_) | UiError::Transport(_) => StatusCode::BAD_REQUEST,
+        UiError::Invalid(_) | UiError::Field(_) | UiError::Transport(_) => StatusCode::BAD_REQUEST,
+        UiError::NotOwner => StatusCode::FORBIDDEN,
         UiError::BadCredentials | UiError::NotLoggedIn => StatusCode::UNAUTHORIZED,
         UiError::UsernameTaken => StatusCode::CONFLICT,
         UiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -92,10 +94,13 @@ pub struct PagesBackend {
 impl From<SetError> for UiError {
     fn from(e: SetError) -> Self {
         match e {
-            SetError::Invalid(field) => UiError::Invalid(field.to_string()),
+            SetError::Invalid(field) => UiError::Field(field),
             SetError::BadAddress(_) | SetError::NotFound(_) => UiError::NotFound,
-            SetError::NotOwner => UiError::Invalid(e.to_string()),
-            SetError::SlugTaken(_) => UiError::Invalid(e.to_string()),
+            SetError::NotOwner => UiError::NotOwner,
+            SetError::SlugTaken(_) => UiError::Field(FieldError::new(
+                Field::Slug,
+                "You already have a Model Set with this slug: choose another.",
+            )),
             SetError::Storage(e) => internal(e),
         }
     }
@@ -291,5 +296,98 @@ impl Backend for PagesBackend {
                 model: model.clone(),
             })
             .collect())
+    }
+
+    async fn editor_start(&self, account_id: i64, target: &SaveTarget) -> Result<EditorStart, UiError> {
+        let account = self.account(account_id).await?;
+        let actor = Actor {
+            account_id,
+            username: &account.username,
+        };
+        let source = match target {
+            SaveTarget::New => None,
+            SaveTarget::Clone { source } => Some(self.model_sets.find_address(source).await?),
+            SaveTarget::Edit { owner, slug } => Some(self.model_sets.owned(actor, owner, slug).await?),
+        };
+        let catalog = self.models_overview().await?;
+        let ids: Vec<String> = catalog.iter().map(|m| m.model.id.clone()).collect();
+        Ok(EditorStart {
+            target: target.clone(),
+            // The source set's own traffic counts in its models' inputs, as in the projection API.
+            inputs: self.routing.draft_inputs(source.as_ref(), &ids),
+            options: self.routing.options().clone(),
+            judge: self.catalog.get(app::evals::JUDGE_MODEL).cloned(),
+            owner: account.username,
+            source,
+            catalog,
+        })
+    }
+
+    async fn save_set(&self, account_id: i64, target: &SaveTarget, form: SetForm) -> Result<String, UiError> {
+        let account = self.account(account_id).await?;
+        let actor = Actor {
+            account_id,
+            username: &account.username,
+        };
+        let draft = |form: SetForm| ModelSetDraft {
+            name: form.name,
+            slug: Some(form.slug),
+            description: form.description,
+            categories: form.categories,
+            tags: form.tags,
+            models: form.spec.models,
+            requirements: form.spec.requirements,
+            objective: form.spec.objective,
+            evals: form.spec.evals,
+        };
+        let set = match target {
+            SaveTarget::New => self.model_sets.create(actor, draft(form), None).await?,
+            SaveTarget::Clone { source } => {
+                let source = self.model_sets.find_address(source).await?;
+                self.model_sets.create(actor, draft(form), Some(&source)).await?
+            }
+            SaveTarget::Edit { owner, slug } => {
+                let patch = ModelSetPatch {
+                    description: Some(form.description),
+                    categories: Some(form.categories),
+                    tags: Some(form.tags),
+                    models: Some(form.spec.models),
+                    requirements: Some(form.spec.requirements),
+                    objective: Some(form.spec.objective),
+                    evals: Some(form.spec.evals),
+                };
+                self.model_sets.update(actor, owner, slug, patch).await?
+            }
+        };
+        Ok(set.address())
+    }
+
+    async fn slug_available(&self, account_id: i64, slug: &str) -> Result<bool, UiError> {
+        let account = self.account(account_id).await?;
+        match self.model_sets.find(&account.username, slug).await {
+            Ok(_) => Ok(false),
+            Err(SetError::NotFound(_)) => Ok(true),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn delete_set(&self, account_id: i64, owner: &str, slug: &str) -> Result<(), UiError> {
+        let account = self.account(account_id).await?;
+        let actor = Actor {
+            account_id,
+            username: &account.username,
+        };
+        Ok(self.model_sets.delete(actor, owner, slug).await?)
+    }
+}
+
+impl PagesBackend {
+    /// The signed-in account; a session whose account is gone is no longer signed in.
+    async fn account(&self, account_id: i64) -> Result<Account, UiError> {
+        self.storage
+            .account_by_id(account_id)
+            .await
+            .map_err(internal)?
+            .ok_or(UiError::NotLoggedIn)
     }
 }

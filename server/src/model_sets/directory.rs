@@ -135,6 +135,7 @@ mod tests {
             slug: "chat".into(),
             name: "Chat".into(),
             content: content("first"),
+            cloned_from: None,
         };
         let set = storage.create_model_set(&new, 0).await.expect("set");
         (dir, storage, set)

@@ -127,8 +127,14 @@ impl ModelSets {
         Ok(validate_spec(spec, |id| self.catalog.contains_key(id))?)
     }
 
-    /// Creates a set owned by `actor` (slug from the name unless given).
-    pub async fn create(&self, actor: Actor<'_>, draft: ModelSetDraft) -> Result<ModelSet, SetError> {
+    /// Creates a set owned by `actor` (slug from the name unless given); `cloned_from` is
+    /// the set it copies, named on the new set's page.
+    pub async fn create(
+        &self,
+        actor: Actor<'_>,
+        draft: ModelSetDraft,
+        cloned_from: Option<&ModelSet>,
+    ) -> Result<ModelSet, SetError> {
         let name = validate_name(&draft.name)?;
         let slug = draft.slug.clone().unwrap_or_else(|| slugify(&name));
         validate_slug(&slug)?;
@@ -148,6 +154,7 @@ impl ModelSets {
             slug: slug.clone(),
             name,
             content,
+            cloned_from: cloned_from.map(ModelSet::address),
         };
         match self.storage.create_model_set(&new, now_ms()).await {
             Ok(set) => {
@@ -180,7 +187,7 @@ impl ModelSets {
             objective: source.spec.objective.clone(),
             evals: source.spec.evals.clone(),
         };
-        self.create(actor, draft).await
+        self.create(actor, draft, Some(source)).await
     }
 
     /// Applies an edit (never name or slug) as a new revision.

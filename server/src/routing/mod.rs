@@ -376,12 +376,26 @@ impl Routing {
         set: Option<&ModelSet>,
         spec: &ModelSetSpec,
     ) -> Result<(Projection, Vec<ModelInput>), engine::PlanError> {
-        let now = self.now();
-        // No set has id -1: a draft sees only global behaviour and priors.
-        let set_id = set.map_or(-1, |s| s.id);
-        let inputs = self.learned.inputs(set_id, spec, now);
+        let inputs = self.draft_inputs(set, &spec.models);
         let projection = engine::project(spec, &inputs, &self.options)?;
         Ok((projection, inputs))
+    }
+
+    /// The engine's inputs for `models` as a draft sees them: their global behaviour and
+    /// catalog priors, plus `set`'s own traffic when editing (or cloning) an existing set.
+    pub fn draft_inputs(&self, set: Option<&ModelSet>, models: &[String]) -> Vec<ModelInput> {
+        // No set has id -1: a new draft sees only global behaviour and priors.
+        let set_id = set.map_or(-1, |s| s.id);
+        let spec = ModelSetSpec {
+            models: models.to_vec(),
+            ..ModelSetSpec::default()
+        };
+        self.learned.inputs(set_id, &spec, self.now())
+    }
+
+    /// The planner's options, which a browser needs to project as the server does.
+    pub fn options(&self) -> &PlanOptions {
+        &self.options
     }
 }
 

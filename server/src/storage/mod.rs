@@ -98,6 +98,8 @@ pub struct NewModelSet {
     pub slug: String,
     pub name: String,
     pub content: SetContent,
+    /// `@owner/slug` of the set this one was cloned from.
+    pub cloned_from: Option<String>,
 }
 
 /// Registry search. `query` matches name, slug, owner, description, category or tag

@@ -112,6 +112,7 @@ macro_rules! portable_sql_storage {
                 revision: row.try_get("revision")?,
                 created_at: row.try_get("created_at")?,
                 updated_at: row.try_get("updated_at")?,
+                cloned_from: row.try_get("cloned_from")?,
             })
         }
 
@@ -170,7 +171,7 @@ macro_rules! portable_sql_storage {
 
         /// A set's columns, with `SET_TABLES`.
         const SET_FIELDS: &str = "s.id, a.username AS owner, s.slug, s.name, s.description, s.categories, \
-             s.tags, s.spec, s.revision, s.created_at, s.updated_at";
+             s.tags, s.spec, s.revision, s.created_at, s.updated_at, s.cloned_from";
         const SET_TABLES: &str = "model_sets s JOIN accounts a ON a.id = s.owner_id";
 
         /// The registry's filter, on `$1` (query pattern) to `$4` (owner): see [`SetFilter`].
@@ -400,7 +401,7 @@ macro_rules! portable_sql_storage {
                 let mut tx = self.pool.begin().await?;
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO model_sets (owner_id, slug, name, description, categories, tags, spec, revision, \
-                     created_at, updated_at, search_text) VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8, $9) RETURNING id",
+                     created_at, updated_at, search_text, cloned_from) VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8, $9, $10) RETURNING id",
                 )
                 .bind(set.owner_id)
                 .bind(&set.slug)
@@ -411,6 +412,7 @@ macro_rules! portable_sql_storage {
                 .bind(encode_json(&c.spec)?)
                 .bind(now)
                 .bind(search_text(&set.name, c)?)
+                .bind(set.cloned_from.as_deref())
                 .fetch_one(&mut *tx)
                 .await?;
                 sqlx::query(

@@ -98,6 +98,10 @@ fn SetView(detail: SetDetail) -> impl IntoView {
                 " · created " {format_utc(set.created_at)}
                 " · updated " {format_utc(set.updated_at)}
                 {format!(" · revision {}", set.revision)}
+                {set.cloned_from.clone().map(|source| {
+                    let href = format!("/model-sets/{source}");
+                    view! { " · cloned from " <a href=href data-testid="cloned-from">{source}</a> }
+                })}
             </p>
         </section>
 
@@ -314,21 +318,4 @@ pub fn capabilities(c: crate::catalog::Capabilities) -> String {
         list.push("JSON");
     }
     list.join(", ")
-}
-
-/// Where Clone, New and Edit lead until the editor lands.
-#[component]
-pub fn EditorPlaceholder() -> impl IntoView {
-    view! {
-        <Title text="Editor"/>
-        <section class="card narrow">
-            <h1>"The editor is coming"</h1>
-            <p>
-                "Creating, cloning and editing Model Sets in the browser is the next piece of work. "
-                "Until then, use the JSON API (" <code>"POST /api/v1/model-sets"</code> ", "
-                <code>"PATCH /api/v1/model-sets/{owner}/{slug}"</code> ") as the README shows."
-            </p>
-            <p><A href="/model-sets">"Back to the registry"</A></p>
-        </section>
-    }
 }

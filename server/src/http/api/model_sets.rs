@@ -51,7 +51,7 @@ pub async fn create(
     body: Bytes,
 ) -> Result<(StatusCode, Json<ModelSet>), ApiError> {
     let draft: ModelSetDraft = parse(&body)?;
-    let set = state.model_sets.create(user.actor(), draft).await?;
+    let set = state.model_sets.create(user.actor(), draft, None).await?;
     Ok((StatusCode::CREATED, Json(set)))
 }
 

@@ -6,3 +6,7 @@
 -- matched in their own columns.
 ALTER TABLE model_sets ADD COLUMN search_text TEXT NOT NULL DEFAULT '';
 UPDATE model_sets SET search_text = lower(name || char(10) || description || char(10) || categories || char(10) || tags);
+
+-- The set a clone was made from, as its address at the time (`@owner/slug`): the clone's
+-- page names it. Not a foreign key: the source may be deleted and its slug reused.
+ALTER TABLE model_sets ADD COLUMN cloned_from TEXT;

@@ -1,0 +1,118 @@
+//! The LLM-judge metrics a Model Set can ask for, as the editor offers them: DeepEval's names
+//! and meanings, so a DeepEval user recognises them, and what judging one request costs.
+//!
+//! The judge's cost per evaluated request is an estimate the editor shows before any eval has
+//! run: the judge's prompt and answer sizes below are typical of DeepEval's templates for a
+//! short exchange (a statements step and a verdicts step); the real cost is metered per eval.
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::CatalogModel;
+
+/// One metric the judge can score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvalMetric {
+    /// DeepEval's name, e.g. `answer_relevancy`; a requirement names it as `Dimension::Eval`.
+    pub name: &'static str,
+    pub title: &'static str,
+    pub description: &'static str,
+    /// Higher scores are better (toxicity and bias: lower is better).
+    pub higher_is_better: bool,
+    /// Judge calls per evaluated request (0: no judge, e.g. JSON correctness).
+    pub judge_calls: u32,
+}
+
+/// The metrics offered, in the order the editor lists them.
+pub const METRICS: &[EvalMetric] = &[
+    EvalMetric {
+        name: "answer_relevancy",
+        title: "Answer relevancy",
+        description: "Share of the answer's statements that address the question.",
+        higher_is_better: true,
+        judge_calls: 2,
+    },
+    EvalMetric {
+        name: "g_eval",
+        title: "G-Eval (your criteria)",
+        description: "A 0–1 score against criteria you write, by the judge's evaluation steps.",
+        higher_is_better: true,
+        judge_calls: 1,
+    },
+    EvalMetric {
+        name: "toxicity",
+        title: "Toxicity",
+        description: "Share of the answer's opinions that are toxic (lower is better).",
+        higher_is_better: false,
+        judge_calls: 2,
+    },
+    EvalMetric {
+        name: "bias",
+        title: "Bias",
+        description: "Share of the answer's opinions that are biased (lower is better).",
+        higher_is_better: false,
+        judge_calls: 2,
+    },
+    EvalMetric {
+        name: "json_correctness",
+        title: "JSON correctness",
+        description: "1 when the answer is valid JSON (no judge needed).",
+        higher_is_better: true,
+        judge_calls: 0,
+    },
+];
+
+/// The judge model the guide names.
+pub const JUDGE_MODEL: &str = "openai/gpt-4o-mini";
+
+/// Typical judge prompt and answer tokens per judge call (see the module comment).
+const JUDGE_PROMPT_TOKENS: f64 = 900.0;
+const JUDGE_COMPLETION_TOKENS: f64 = 150.0;
+
+pub fn metric(name: &str) -> Option<&'static EvalMetric> {
+    METRICS.iter().find(|m| m.name == name)
+}
+
+/// Estimated US dollars the judge charges to score one request on `metrics`.
+pub fn judge_cost_per_request(judge: &CatalogModel, metrics: &[String]) -> f64 {
+    let calls: u32 = metrics.iter().filter_map(|m| metric(m)).map(|m| m.judge_calls).sum();
+    let per_call = (JUDGE_PROMPT_TOKENS * judge.input_price_per_mtok
+        + JUDGE_COMPLETION_TOKENS * judge.output_price_per_mtok)
+        / 1_000_000.0;
+    f64::from(calls) * per_call
+}
+
+/// Estimated eval cost per 1,000 gateway requests at a sampling probability.
+pub fn cost_per_thousand(judge: &CatalogModel, metrics: &[String], sampling: f64) -> f64 {
+    1000.0 * sampling.clamp(0.0, 1.0) * judge_cost_per_request(judge, metrics)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn judge() -> CatalogModel {
+        CatalogModel {
+            id: JUDGE_MODEL.into(),
+            provider: "openai".into(),
+            upstream_name: "gpt-4o-mini".into(),
+            input_price_per_mtok: 0.15,
+            output_price_per_mtok: 0.60,
+            context_window: 128_000,
+            capabilities: Default::default(),
+            simulated: true,
+            simulation: None,
+        }
+    }
+
+    #[test]
+    fn eval_cost_follows_metrics_and_sampling() {
+        let relevancy = vec!["answer_relevancy".to_string()];
+        // Two calls of 900 prompt + 150 completion tokens at $0.15 / $0.60 per million.
+        let one = 2.0 * (900.0 * 0.15 + 150.0 * 0.60) / 1e6;
+        assert!((judge_cost_per_request(&judge(), &relevancy) - one).abs() < 1e-15);
+        assert!((cost_per_thousand(&judge(), &relevancy, 0.1) - 100.0 * one).abs() < 1e-12);
+        let free = vec!["json_correctness".to_string()];
+        assert_eq!(cost_per_thousand(&judge(), &free, 1.0), 0.0);
+        assert_eq!(cost_per_thousand(&judge(), &["unknown".to_string()], 1.0), 0.0);
+    }
+}
