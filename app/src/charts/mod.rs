@@ -5,7 +5,9 @@
 //! requirement's target as a dashed line over a lightly shaded violating side, and a
 //! tooltip on every point that needs no JavaScript: an invisible hit circle (or, for a
 //! column, a rectangle) with an SVG `<title>` child. [`sparkline`] draws the tiny trend on a
-//! registry card.
+//! registry card. For the set editor's side panel, [`distribution_chart`] draws a projected
+//! distribution against a requirement's target and [`tradeoff_chart`] the best objective at
+//! each target of that requirement (see the `editor` module).
 //!
 //! The SVG scales: its root has `viewBox="0 0 W H"` and `width="100%"`, so `width` and
 //! `height` only set the proportions and the size of text relative to the drawing.
@@ -23,6 +25,7 @@
 //! the SVG's `aria-label`, and the legend is laid out here from a fixed per-character width.
 //! So the same input gives the same bytes on both targets, which hydration needs as well.
 
+mod editor;
 mod scale;
 mod svg;
 
@@ -37,6 +40,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::format::Unit;
+
+pub use editor::{distribution_chart, tradeoff_chart, EDITOR_HEIGHT, EDITOR_WIDTH};
 
 /// Line colours, by a line's palette index (modulo the length): mid tones with at least 3:1
 /// contrast against white and against #111, distinct from each other and from the target's
@@ -159,16 +164,30 @@ type Root<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 /// segment (nor a tooltip) to its column.
 pub fn time_chart(chart: &TimeChart, width: u32, height: u32) -> String {
     let (w, h) = (width.max(MIN_WIDTH), height.max(MIN_HEIGHT));
+    render(w, h, &chart.title, &chart.empty_message, |root| {
+        draw_time_chart(root, chart, w)
+    })
+}
+
+/// Runs `draw` on a `w` x `h` SVG canvas and finishes the document: the scalable root tag named `label`,
+/// and the overlay `draw` returns on top. If drawing fails, a frame with `fallback_message` instead.
+fn render(
+    w: u32,
+    h: u32,
+    label: &str,
+    fallback_message: &str,
+    draw: impl FnOnce(&Root<'_>) -> DrawResult<String>,
+) -> String {
     let mut doc = String::new();
     let drawn = {
         let root = SVGBackend::with_string(&mut doc, (w, h)).into_drawing_area();
-        draw_time_chart(&root, chart, w).and_then(|overlay| root.present().map(|()| overlay))
+        draw(&root).and_then(|overlay| root.present().map(|()| overlay))
     };
-    let root_tag = svg::root_tag(w, h, svg::Role::Img(&chart.title));
+    let root_tag = svg::root_tag(w, h, svg::Role::Img(label));
     drawn
         .ok()
         .and_then(|overlay| svg::finish(&doc, &root_tag, &overlay))
-        .unwrap_or_else(|| svg::fallback(w, h, &chart.title, &chart.empty_message, TEXT_GREY_HEX, FONT))
+        .unwrap_or_else(|| svg::fallback(w, h, label, fallback_message, TEXT_GREY_HEX, FONT))
 }
 
 /// A tiny trend without axes (e.g. requests per hour over the last 24 h), for cards: a line
@@ -225,28 +244,49 @@ fn text_style(px: f64, color: &'static RGBColor, h: HPos, v: VPos) -> TextStyle<
         .pos(Pos::new(h, v))
 }
 
-/// The y axis: linear, with the round ticks of [`scale::y_scale`] and no minor grid.
-/// (Plotters' `with_key_points` would do, but its f64 axis then lacks a label formatter.)
-struct YAxis {
-    linear: RangedCoordf64,
+/// A value axis, linear or logarithmic, with the round ticks of its [`scale::Scale`] and no minor grid.
+/// (Plotters' `with_key_points` would do for a linear one, but its f64 axis then lacks a label formatter;
+/// and its log axis picks its own ticks.)
+#[derive(Clone)]
+struct ValueAxis {
+    /// Linear over positions: values, or their logarithms on a log axis.
+    positions: RangedCoordf64,
+    lo: f64,
+    hi: f64,
+    log: bool,
     ticks: Vec<f64>,
 }
 
-impl YAxis {
-    fn new(scale: &scale::YScale) -> Self {
-        YAxis {
-            linear: (scale.lo..scale.hi).into(),
+impl ValueAxis {
+    fn new(scale: &scale::Scale) -> Self {
+        let log = scale.log && scale.lo > 0.0;
+        let at = |v: f64| if log { v.ln() } else { v };
+        ValueAxis {
+            positions: (at(scale.lo)..at(scale.hi)).into(),
+            lo: scale.lo,
+            hi: scale.hi,
+            log,
             ticks: scale.ticks.clone(),
+        }
+    }
+
+    /// Where `value` lies along the axis, in the units of `positions`. A log axis puts zero and below at
+    /// its low end: callers keep what they draw within the range anyway.
+    fn position(&self, value: f64) -> f64 {
+        if self.log {
+            value.max(self.lo).ln()
+        } else {
+            value
         }
     }
 }
 
-impl Ranged for YAxis {
+impl Ranged for ValueAxis {
     type FormatOption = DefaultFormatting;
     type ValueType = f64;
 
     fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
-        self.linear.map(value, limit)
+        self.positions.map(&self.position(*value), limit)
     }
 
     fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
@@ -258,7 +298,7 @@ impl Ranged for YAxis {
     }
 
     fn range(&self) -> Range<f64> {
-        self.linear.range()
+        self.lo..self.hi
     }
 }
 
@@ -337,7 +377,7 @@ fn draw_time_chart(root: &Root<'_>, c: &TimeChart, w: u32) -> DrawResult<String>
         .margin_bottom(MARGIN_BOTTOM)
         .x_label_area_size(X_LABEL_AREA)
         .y_label_area_size(Y_LABEL_AREA)
-        .build_cartesian_2d((from..to).with_key_points(x_ticks), YAxis::new(&ys))?;
+        .build_cartesian_2d((from..to).with_key_points(x_ticks), ValueAxis::new(&ys))?;
 
     let x_label = |t: &i64| scale::tick_label(*t, dates);
     let unit = c.unit;
@@ -372,7 +412,7 @@ fn draw_time_chart(root: &Root<'_>, c: &TimeChart, w: u32) -> DrawResult<String>
         text.push_str(&scale::hover_time(t, dates));
         text.push_str(" · ");
         text.push_str(&unit.format(v));
-        svg::escape(&text)
+        text
     };
 
     match c.kind {
@@ -408,7 +448,7 @@ fn draw_time_chart(root: &Root<'_>, c: &TimeChart, w: u32) -> DrawResult<String>
                     let _ = write!(
                         hits,
                         r#"<circle cx="{x}" cy="{y}" r="{HIT_RADIUS}"><title>{}</title></circle>"#,
-                        hover(s.label, t, v)
+                        svg::escape(&hover(s.label, t, v))
                     );
                 }
             }
@@ -424,15 +464,9 @@ fn draw_time_chart(root: &Root<'_>, c: &TimeChart, w: u32) -> DrawResult<String>
                         .map(|&(t, lo, hi)| Rectangle::new([(t + inset, lo), ((t + width - inset).min(to), hi)], fill)),
                 )?;
                 for &(t, lo, hi) in segments {
-                    let (x0, y0) = chart.backend_coord(&(t + inset, hi));
-                    let (x1, y1) = chart.backend_coord(&((t + width - inset).min(to), lo));
-                    let _ = write!(
-                        hits,
-                        r#"<rect x="{x0}" y="{y0}" width="{}" height="{}"><title>{}</title></rect>"#,
-                        (x1 - x0).max(1),
-                        (y1 - y0).max(1),
-                        hover(s.label, t, hi - lo),
-                    );
+                    let top_left = chart.backend_coord(&(t + inset, hi));
+                    let bottom_right = chart.backend_coord(&((t + width - inset).min(to), lo));
+                    hit_rect(&mut hits, top_left, bottom_right, &hover(s.label, t, hi - lo));
                 }
             }
         }
@@ -449,27 +483,56 @@ fn draw_time_chart(root: &Root<'_>, c: &TimeChart, w: u32) -> DrawResult<String>
     let mut overlay = String::new();
     if let Some(t) = target {
         let y = chart.backend_coord(&(from, t.value)).1;
-        let _ = write!(
-            overlay,
-            r#"<line x1="{}" y1="{y}" x2="{}" y2="{y}" stroke="{TARGET_RED_HEX}" stroke-width="1.5" stroke-dasharray="6 4"/>"#,
-            x_px.start, x_px.end,
-        );
+        target_line(&mut overlay, (x_px.start, y), (x_px.end, y));
         // Above the line, unless that would leave the plot.
         let label_y = if y - 16 >= y_px.start { y - 4 } else { y + 13 };
-        let _ = write!(
-            overlay,
-            r#"<text x="{}" y="{label_y}" text-anchor="end" font-family="{FONT}" font-size="{LABEL_PX}" fill="{TARGET_RED_HEX}">target {}</text>"#,
-            x_px.end - 4,
-            svg::escape(&unit.format(t.value)),
-        );
+        let text = format!("target {}", unit.format(t.value));
+        overlay_text(&mut overlay, (x_px.end - 4, label_y), "end", TARGET_RED_HEX, &text);
     }
+    push_hits(&mut overlay, &hits);
+    Ok(overlay)
+}
+
+/// A target's dashed red line from `a` to `b` (pixels), written onto `overlay`: plotters draws no dashes.
+fn target_line(overlay: &mut String, (x1, y1): (i32, i32), (x2, y2): (i32, i32)) {
+    let _ = write!(
+        overlay,
+        r#"<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="{TARGET_RED_HEX}" stroke-width="1.5" stroke-dasharray="6 4"/>"#,
+    );
+}
+
+/// `text` at `at` (pixels) in the label size, aligned by `anchor` ("start", "middle", "end"): the browser
+/// aligns it, so its width is never needed.
+fn overlay_text(overlay: &mut String, (x, y): (i32, i32), anchor: &str, color: &str, text: &str) {
+    let _ = write!(
+        overlay,
+        r#"<text x="{x}" y="{y}" text-anchor="{anchor}" font-family="{FONT}" font-size="{LABEL_PX}" fill="{color}">{}</text>"#,
+        svg::escape(text),
+    );
+}
+
+/// A hover target over the rectangle between two corners (pixels, at least 1 x 1) with `title` as its
+/// tooltip, onto `hits` (see [`push_hits`]).
+fn hit_rect(hits: &mut String, (x0, y0): (i32, i32), (x1, y1): (i32, i32), title: &str) {
+    let _ = write!(
+        hits,
+        r#"<rect x="{}" y="{}" width="{}" height="{}"><title>{}</title></rect>"#,
+        x0.min(x1),
+        y0.min(y1),
+        (x1 - x0).abs().max(1),
+        (y1 - y0).abs().max(1),
+        svg::escape(title),
+    );
+}
+
+/// Puts the hover targets on top of the overlay: invisible but hit-testable, so the browser shows each
+/// `<title>` on hover without any script.
+fn push_hits(overlay: &mut String, hits: &str) {
     if !hits.is_empty() {
-        // Invisible but hit-testable: the browser shows each `<title>` on hover.
         overlay.push_str(r#"<g fill="transparent" pointer-events="all">"#);
-        overlay.push_str(&hits);
+        overlay.push_str(hits);
         overlay.push_str("</g>");
     }
-    Ok(overlay)
 }
 
 /// Each series' column segments, stacked in series order over the buckets they share.

@@ -489,3 +489,408 @@ fn absurd_input_still_draws() {
     }
     assert!(sparkline(&[f64::MAX, -f64::MAX, 1.0], 0, 0).ends_with("</svg>\n"));
 }
+
+// The set editor's charts.
+
+mod editor_charts {
+    use super::{attr, num, polylines, tags};
+    use crate::charts::*;
+    use crate::engine::plan::observed_model;
+    use crate::engine::{mixture_density, plan, project, tradeoff, DensityBin, Interval, ModelInput, PlanOptions};
+    use crate::model_set::{Comparator, Dimension, ModelSetSpec, Objective, Requirement, Statistic};
+
+    /// A model answering around `latency` ms (spread over ±40 %), each request at `cost`.
+    fn model(id: &str, cost: f64, latency: f64) -> ModelInput {
+        observed_model(
+            id,
+            cost,
+            (0..400).map(|i| latency * (0.6 + 0.8 * f64::from(i % 41) / 40.0)),
+        )
+    }
+
+    fn models() -> Vec<ModelInput> {
+        vec![model("cheap", 0.001, 2000.0), model("fast", 0.01, 500.0)]
+    }
+
+    fn spec(r: Requirement) -> ModelSetSpec {
+        ModelSetSpec {
+            models: vec!["cheap".into(), "fast".into()],
+            requirements: vec![r],
+            objective: Objective::Minimize(Dimension::Cost),
+            ..Default::default()
+        }
+    }
+
+    fn p90(target: f64) -> Requirement {
+        Requirement::new(Dimension::Latency, Statistic::P90, Comparator::AtMost, target)
+    }
+
+    /// The editor's distribution chart of `r` for `models`, as the page would draw it.
+    fn distribution(r: &Requirement, models: &[ModelInput]) -> String {
+        let s = spec(r.clone());
+        let opts = PlanOptions::default();
+        let p = project(&s, models, &opts).expect("projection");
+        let weights: Vec<f64> = p.weights.iter().map(|w| w.weight).collect();
+        let density = mixture_density(models, &weights, &r.dimension, 40);
+        distribution_chart(r, &density, p.requirements[0].projected, EDITOR_WIDTH, EDITOR_HEIGHT)
+    }
+
+    fn well_formed(svg: &str) {
+        assert!(svg.starts_with("<svg ") && svg.ends_with("</svg>\n"), "{svg}");
+        assert_eq!(svg.matches("<svg").count(), 1);
+        assert_eq!(svg.matches("<title>").count(), svg.matches("</title>").count());
+        assert!(svg.contains(r#"viewBox="0 0 340 140""#) || svg.contains(r#"viewBox="0 0 200 120""#));
+    }
+
+    /// The dashed lines (targets) in `svg`.
+    fn dashed(svg: &str) -> Vec<&str> {
+        tags(svg, "line")
+            .into_iter()
+            .filter(|t| t.contains("stroke-dasharray"))
+            .collect()
+    }
+
+    fn shades(svg: &str) -> Vec<&str> {
+        tags(svg, "rect")
+            .into_iter()
+            .filter(|t| attr(t, "opacity") == Some("0.08"))
+            .collect()
+    }
+
+    fn titles(svg: &str) -> Vec<&str> {
+        svg.match_indices("<title>")
+            .map(|(i, _)| &svg[i + 7..i + svg[i..].find("</title>").unwrap_or(7)])
+            .collect()
+    }
+
+    #[test]
+    fn a_distribution_shows_bars_the_projected_band_and_the_target() {
+        let r = p90(1500.0);
+        let svg = distribution(&r, &models());
+        well_formed(&svg);
+        assert!(
+            svg.contains(r#"aria-label="Projected latency against “p90 latency ≤ 1.5 s”""#),
+            "{svg}"
+        );
+        // The target: one vertical dashed line, the side above it (at most) shaded.
+        let lines = dashed(&svg);
+        assert_eq!(lines.len(), 1, "{svg}");
+        let x = num(lines[0], "x1");
+        assert_eq!(x, num(lines[0], "x2"));
+        assert!(svg.contains(">target 1.5 s</text>"), "{svg}");
+        let shade = shades(&svg);
+        assert_eq!(shade.len(), 1, "{svg}");
+        assert!((num(shade[0], "x") - x).abs() <= 1.0, "{} vs {x}", shade[0]);
+        assert!(num(shade[0], "width") > 20.0);
+        // The bars, each with its share of requests on hover, in the mix's colour.
+        let bars: Vec<&str> = tags(&svg, "rect")
+            .into_iter()
+            .filter(|t| attr(t, "fill") == Some(PALETTE[0]))
+            .collect();
+        assert!(bars.len() >= 20, "{svg}");
+        let bar_titles: Vec<&str> = titles(&svg)
+            .into_iter()
+            .filter(|t| t.ends_with(" of requests"))
+            .collect();
+        assert_eq!(bar_titles.len(), bars.len());
+        // Each bar's hover target lies exactly over it.
+        let hits: Vec<&str> = tags(&svg, "rect")
+            .into_iter()
+            .filter(|t| attr(t, "fill").is_none())
+            .collect();
+        for bar in &bars {
+            let (x, width) = (num(bar, "x"), num(bar, "width"));
+            assert!(
+                hits.iter().any(|h| num(h, "x") == x && num(h, "width") == width),
+                "{bar} in {hits:?}"
+            );
+        }
+        assert!(
+            bar_titles.iter().all(|t| t.contains(" ms") || t.contains(" s ")),
+            "{bar_titles:?}"
+        );
+        // The projected p90 as a band (never a bare point) with a marker, in violet, named on hover.
+        let band: Vec<&str> = tags(&svg, "rect")
+            .into_iter()
+            .filter(|t| attr(t, "fill") == Some(PALETTE[3]))
+            .collect();
+        assert_eq!(band.len(), 1, "{svg}");
+        assert!(num(band[0], "width") >= 1.0);
+        assert_eq!(polylines(&svg, PALETTE[3]).len(), 1, "the marker");
+        let band_title = titles(&svg)
+            .into_iter()
+            .find(|t| t.starts_with("p90 latency "))
+            .expect("the projection's tooltip");
+        assert!(
+            band_title.contains("(likely ") && band_title.contains(" – "),
+            "{band_title}"
+        );
+        assert!(titles(&svg).contains(&"target: p90 latency ≤ 1.5 s"));
+        // The same input, the same bytes.
+        assert_eq!(svg, distribution(&r, &models()));
+    }
+
+    #[test]
+    fn an_at_least_target_shades_below_it() {
+        let r = Requirement::new(Dimension::Latency, Statistic::P50, Comparator::AtLeast, 800.0);
+        let svg = distribution(&r, &models());
+        let x = num(dashed(&svg)[0], "x1");
+        let shade = shades(&svg);
+        assert_eq!(shade.len(), 1, "{svg}");
+        assert!(
+            (num(shade[0], "x") + num(shade[0], "width") - x).abs() <= 1.0,
+            "{} vs {x}",
+            shade[0]
+        );
+    }
+
+    #[test]
+    fn latencies_across_decades_get_a_log_axis_with_even_bars() {
+        let wide = vec![model("quick", 0.01, 150.0), model("slow", 0.001, 9000.0)];
+        let weights = [0.5, 0.5];
+        let density = mixture_density(&wide, &weights, &Dimension::Latency, 30);
+        assert_eq!(density.len(), 30);
+        // Log-spaced bins ...
+        let ratio = density[0].high / density[0].low;
+        assert!(
+            density.iter().all(|b| (b.high / b.low / ratio - 1.0).abs() < 1e-9),
+            "{density:?}"
+        );
+        let total: f64 = density.iter().map(|b| b.share).sum();
+        assert!((0.99..=1.0).contains(&total), "{total}");
+        // ... drawn equally wide, under round ticks a decade apart.
+        let projected = Interval {
+            low: 7000.0,
+            value: 8000.0,
+            high: 9500.0,
+        };
+        let svg = distribution_chart(&p90(10_000.0), &density, Some(projected), EDITOR_WIDTH, EDITOR_HEIGHT);
+        well_formed(&svg);
+        let widths: Vec<f64> = tags(&svg, "rect")
+            .into_iter()
+            .filter(|t| attr(t, "fill") == Some(PALETTE[0]))
+            .map(|t| num(t, "width"))
+            .collect();
+        assert!(widths.len() >= 10, "{svg}");
+        let (min, max) = widths
+            .iter()
+            .fold((f64::MAX, 0.0f64), |(a, b), w| (a.min(*w), b.max(*w)));
+        assert!(max - min <= 1.0, "{widths:?}");
+        assert!(
+            svg.contains(">\n1 s\n</text>") && svg.contains(">\n100 ms\n</text>"),
+            "{svg}"
+        );
+        assert!(svg.contains(">p90 8.0 s</text>"), "{svg}");
+    }
+
+    #[test]
+    fn an_error_rate_is_an_interval_against_the_target() {
+        let r = Requirement::new(Dimension::ErrorRate, Statistic::Mean, Comparator::AtMost, 0.02);
+        let projected = Interval {
+            low: 0.008,
+            value: 0.012,
+            high: 0.019,
+        };
+        let svg = distribution_chart(&r, &[], Some(projected), EDITOR_WIDTH, EDITOR_HEIGHT);
+        well_formed(&svg);
+        assert_eq!(dashed(&svg).len(), 1);
+        assert!(svg.contains(">target 2.0 %</text>"), "{svg}");
+        assert!(svg.contains(">mean 1.2 %</text>"), "{svg}");
+        assert!(
+            titles(&svg).contains(&"mean error rate 1.2 % (likely 0.80 % – 1.9 %)"),
+            "{svg}"
+        );
+        // The interval is a bar across the middle, from low to high.
+        let bar = tags(&svg, "rect")
+            .into_iter()
+            .find(|t| attr(t, "fill") == Some(PALETTE[3]))
+            .expect("the interval");
+        assert!(num(bar, "width") > 20.0 && num(bar, "height") < 60.0, "{bar}");
+        assert!(!svg.contains(" of requests</title>"));
+        // The axis starts at zero, in percent.
+        assert!(svg.contains(">\n0\n</text>") && svg.contains(" %\n</text>"), "{svg}");
+    }
+
+    #[test]
+    fn a_distribution_without_data_says_so() {
+        let r = p90(1500.0);
+        for svg in [
+            distribution_chart(&r, &[], None, EDITOR_WIDTH, EDITOR_HEIGHT),
+            distribution(
+                &r,
+                &[ModelInput {
+                    id: "new".into(),
+                    estimate: Default::default(),
+                    local_requests: 0.0,
+                    available: true,
+                }],
+            ),
+        ] {
+            well_formed(&svg);
+            assert!(svg.contains(">No data on latency yet</text>"), "{svg}");
+        }
+        // Absurd values still draw.
+        let odd = [
+            DensityBin {
+                low: f64::NAN,
+                high: 1.0,
+                share: 0.5,
+            },
+            DensityBin {
+                low: 5.0,
+                high: 5.0,
+                share: 0.5,
+            },
+            DensityBin {
+                low: 1.0,
+                high: 1e300,
+                share: f64::INFINITY,
+            },
+            DensityBin {
+                low: 0.0,
+                high: 1e-300,
+                share: 1.0,
+            },
+        ];
+        let inf = Interval {
+            low: 0.0,
+            value: f64::INFINITY,
+            high: 1.0,
+        };
+        for r in [p90(f64::NAN), p90(0.0), p90(1e300)] {
+            for projected in [None, Some(inf)] {
+                let svg = distribution_chart(&r, &odd, projected, 0, 0);
+                assert!(svg.starts_with("<svg ") && svg.ends_with("</svg>\n"), "{svg}");
+            }
+        }
+    }
+
+    /// The trade-off chart of p90 latency for the cheap and fast models.
+    fn curve(target: f64) -> (crate::engine::Tradeoff, String) {
+        let r = p90(target);
+        let t = tradeoff(&spec(r.clone()), &models(), &PlanOptions::default(), 0, 24).expect("curve");
+        let objective = Objective::Minimize(Dimension::Cost);
+        let svg = tradeoff_chart(&t, &objective, &r, EDITOR_WIDTH, EDITOR_HEIGHT);
+        (t, svg)
+    }
+
+    #[test]
+    fn a_tradeoff_draws_the_achievable_curve_and_marks_the_current_target() {
+        let (t, svg) = curve(1200.0);
+        well_formed(&svg);
+        assert!(
+            svg.contains(r#"aria-label="Best cost per request for each target of p90 latency""#),
+            "{svg}"
+        );
+        // One line through the achievable points, from expensive (tight) down to cheap (loose).
+        let lines = polylines(&svg, PALETTE[0]);
+        assert_eq!(lines.len(), 1, "{svg}");
+        let drawn = super::points_of(lines[0]);
+        assert_eq!(drawn.len(), t.points.iter().filter(|p| p.feasible).count());
+        assert!(
+            drawn.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1),
+            "{drawn:?}"
+        );
+        // The tight end is not achievable: shaded and labelled.
+        assert!(!t.points[0].feasible);
+        let shade = shades(&svg);
+        assert_eq!(shade.len(), 1, "{svg}");
+        assert!(
+            num(shade[0], "x") <= 64.0 + 1.0,
+            "from the plot's left edge: {}",
+            shade[0]
+        );
+        // The current target: a dashed line through its ringed point.
+        let lines = dashed(&svg);
+        assert_eq!(lines.len(), 1);
+        let x = num(lines[0], "x1");
+        assert_eq!(x, num(lines[0], "x2"));
+        assert!(svg.contains(">target 1.2 s</text>"), "{svg}");
+        let ring = tags(&svg, "circle")
+            .into_iter()
+            .find(|c| attr(c, "r") == Some("6"))
+            .expect("the current point's ring");
+        assert_eq!(num(ring, "cx"), x);
+        // A tooltip per point with both units, the current one named.
+        let all = titles(&svg);
+        assert_eq!(all.len(), t.points.len());
+        let now = t.current().expect("current point");
+        let cost = crate::format::Unit::UsdPerRequest.format(now.objective.expect("cost"));
+        let expected = format!("p90 latency ≤ 1.2 s → {cost} (current target)");
+        assert!(all.contains(&expected.as_str()), "{expected} in {all:?}");
+        assert!(all.iter().any(|t| t.ends_with("→ not achievable")), "{all:?}");
+        assert!(
+            all.iter()
+                .all(|t| t.contains(" / req") || t.ends_with("not achievable")),
+            "{all:?}"
+        );
+        // The y axis is in dollars.
+        assert!(
+            svg.contains(">\n$0.01\n</text>") || svg.contains(">\n$0.005\n</text>"),
+            "{svg}"
+        );
+        // The current point's objective is the plan's.
+        let planned = plan(&spec(p90(1200.0)), &models(), None, &PlanOptions::default()).expect("plan");
+        assert_eq!(now.objective, planned.objective);
+        // The same input, the same bytes.
+        assert_eq!(svg, curve(1200.0).1);
+    }
+
+    #[test]
+    fn degenerate_tradeoffs_say_why() {
+        use crate::engine::{Tradeoff, TradeoffPoint};
+        let r = p90(1200.0);
+        let cost = Objective::Minimize(Dimension::Cost);
+        let draw = |points: Vec<TradeoffPoint>| {
+            let t = Tradeoff {
+                requirement: 0,
+                points,
+                current_target: 1200.0,
+            };
+            tradeoff_chart(&t, &cost, &r, EDITOR_WIDTH, EDITOR_HEIGHT)
+        };
+        let point = |target: f64, objective: Option<f64>, feasible: bool| TradeoffPoint {
+            target,
+            objective,
+            feasible,
+        };
+        let too_few = ">Too little data on latency to compare targets</text>";
+        for svg in [draw(vec![]), draw(vec![point(1200.0, None, false)])] {
+            well_formed(&svg);
+            assert!(svg.contains(too_few), "{svg}");
+        }
+        let svg = draw(vec![point(800.0, Some(0.01), false), point(1200.0, Some(0.01), false)]);
+        well_formed(&svg);
+        assert!(
+            svg.contains(">\nNot achievable at any of these targets\n</text>"),
+            "{svg}"
+        );
+        assert!(polylines(&svg, PALETTE[0]).is_empty());
+        assert_eq!(shades(&svg).len(), 1);
+        let svg = draw(vec![point(800.0, None, true), point(1200.0, None, true)]);
+        assert!(svg.contains(">\nNo data on cost per request yet\n</text>"), "{svg}");
+        // Targets that are not numbers are left out; one point alone is a dot, not a line.
+        let svg = draw(vec![
+            point(f64::NAN, Some(0.01), true),
+            point(800.0, Some(0.01), false),
+            point(1200.0, Some(0.004), true),
+            point(f64::INFINITY, Some(0.001), true),
+        ]);
+        well_formed(&svg);
+        assert_eq!(titles(&svg).len(), 2);
+        assert!(polylines(&svg, PALETTE[0]).is_empty(), "{svg}");
+        // A maximised eval score reads as a plain number.
+        let quality = Objective::Maximize(Dimension::Eval("answer_quality".into()));
+        let t = Tradeoff {
+            requirement: 0,
+            points: vec![point(800.0, Some(0.71), true), point(1600.0, Some(0.83), true)],
+            current_target: 1200.0,
+        };
+        let svg = tradeoff_chart(&t, &quality, &r, EDITOR_WIDTH, EDITOR_HEIGHT);
+        assert!(titles(&svg).contains(&"p90 latency ≤ 1.6 s → 0.83"), "{svg}");
+        assert!(
+            svg.contains(">target 1.2 s</text>"),
+            "the current target between two points: {svg}"
+        );
+    }
+}

@@ -11,7 +11,8 @@
 //! | [`plan`] | LP over mixture weights on pessimistic estimates; exploration floors; least-violation fallback |
 //! | [`feedback`] | per-requirement integral controller tightening targets while realised values run over |
 //! | [`verdict`] | Yes / Partial / No with typed reasons |
-//! | [`project`] | the editor's projection: weights, mean and p50/p90/p99 with intervals, checks, verdict |
+//! | [`project`] | the editor's projection: weights, mean and p50/p90/p99 with intervals, checks, verdict; a mix's density |
+//! | [`tradeoff`] | the editor's trade-off curve: best objective per target of one requirement, point by point |
 //! | [`alias`] | O(1) weighted draws from published weights (caller supplies the random `u64`) |
 //! | [`breaker`] | circuit breaker state machine per model |
 //! | [`window`] | realised sliding-window statistics |
@@ -36,6 +37,7 @@ pub mod histogram;
 pub mod plan;
 pub mod project;
 pub mod stats;
+pub mod tradeoff;
 pub mod verdict;
 pub mod window;
 
@@ -45,6 +47,10 @@ pub use estimate::{BlendConfig, DimEstimate, Estimate, Estimator, Observation, P
 pub use feedback::{Feedback, FeedbackConfig};
 pub use histogram::Histogram;
 pub use plan::{plan, ModelInput, Plan, PlanError, PlanOptions, Stance};
-pub use project::{project, CheckStatus, DimensionProjection, Interval, ModelWeight, Projection, RequirementCheck};
+pub use project::{
+    log_scaled, mixture_density, project, CheckStatus, DensityBin, DimensionProjection, Interval, ModelWeight,
+    Projection, RequirementCheck,
+};
+pub use tradeoff::{tradeoff, tradeoff_point, tradeoff_targets, Tradeoff, TradeoffPoint};
 pub use verdict::{nearest_achievable, verdict, Feasibility, Reason, Verdict};
 pub use window::Window;

@@ -180,6 +180,8 @@ pub enum PlanError {
     InvalidTarget { requirement: usize },
     #[error("{expected} targets were expected, {got} given")]
     TargetCount { expected: usize, got: usize },
+    #[error("there is no requirement {requirement}: the set has {count}")]
+    NoSuchRequirement { requirement: usize, count: usize },
     #[error("LP solver failed: {0}")]
     Solver(String),
 }
@@ -279,9 +281,11 @@ pub fn mixture_mean(
     (den > 0.0).then(|| (num / den, var.sqrt() / den))
 }
 
-/// The `q`-quantile of `dim` over the mix (point estimates), exact on the shared grid.
-pub fn mixture_quantile_of(models: &[ModelInput], weights: &[f64], dim: &Dimension, q: f64) -> Option<f64> {
-    let parts: Vec<(&Histogram, f64)> = models
+/// The components of the mix's distribution of `dim`: each weighted model's histogram with its weight times
+/// its presence (a mix's TTFT comes only from the requests that report one). Feeds the grid's mixture
+/// functions ([`mixture_quantile`], [`crate::engine::histogram::mixture_cdf`]), which skip empty histograms.
+pub fn mixture_parts<'a>(models: &'a [ModelInput], weights: &[f64], dim: &Dimension) -> Vec<(&'a Histogram, f64)> {
+    models
         .iter()
         .zip(weights)
         .filter(|(_, &w)| w > 0.0)
@@ -289,8 +293,12 @@ pub fn mixture_quantile_of(models: &[ModelInput], weights: &[f64], dim: &Dimensi
             let h = m.estimate.dim(dim)?.hist.as_ref()?;
             Some((h, w * m.estimate.presence(dim)))
         })
-        .collect();
-    mixture_quantile(&parts, q)
+        .collect()
+}
+
+/// The `q`-quantile of `dim` over the mix (point estimates), exact on the shared grid.
+pub fn mixture_quantile_of(models: &[ModelInput], weights: &[f64], dim: &Dimension, q: f64) -> Option<f64> {
+    mixture_quantile(&mixture_parts(models, weights, dim), q)
 }
 
 /// Value of a requirement's statistic over the mix on point estimates.
@@ -299,6 +307,28 @@ pub fn mixture_statistic(models: &[ModelInput], weights: &[f64], req: &Requireme
         Some(q) => mixture_quantile_of(models, weights, &req.dimension, q),
         None => mixture_mean(models, weights, &req.dimension, Stance::Point, 0.0).map(|(m, _)| m),
     }
+}
+
+/// Each available model's value of `req`'s statistic with all the weight on it (point estimates), as
+/// (model index, value) in model order; models without data on the dimension are left out.
+///
+/// A mix's mean is a weighted average of its models' means and a mix's quantile lies between its models'
+/// quantiles, so no mix does better than the best of these nor worse than the worst: the verdict names the
+/// best when a requirement is unreachable, and the trade-off curve sweeps between the two.
+pub fn single_model_statistics(models: &[ModelInput], req: &Requirement) -> Vec<(usize, f64)> {
+    let mut w = vec![0.0; models.len()];
+    let mut out = Vec::new();
+    for (i, m) in models.iter().enumerate() {
+        if !m.available {
+            continue;
+        }
+        w[i] = 1.0;
+        if let Some(v) = mixture_statistic(models, &w, req).filter(|v| v.is_finite()) {
+            out.push((i, v));
+        }
+        w[i] = 0.0;
+    }
+    out
 }
 
 /// Constraint rows of the LP, normalised so that each row's largest |coefficient| is 1 (keeps the solver

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::estimate::has_distribution;
 use super::grid;
-use super::plan::{mixture_mean, plan, quantile_level, ModelInput, PlanError, PlanOptions, Stance};
+use super::histogram::{mixture_cdf, mixture_quantile};
+use super::plan::{mixture_mean, mixture_parts, plan, quantile_level, ModelInput, PlanError, PlanOptions, Stance};
 use super::verdict::{verdict, Verdict};
 use crate::model_set::{Comparator, Dimension, ModelSetSpec, Objective, Statistic};
 
@@ -196,6 +197,86 @@ pub fn statistic_interval(
     }
 }
 
+/// Whether a chart or sweep over `lo..=hi` of `dim` reads better on a logarithmic scale: latency, TTFT and
+/// cost are ratios at heart (a model twice as slow, ten times as dear) and often span decades across a set's
+/// models, where a linear axis would crush the cheap or fast end into a few pixels. Below a tenfold span the
+/// linear axis is easier to read; zero or negative ends cannot be logged at all.
+pub fn log_scaled(dim: &Dimension, lo: f64, hi: f64) -> bool {
+    matches!(dim, Dimension::Latency | Dimension::Ttft | Dimension::Cost) && lo > 0.0 && hi / lo > 10.0
+}
+
+/// One bin of a mix's distribution: the share of the mix's requests (of those reporting the dimension) with
+/// a value in `low..high`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DensityBin {
+    pub low: f64,
+    pub high: f64,
+    pub share: f64,
+}
+
+/// The share of a mix's values left out at each end of [`mixture_density`]'s range, so that one rare
+/// outlier (a 60 s timeout among 1 s answers) does not stretch the editor's axis tenfold.
+pub const DENSITY_TAIL: f64 = 0.001;
+
+/// The distribution of `dim` over the mix `weights`, in `buckets` bins (at most 1,000) for the editor's chart.
+///
+/// Built from the models' histograms on the shared grid, each weighted by its plan weight times its
+/// presence, exactly as the planner's quantiles are ([`mixture_parts`]), so a bar's share is read off the same
+/// mixture CDF that the projected percentiles come from. The bins span the mix's [`DENSITY_TAIL`] to
+/// 1 − [`DENSITY_TAIL`] quantiles, evenly in log(value) when [`log_scaled`] (so they are equally wide on
+/// the chart's log axis) and in value otherwise; the tails beyond are left out, so the shares add up to a
+/// little under 1. A range narrower than ±10 % (every request costs the same) is widened to that, so a
+/// point mass shows as a spike, not as a flat block across a 1 % sliver.
+///
+/// Empty when no weighted model has a histogram of `dim`: error rate never has one (a request fails or not),
+/// and a mix may have no data yet; the chart then draws the interval against the target instead.
+pub fn mixture_density(models: &[ModelInput], weights: &[f64], dim: &Dimension, buckets: usize) -> Vec<DensityBin> {
+    let parts = mixture_parts(models, weights, dim);
+    let n = buckets.min(1_000);
+    let (Some(lo), Some(hi)) = (
+        mixture_quantile(&parts, DENSITY_TAIL),
+        mixture_quantile(&parts, 1.0 - DENSITY_TAIL),
+    ) else {
+        return Vec::new();
+    };
+    if n == 0 || !(lo.is_finite() && hi.is_finite()) {
+        return Vec::new();
+    }
+    let unit_range = matches!(dim, Dimension::ErrorRate | Dimension::Eval(_));
+    let (lo, hi) = if !(hi > 0.0) {
+        (0.0, 1.0)
+    } else if hi - lo >= 0.2 * hi {
+        (lo, hi)
+    } else {
+        let mid = (lo + hi) / 2.0;
+        let top = mid * 1.1;
+        (mid * 0.9, if unit_range && mid <= 1.0 { top.min(1.0) } else { top })
+    };
+    let log = log_scaled(dim, lo, hi);
+    let edge = |j: usize| {
+        let f = j as f64 / n as f64;
+        match j {
+            0 => lo,
+            j if j == n => hi,
+            _ if log => lo * (hi / lo).powf(f),
+            _ => lo + (hi - lo) * f,
+        }
+    };
+    // The CDF below each edge; the first bin counts a mass at zero when it starts there (mixture_cdf(0)
+    // holds the grid's zero bucket).
+    let below = |x: f64| mixture_cdf(&parts, x).unwrap_or(0.0);
+    let mut prev = if lo > 0.0 { below(lo) } else { 0.0 };
+    (0..n)
+        .map(|j| {
+            let (low, high) = (edge(j), edge(j + 1));
+            let cum = below(high);
+            let share = (cum - prev).max(0.0);
+            prev = cum;
+            DensityBin { low, high, share }
+        })
+        .collect()
+}
+
 fn check(target: f64, cmp: Comparator, i: Option<Interval>) -> CheckStatus {
     let Some(i) = i else { return CheckStatus::Unknown };
     let (best, point, worst) = match cmp {
@@ -342,5 +423,66 @@ mod tests {
         }
         let none = quantile_intervals(&models, &[0.0, 0.0, 0.0], &Dimension::Latency, &[0.5], 1.0);
         assert_eq!(none, vec![None]);
+    }
+
+    #[test]
+    fn a_density_is_the_mixture_cdf_in_bins() {
+        let models = vec![model("a", 300.0, 1.0, 400), model("b", 1200.0, 0.5, 400)];
+        let weights = [0.25, 0.75];
+        let bins = mixture_density(&models, &weights, &Dimension::Latency, 40);
+        assert_eq!(bins.len(), 40);
+        // Contiguous, from the mix's 0.1 % quantile to its 99.9 %, linear under a tenfold span.
+        assert!(bins.windows(2).all(|w| w[0].high == w[1].low), "{bins:?}");
+        let lo = mixture_quantile_of(&models, &weights, &Dimension::Latency, DENSITY_TAIL);
+        let hi = mixture_quantile_of(&models, &weights, &Dimension::Latency, 1.0 - DENSITY_TAIL);
+        assert_eq!((Some(bins[0].low), Some(bins[39].high)), (lo, hi));
+        let width = bins[0].high - bins[0].low;
+        assert!(bins.iter().all(|b| (b.high - b.low - width).abs() < 1e-9 * width));
+        let total: f64 = bins.iter().map(|b| b.share).sum();
+        assert!((total - (1.0 - 2.0 * DENSITY_TAIL)).abs() < 1e-9, "{total}");
+        // Each share is the mixture's probability of its bin, weighted by the plan.
+        let parts = mixture_parts(&models, &weights, &Dimension::Latency);
+        for b in &bins {
+            let p = mixture_cdf(&parts, b.high).unwrap_or(0.0) - mixture_cdf(&parts, b.low).unwrap_or(0.0);
+            assert!((b.share - p).abs() < 1e-12, "{b:?} vs {p}");
+        }
+        // More weight on the slow model moves mass up.
+        let mean = |bins: &[DensityBin]| bins.iter().map(|b| b.share * (b.low + b.high) / 2.0).sum::<f64>();
+        let slower = mixture_density(&models, &[0.0, 1.0], &Dimension::Latency, 40);
+        assert!(mean(&slower) > mean(&bins));
+
+        // A single cost is a spike in a ±10 % range, not a flat block over a 1 % sliver.
+        let cost = mixture_density(&models, &weights, &Dimension::Cost, 20);
+        let (lo, hi) = (cost[0].low, cost[19].high);
+        assert!(lo < 0.001 * 0.92 && hi > 0.001 * 1.08, "{cost:?}");
+        let tallest = cost.iter().map(|b| b.share).fold(0.0, f64::max);
+        assert!(tallest > 0.4, "{cost:?}");
+
+        // No histogram, no density: error rate, no data, no weight, no bins asked for.
+        assert!(mixture_density(&models, &weights, &Dimension::ErrorRate, 40).is_empty());
+        assert!(mixture_density(&models, &weights, &Dimension::Ttft, 40).is_empty());
+        assert!(mixture_density(&models, &[0.0, 0.0], &Dimension::Latency, 40).is_empty());
+        assert!(mixture_density(&models, &weights, &Dimension::Latency, 0).is_empty());
+        assert_eq!(
+            mixture_density(&models, &weights, &Dimension::Latency, 5000).len(),
+            1000
+        );
+    }
+
+    #[test]
+    fn decades_of_latency_or_cost_are_log_scaled() {
+        assert!(log_scaled(&Dimension::Latency, 150.0, 9000.0));
+        assert!(log_scaled(&Dimension::Cost, 0.0001, 0.002));
+        assert!(!log_scaled(&Dimension::Latency, 300.0, 2900.0));
+        assert!(!log_scaled(&Dimension::Latency, 0.0, 9000.0));
+        assert!(!log_scaled(&Dimension::Throughput, 5.0, 500.0));
+        assert!(!log_scaled(&Dimension::ErrorRate, 0.001, 0.5));
+        let wide = vec![model("quick", 150.0, 0.5, 400), model("slow", 9000.0, 0.5, 400)];
+        let bins = mixture_density(&wide, &[0.5, 0.5], &Dimension::Latency, 30);
+        let ratio = bins[0].high / bins[0].low;
+        assert!(
+            bins.iter().all(|b| (b.high / b.low / ratio - 1.0).abs() < 1e-9),
+            "{bins:?}"
+        );
     }
 }

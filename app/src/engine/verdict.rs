@@ -10,8 +10,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::plan::{
-    bounds, build_rows, checked_targets, is_quantile, mixture_statistic, objective_coefs, solve_lp, ConfidentRows,
-    LpFail, ModelInput, PlanError, PlanOptions, Stance,
+    bounds, build_rows, checked_targets, is_quantile, mixture_statistic, objective_coefs, single_model_statistics,
+    solve_lp, ConfidentRows, LpFail, ModelInput, PlanError, PlanOptions, Stance,
 };
 use crate::model_set::{Comparator, ModelSetSpec};
 
@@ -97,17 +97,15 @@ pub fn verdict(spec: &ModelSetSpec, models: &[ModelInput], opts: &PlanOptions) -
             continue;
         }
         // Only an unreachable requirement needs the best single model's value (a scan per model).
-        let mut best: Option<(f64, usize)> = None;
-        let mut w = vec![0.0; models.len()];
-        for &i in &avail {
-            w[i] = 1.0;
-            if let Some(v) = mixture_statistic(models, &w, req) {
+        let best = single_model_statistics(models, req)
+            .into_iter()
+            .fold(None, |best: Option<(f64, usize)>, (i, v)| {
                 if best.is_none_or(|(b, _)| better(req.comparator, v, b)) {
-                    best = Some((v, i));
+                    Some((v, i))
+                } else {
+                    best
                 }
-            }
-            w[i] = 0.0;
-        }
+            });
         unreachable = true;
         reasons.push(Reason::Unreachable {
             requirement: r,
@@ -226,7 +224,10 @@ pub fn nearest_achievable(
     r: usize,
 ) -> Result<Option<f64>, PlanError> {
     let Some(req) = spec.requirements.get(r) else {
-        return Err(PlanError::InvalidTarget { requirement: r });
+        return Err(PlanError::NoSuchRequirement {
+            requirement: r,
+            count: spec.requirements.len(),
+        });
     };
     let comparator = req.comparator;
     let current = req.target;
