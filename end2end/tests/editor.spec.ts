@@ -81,6 +81,12 @@ test.describe("the editor", () => {
     await expect(verdict).toContainText("Achievable: Yes", { timeout: 20_000 });
     await expect(page.getByTestId("requirement-row")).toHaveCount(2);
     await expect(page.getByTestId("projection-weights").locator("li")).toHaveCount(MODELS.length);
+    // Each requirement's projected distribution against its target, and the trade-off curve of
+    // the first requirement (computed a few points per frame after the page hydrates).
+    await expect(page.getByTestId("projection-chart").locator("svg")).toHaveCount(2);
+    const curve = page.getByTestId("tradeoff-chart");
+    await expect(curve.locator("svg")).toBeVisible();
+    expect(Number(await curve.getAttribute("data-points"))).toBeGreaterThanOrEqual(20);
     await snap(page, testInfo, "editor-02-behaviors", true);
 
     // Tighten the latency requirement until nothing can meet it: No, with the reason.

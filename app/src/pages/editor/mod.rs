@@ -11,6 +11,9 @@ pub mod form;
 pub mod panel;
 mod steps;
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::{Redirect, A};
@@ -19,9 +22,9 @@ use leptos_router::hooks::{use_location, use_navigate, use_params_map};
 use crate::api::editor::{open_editor, save_model_set, DeleteModelSet};
 use crate::components::form::ActionError;
 use crate::components::verdict::VerdictBadge;
-use crate::engine::{self, ModelInput, PlanError, PlanOptions, Projection};
+use crate::engine::{self, ModelInput, PlanError, PlanOptions, Projection, Tradeoff, TradeoffPoint};
 use crate::error::UiError;
-use crate::model_set::{Field, FieldError};
+use crate::model_set::{Field, FieldError, ModelSetSpec, Objective, Requirement};
 use crate::views::{EditorStart, SaveTarget, SetForm};
 use form::{Draft, Reading};
 
@@ -72,6 +75,18 @@ pub struct EditorState {
     /// ones that are wrong as typed.
     pub attempted: RwSignal<bool>,
     pub step: RwSignal<Step>,
+    /// The requirement row being edited (its key): the trade-off curve follows it.
+    pub focused: RwSignal<Option<u32>>,
+    /// The trade-off curve of that requirement, once computed (a few points per frame).
+    pub curve: RwSignal<Option<Curve>>,
+}
+
+/// A finished trade-off curve and what it was computed for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Curve {
+    pub tradeoff: Tradeoff,
+    pub requirement: Requirement,
+    pub objective: Objective,
 }
 
 impl EditorState {
@@ -171,19 +186,120 @@ fn chosen_inputs(all: &[ModelInput], models: &[String]) -> Vec<ModelInput> {
         .collect()
 }
 
+/// The spec the engine sees (models the catalog knows) and its models' inputs, aligned.
+pub fn engine_view(reading: &Reading, all: &[ModelInput]) -> (ModelSetSpec, Vec<ModelInput>) {
+    let mut spec = reading.spec.clone();
+    spec.models.retain(|id| all.iter().any(|m| &m.id == id));
+    let inputs = chosen_inputs(all, &spec.models);
+    (spec, inputs)
+}
+
 /// Projects a draft's reading over the catalog's inputs: the engine, as the server runs it.
 pub fn project_reading(
     reading: &Reading,
     all: &[ModelInput],
     options: &PlanOptions,
 ) -> Option<Result<Projection, PlanError>> {
-    let mut spec = reading.spec.clone();
-    spec.models.retain(|id| all.iter().any(|m| &m.id == id));
+    let (spec, inputs) = engine_view(reading, all);
     if spec.models.is_empty() {
         return None;
     }
-    let inputs = chosen_inputs(all, &spec.models);
     Some(engine::project(&spec, &inputs, options))
+}
+
+/// Points of the trade-off curve computed per animation frame: a 20-model, 6-requirement plan
+/// takes about 0.1–0.2 ms natively, so a handful per frame leaves the input thread free.
+const CURVE_POINTS_PER_FRAME: usize = 4;
+/// Targets swept per curve (plus the current one).
+const CURVE_POINTS: usize = 24;
+
+/// One curve being computed: the configuration, the requirement, and the targets to sweep.
+struct CurveJob {
+    spec: ModelSetSpec,
+    inputs: Vec<ModelInput>,
+    options: PlanOptions,
+    requirement: usize,
+    targets: Vec<f64>,
+}
+
+/// Recomputes the trade-off curve of the focused requirement (the first one until a row is
+/// focused) whenever the configuration changes, a few points per animation frame, dropping a
+/// computation that a newer edit has overtaken.
+fn keep_curve(state: EditorState) {
+    let generation = StoredValue::new(0_u64);
+    Effect::new(move |_| {
+        let reading = state.reading.get();
+        let focused = state.focused.get();
+        let this = generation.with_value(|g| g + 1);
+        generation.set_value(this);
+        let (spec, inputs) = state.start.with_value(|s| engine_view(&reading, &s.inputs));
+        let options = state.start.with_value(|s| s.options.clone());
+        let row = focused.and_then(|key| {
+            state
+                .draft
+                .with_untracked(|d| d.requirements.iter().position(|r| r.key == key))
+        });
+        let r = row
+            .and_then(|row| reading.rows.iter().position(|&x| x == row))
+            .or_else(|| (!spec.requirements.is_empty()).then_some(0));
+        let (Some(r), false) = (r, spec.models.is_empty()) else {
+            state.curve.set(None);
+            return;
+        };
+        let Ok(targets) = engine::tradeoff_targets(&spec, &inputs, r, CURVE_POINTS) else {
+            state.curve.set(None);
+            return;
+        };
+        let job = Rc::new(CurveJob {
+            spec,
+            inputs,
+            options,
+            requirement: r,
+            targets,
+        });
+        curve_step(generation, this, job, Rc::new(RefCell::new(Vec::new())), state.curve);
+    });
+}
+
+/// Computes the next few points of `job`, then yields to the browser until the next frame.
+fn curve_step(
+    generation: StoredValue<u64>,
+    this: u64,
+    job: Rc<CurveJob>,
+    points: Rc<RefCell<Vec<TradeoffPoint>>>,
+    curve: RwSignal<Option<Curve>>,
+) {
+    if generation.try_get_value() != Some(this) {
+        return;
+    }
+    let finished = {
+        let mut points = points.borrow_mut();
+        let from = points.len();
+        for &t in job.targets.iter().skip(from).take(CURVE_POINTS_PER_FRAME) {
+            match engine::tradeoff_point(&job.spec, &job.inputs, &job.options, job.requirement, t) {
+                Ok(p) => points.push(p),
+                Err(_) => {
+                    curve.set(None);
+                    return;
+                }
+            }
+        }
+        points.len() >= job.targets.len()
+    };
+    if !finished {
+        request_animation_frame(move || curve_step(generation, this, job, points, curve));
+        return;
+    }
+    let requirement = job.spec.requirements[job.requirement].clone();
+    curve.set(Some(Curve {
+        tradeoff: Tradeoff {
+            requirement: job.requirement,
+            points: points.take(),
+            current_target: requirement.target,
+        },
+        requirement,
+        objective: job.spec.objective.clone(),
+    }));
 }
 
 #[component]
@@ -208,8 +324,11 @@ fn Editor(start: EditorStart) -> impl IntoView {
         server_errors: RwSignal::new(Vec::new()),
         attempted: RwSignal::new(false),
         step: RwSignal::new(Step::Behaviors),
+        focused: RwSignal::new(None),
+        curve: RwSignal::new(None),
     };
     keep_draft(&target, draft);
+    keep_curve(state);
 
     let navigate = use_navigate();
     let save = Action::new(move |(target, form): &(SaveTarget, SetForm)| {

@@ -7,11 +7,14 @@ use leptos::prelude::*;
 
 use super::form::{round_outward, target_text};
 use super::EditorState;
+use crate::charts::{distribution_chart, tradeoff_chart, EDITOR_HEIGHT, EDITOR_WIDTH};
 use crate::components::verdict::VerdictBadge;
 use crate::describe;
 use crate::engine::plan::mix_objective;
 use crate::engine::project::statistic_interval;
-use crate::engine::{nearest_achievable, CheckStatus, Interval, ModelInput, PlanOptions, Projection, Reason};
+use crate::engine::{
+    mixture_density, nearest_achievable, CheckStatus, Interval, ModelInput, PlanOptions, Projection, Reason,
+};
 use crate::model_set::{Comparator, ModelSetSpec, Objective};
 
 /// The best single chosen model on the objective among those that meet every requirement on
@@ -63,6 +66,33 @@ pub fn share_text(weight: f64) -> String {
         format!("{p:.1} %")
     } else {
         format!("{p:.0} %")
+    }
+}
+
+/// Bars of a projected distribution.
+const DENSITY_BINS: usize = 40;
+
+/// The trade-off curve of the requirement being edited, once computed.
+#[component]
+fn TradeoffView(state: EditorState) -> impl IntoView {
+    move || {
+        state.curve.with(|c| {
+            c.as_ref().map(|c| {
+                let chart = tradeoff_chart(&c.tradeoff, &c.objective, &c.requirement, EDITOR_WIDTH, EDITOR_HEIGHT);
+                let title = format!("Trade-off: {}", describe::requirement(&c.requirement));
+                let best = match &c.objective {
+                    Objective::Minimize(d) => format!("The lowest {}", describe::dimension(d)),
+                    Objective::Maximize(d) => format!("The highest {}", describe::dimension(d)),
+                };
+                view! {
+                    <h3>{title}</h3>
+                    <p class="muted small">
+                        {best} " reachable at each target of this requirement, all else unchanged. Click into another requirement to see its curve."
+                    </p>
+                    <div class="chart-svg" data-testid="tradeoff-chart" data-points=c.tradeoff.points.len() inner_html=chart></div>
+                }
+            })
+        })
     }
 }
 
@@ -140,6 +170,7 @@ fn ProjectionView(state: EditorState, projection: Projection) -> impl IntoView {
             _ => None,
         })
         .collect();
+    let weights: Vec<f64> = projection.weights.iter().map(|w| w.weight).collect();
     let best = best_single(&spec, &chosen, &options);
     let objective_dim = match &spec.objective {
         Objective::Minimize(d) | Objective::Maximize(d) => d.clone(),
@@ -207,6 +238,8 @@ fn ProjectionView(state: EditorState, projection: Projection) -> impl IntoView {
                         .as_ref()
                         .map(|i| interval_text(&r.dimension, i))
                         .unwrap_or_else(|| "no data yet".into());
+                    let density = mixture_density(&chosen, &weights, &r.dimension, DENSITY_BINS);
+                    let chart = distribution_chart(&r, &density, c.projected, EDITOR_WIDTH, EDITOR_HEIGHT);
                     Some(view! {
                         <li data-testid="projection-check">
                             <div class="check-head">
@@ -214,11 +247,14 @@ fn ProjectionView(state: EditorState, projection: Projection) -> impl IntoView {
                                 <span class=class>{mark}</span>
                             </div>
                             <div class="muted small">"Projected " {projected}</div>
+                            <div class="chart-svg" data-testid="projection-chart" inner_html=chart></div>
                         </li>
                     })
                 }).collect_view()}
             </ul>
         })}
+
+        <TradeoffView state/>
 
         <h3>"Objective"</h3>
         <p data-testid="projection-objective">
