@@ -11,6 +11,21 @@ import { sendTraffic, snap } from "./helpers";
 
 const MODELS = ["openai/gpt-4o-mini", "groq/llama-3.1-8b-instant"];
 
+/** Deep equality, numbers within 1e-9 (relative above 1): the browser's and the server's engine. */
+function expectSameNumbers(browser: unknown, server: unknown, path: string) {
+  if (typeof browser === "number" && typeof server === "number") {
+    expect(Math.abs(browser - server), `${path}: ${browser} vs ${server}`).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(server)));
+  } else if (Array.isArray(browser) && Array.isArray(server)) {
+    expect(browser.length, `${path} length`).toBe(server.length);
+    browser.forEach((b, i) => expectSameNumbers(b, server[i], `${path}[${i}]`));
+  } else if (browser && server && typeof browser === "object" && typeof server === "object") {
+    expect(Object.keys(browser).sort(), `${path} keys`).toEqual(Object.keys(server).sort());
+    for (const k of Object.keys(browser)) expectSameNumbers((browser as any)[k], (server as any)[k], `${path}.${k}`);
+  } else {
+    expect(browser, path).toEqual(server);
+  }
+}
+
 test.describe("the editor", () => {
   const run = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
   const owner = `src${run}`;
@@ -88,6 +103,15 @@ test.describe("the editor", () => {
     await expect(curve.locator("svg")).toBeVisible();
     expect(Number(await curve.getAttribute("data-points"))).toBeGreaterThanOrEqual(20);
     await snap(page, testInfo, "editor-02-behaviors", true);
+
+    // The projection computed in the browser (WASM) equals the server's for the same inputs.
+    await page.getByText("The engine's numbers (JSON)").click();
+    await expect(page.getByTestId("projection-json")).toContainText('"projection"');
+    const raw = JSON.parse((await page.getByTestId("projection-json").textContent())!);
+    const server = await page.request.post("/api/v1/projections", { data: raw.request });
+    expect(server.status(), await server.text()).toBe(200);
+    expectSameNumbers(raw.projection, (await server.json()).projection, "projection");
+    await page.getByText("The engine's numbers (JSON)").click();
 
     // Tighten the latency requirement until nothing can meet it: No, with the reason.
     const latency = page.getByTestId("requirement-target").first();

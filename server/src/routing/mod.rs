@@ -393,6 +393,11 @@ impl Routing {
         self.learned.inputs(set_id, &spec, self.now())
     }
 
+    /// A projection of `spec` over inputs the caller supplies (aligned with `spec.models`).
+    pub fn project_inputs(&self, spec: &ModelSetSpec, inputs: &[ModelInput]) -> Result<Projection, engine::PlanError> {
+        engine::project(spec, inputs, &self.options)
+    }
+
     /// The planner's options, which a browser needs to project as the server does.
     pub fn options(&self) -> &PlanOptions {
         &self.options

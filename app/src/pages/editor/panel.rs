@@ -69,6 +69,38 @@ pub fn share_text(weight: f64) -> String {
     }
 }
 
+/// The engine's inputs and answer as JSON, rendered only while opened: for engineers who want
+/// the exact numbers, and what `POST /api/v1/projections` takes to reproduce them.
+#[component]
+fn RawNumbers(state: EditorState) -> impl IntoView {
+    let open = RwSignal::new(false);
+    let text = move || {
+        open.get().then(|| {
+            let projection = match state.projection.get() {
+                Some(Ok(p)) => serde_json::to_value(p).unwrap_or_default(),
+                Some(Err(e)) => serde_json::json!({ "error": e.to_string() }),
+                None => serde_json::Value::Null,
+            };
+            let reading = state.reading.get_untracked();
+            let (spec, inputs) = state.start.with_value(|s| super::engine_view(&reading, &s.inputs));
+            let body = serde_json::json!({
+                "request": { "models": spec.models, "requirements": spec.requirements, "objective": spec.objective,
+                             "evals": spec.evals, "inputs": inputs },
+                "projection": projection,
+            });
+            serde_json::to_string_pretty(&body).unwrap_or_default()
+        })
+    };
+    view! {
+        // `toggle` fires after each opening and closing.
+        <details class="raw" on:toggle=move |_| open.update(|o| *o = !*o)>
+            <summary class="small">"The engine's numbers (JSON)"</summary>
+            <p class="muted small">"POST the request to /api/v1/projections to get the same projection from the server."</p>
+            <pre data-testid="projection-json">{text}</pre>
+        </details>
+    }
+}
+
 /// Bars of a projected distribution.
 const DENSITY_BINS: usize = 40;
 
@@ -121,6 +153,7 @@ pub fn Panel(state: EditorState) -> impl IntoView {
                     Some(Ok(p)) => view! { <ProjectionView state projection=p.clone()/> }.into_any(),
                 })
             }}
+            <RawNumbers state/>
         </aside>
     }
 }

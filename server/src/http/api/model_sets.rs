@@ -1,6 +1,7 @@
 //! `/api/v1/model-sets`: create, read, list and search, edit (all but name and slug), delete,
 //! and the revision history of edits. Thin: the rules live in [`crate::model_sets`].
 
+use app::engine::ModelInput;
 use app::model_set::{ModelSet, ModelSetDraft, ModelSetPatch, ModelSetSpec};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -115,6 +116,11 @@ pub struct DraftProjection {
     /// `@owner/slug` when editing (or cloning) an existing set: its own traffic counts too.
     #[serde(default)]
     model_set: Option<String>,
+    /// The per-model inputs to project with instead of the server's own (one per model of
+    /// `models`, in order), as a previous answer returned them: a what-if with your own
+    /// numbers, and the check that a browser's projection equals the server's.
+    #[serde(default)]
+    inputs: Option<Vec<ModelInput>>,
 }
 
 /// `POST /api/v1/projections`: weights, projected behaviour and verdict for a configuration
@@ -127,10 +133,20 @@ pub async fn projection(State(state): State<AppState>, body: Bytes) -> Result<Js
         Some(address) => Some(state.model_sets.find_address(address).await?),
         None => None,
     };
-    let (projection, inputs) = state
-        .routing
-        .project_draft(set.as_ref(), &draft.spec)
-        .map_err(|e| ApiError::BadRequest(format!("Cannot project this configuration: {e}")))?;
+    let cannot = |e: app::engine::PlanError| ApiError::BadRequest(format!("Cannot project this configuration: {e}"));
+    let (projection, inputs) = match draft.inputs {
+        Some(inputs) => {
+            let ids: Vec<&String> = inputs.iter().map(|m| &m.id).collect();
+            if ids != draft.spec.models.iter().collect::<Vec<_>>() {
+                return Err(ApiError::BadRequest(
+                    "inputs must give one entry per model of `models`, in the same order".into(),
+                ));
+            }
+            let projection = state.routing.project_inputs(&draft.spec, &inputs).map_err(cannot)?;
+            (projection, inputs)
+        }
+        None => state.routing.project_draft(set.as_ref(), &draft.spec).map_err(cannot)?,
+    };
     Ok(Json(json!({ "projection": projection, "inputs": inputs })))
 }
 
