@@ -17,6 +17,7 @@
 //! | [`breaker`] | circuit breaker state machine per model |
 //! | [`window`] | realised sliding-window statistics |
 //! | [`stats`] | normal CDF / quantile helpers |
+//! | [`synthetic`] | deterministic model inputs and specs for the benchmarks (native and WASM) |
 //!
 //! Server loop sketch: per (set, model) keep an [`Estimator`] for the set's own traffic, per model one for
 //! global traffic, a [`Breaker`] per model and a [`Window`] + [`Feedback`] per set. Every few seconds:
@@ -37,6 +38,7 @@ pub mod histogram;
 pub mod plan;
 pub mod project;
 pub mod stats;
+pub mod synthetic;
 pub mod tradeoff;
 pub mod verdict;
 pub mod window;
