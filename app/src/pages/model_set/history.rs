@@ -52,7 +52,11 @@ fn join(list: &[&String]) -> String {
 }
 
 #[component]
-pub fn History(revisions: Vec<ModelSetRevision>) -> impl IntoView {
+pub fn History(
+    revisions: Vec<ModelSetRevision>,
+    /// Who made each revision: only a set's owner can edit it.
+    owner: String,
+) -> impl IntoView {
     // Newest first; each edit is compared with the revision before it.
     let rows: Vec<(i64, i64, String)> = revisions
         .iter()
@@ -69,13 +73,15 @@ pub fn History(revisions: Vec<ModelSetRevision>) -> impl IntoView {
         <section class="card" data-testid="history">
             <h2>"History"</h2>
             <ol class="history">
-                {rows.into_iter().map(|(revision, at, what)| view! {
+                {rows.into_iter().map(|(revision, at, what)| {
+                    let owner = owner.clone();
+                    view! {
                     <li>
                         <span class="mono muted small">{format!("rev {revision}")}</span>
                         " " <time>{format_utc(at)}</time>
-                        " — " {what}
+                        {format!(" by @{owner} — ")} {what}
                     </li>
-                }).collect_view()}
+                }}).collect_view()}
             </ol>
         </section>
     }

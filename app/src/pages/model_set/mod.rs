@@ -138,7 +138,7 @@ fn SetView(detail: SetDetail) -> impl IntoView {
             }}
         </section>
 
-        <history::History revisions=detail.revisions.clone()/>
+        <history::History revisions=detail.revisions.clone() owner=set.owner.clone()/>
     }
 }
 
