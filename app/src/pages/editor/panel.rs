@@ -69,6 +69,20 @@ pub fn share_text(weight: f64) -> String {
     }
 }
 
+/// What the JSON view shows: the request `POST /api/v1/projections` takes, and the answer.
+#[derive(serde::Serialize)]
+struct RawBody<'a> {
+    request: RawRequest<'a>,
+    projection: Option<&'a Projection>,
+}
+
+#[derive(serde::Serialize)]
+struct RawRequest<'a> {
+    #[serde(flatten)]
+    spec: &'a crate::model_set::ModelSetSpec,
+    inputs: &'a [ModelInput],
+}
+
 /// The engine's inputs and answer as JSON, rendered only while opened: for engineers who want
 /// the exact numbers, and what `POST /api/v1/projections` takes to reproduce them.
 #[component]
@@ -76,18 +90,16 @@ fn RawNumbers(state: EditorState) -> impl IntoView {
     let open = RwSignal::new(false);
     let text = move || {
         open.get().then(|| {
-            let projection = match state.projection.get() {
-                Some(Ok(p)) => serde_json::to_value(p).unwrap_or_default(),
-                Some(Err(e)) => serde_json::json!({ "error": e.to_string() }),
-                None => serde_json::Value::Null,
-            };
             let reading = state.reading.get_untracked();
             let (spec, inputs) = state.start.with_value(|s| super::engine_view(&reading, &s.inputs));
-            let body = serde_json::json!({
-                "request": { "models": spec.models, "requirements": spec.requirements, "objective": spec.objective,
-                             "evals": spec.evals, "inputs": inputs },
-                "projection": projection,
-            });
+            let projection = state.projection.get();
+            let body = RawBody {
+                request: RawRequest { spec: &spec, inputs: &inputs },
+                projection: match &projection {
+                    Some(Ok(p)) => Some(p),
+                    _ => None,
+                },
+            };
             serde_json::to_string_pretty(&body).unwrap_or_default()
         })
     };
