@@ -94,7 +94,10 @@ fn RawNumbers(state: EditorState) -> impl IntoView {
             let (spec, inputs) = state.start.with_value(|s| super::engine_view(&reading, &s.inputs));
             let projection = state.projection.get();
             let body = RawBody {
-                request: RawRequest { spec: &spec, inputs: &inputs },
+                request: RawRequest {
+                    spec: &spec,
+                    inputs: &inputs,
+                },
                 projection: match &projection {
                     Some(Ok(p)) => Some(p),
                     _ => None,
