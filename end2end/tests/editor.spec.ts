@@ -209,3 +209,61 @@ test.describe("the editor", () => {
     expect((await page.request.get(`/model-sets/${address}`)).status()).toBe(404);
   });
 });
+
+test("every field's bad value is named beside it, and nothing typed is lost", async ({ page }, testInfo) => {
+  const user = `val${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
+  const signUp = await page.request.post("/api/sign_up", {
+    form: { username: user, password: "validation password" },
+    headers: { accept: "application/json" },
+  });
+  expect(signUp.status()).toBe(200);
+  await page.goto("/model-sets/new");
+  // Hydrated once the trade-off curve (computed in the browser) is drawn.
+  await expect(page.getByTestId("tradeoff-chart").locator("svg")).toBeVisible({ timeout: 20_000 });
+
+  const target = page.getByTestId("requirement-target").first();
+  await target.fill("soon");
+  await expect(page.locator("#" + (await target.getAttribute("aria-describedby")))).toContainText("not a number");
+
+  await page.getByTestId("step-evals").click();
+  const sampling = page.getByTestId("eval-sampling");
+  await sampling.fill("200");
+  await expect(page.locator("#sampling-error")).toContainText("between 0 and 100");
+
+  await page.getByTestId("step-models").click();
+  const checked = page.locator("[data-testid^='use-']:checked");
+  while ((await checked.count()) > 0) await checked.first().uncheck();
+  await expect(page.getByTestId("projection-empty")).toBeVisible();
+
+  await page.getByTestId("step-details").click();
+  await page.getByTestId("set-name-input").fill("   ");
+  await page.getByTestId("set-slug-input").fill("Bad Slug");
+  const description = "d".repeat(2001);
+  await page.locator("textarea").fill(description);
+  const categories = Array.from({ length: 11 }, (_, i) => `c${i}`).join(", ");
+  await page.locator("input[aria-describedby='categories-error']").fill(categories);
+
+  await page.getByTestId("save-set").click();
+  await expect(page.getByTestId("save-error")).toContainText("fields to fix");
+  // The editor opens the first step with an error; the details hold four.
+  await expect(page.getByTestId("step-behaviors")).toHaveAttribute("aria-current", "step");
+  await page.getByTestId("step-details").click();
+  await expect(page.locator("#name-error")).toContainText("name");
+  await expect(page.locator("#slug-error")).toContainText("lowercase");
+  await expect(page.locator("#description-error")).toContainText("this has 2001");
+  await expect(page.locator("#categories-error")).toContainText("At most 10 categories");
+  await snap(page, testInfo, "validation-details");
+  // Every step with an error is marked, and what was typed is still there.
+  for (const step of ["behaviors", "evals", "models", "details"]) {
+    await expect(page.getByTestId(`step-${step}`)).toHaveClass(/has-error/);
+  }
+  await expect(page.getByTestId("set-slug-input")).toHaveValue("Bad Slug");
+  await expect(page.locator("textarea")).toHaveValue(description);
+  await page.getByTestId("step-models").click();
+  await expect(page.locator("#models-error")).toContainText("at least one model");
+  await page.getByTestId("step-evals").click();
+  await expect(sampling).toHaveValue("200");
+  await page.getByTestId("step-behaviors").click();
+  await expect(page.getByTestId("requirement-target").first()).toHaveValue("soon");
+  await snap(page, testInfo, "validation-behaviors");
+});

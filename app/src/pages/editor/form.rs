@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::model_set::{
     normalise_details, slugify, validate_name, validate_slug, Comparator, Dimension, EvalSettings, Field, FieldError,
-    ModelSet, ModelSetSpec, Objective, Requirement, Statistic, MODELS_MAX, REQUIREMENTS_MAX,
+    ModelSet, ModelSetSpec, Objective, Requirement, Statistic, DESCRIPTION_MAX, LABELS_MAX, LABEL_MAX, MODELS_MAX,
+    REQUIREMENTS_MAX,
 };
 use crate::views::{SaveTarget, SetForm};
 
@@ -338,12 +339,25 @@ impl Draft {
                 ));
             }
         }
-        if let Err(e) = normalise_details(
-            &self.description,
-            &split_labels(&self.categories),
-            &split_labels(&self.tags),
-        ) {
-            errors.push(e);
+        // One field at a time, so that each gets its own message, in full.
+        let length = self.description.trim().chars().count();
+        if normalise_details(&self.description, &[], &[]).is_err() {
+            errors.push(FieldError::new(
+                Field::Description,
+                format!("At most {DESCRIPTION_MAX} characters (this has {length})."),
+            ));
+        }
+        if normalise_details("", &split_labels(&self.categories), &[]).is_err() {
+            errors.push(FieldError::new(
+                Field::Categories,
+                format!("At most {LABELS_MAX} categories, each 1–{LABEL_MAX} printable characters."),
+            ));
+        }
+        if normalise_details("", &[], &split_labels(&self.tags)).is_err() {
+            errors.push(FieldError::new(
+                Field::Tags,
+                format!("At most {LABELS_MAX} tags, each 1–{LABEL_MAX} printable characters."),
+            ));
         }
         if self.models.is_empty() {
             errors.push(FieldError::new(Field::Models, "Choose at least one model."));

@@ -591,6 +591,7 @@ fn Details(state: EditorState) -> impl IntoView {
                 <textarea
                     rows="3"
                     aria-describedby="description-error"
+                    aria-invalid=move || description_error.get().is_some().to_string()
                     prop:value=move || draft.with(|d| d.description.clone())
                     on:input=move |ev| {
                         let text = event_target_value(&ev);
@@ -603,6 +604,7 @@ fn Details(state: EditorState) -> impl IntoView {
                 <span class="field-label">"Categories " <span class="muted small">"(comma-separated, e.g. chat, coding)"</span></span>
                 <input
                     aria-describedby="categories-error"
+                    aria-invalid=move || categories_error.get().is_some().to_string()
                     prop:value=move || draft.with(|d| d.categories.clone())
                     on:input=move |ev| {
                         let text = event_target_value(&ev);
@@ -615,6 +617,7 @@ fn Details(state: EditorState) -> impl IntoView {
                 <span class="field-label">"Tags " <span class="muted small">"(comma-separated)"</span></span>
                 <input
                     aria-describedby="tags-error"
+                    aria-invalid=move || tags_error.get().is_some().to_string()
                     prop:value=move || draft.with(|d| d.tags.clone())
                     on:input=move |ev| {
                         let text = event_target_value(&ev);
