@@ -180,7 +180,7 @@ pub fn error_message(body: &str) -> Option<String> {
 pub fn refusal(status: u16, body: &str) -> String {
     let message = error_message(body);
     match status {
-        401 => "You are no longer logged in: log in again, then send your message.".into(),
+        401 => "You are no longer logged in.".into(),
         403 => "Only the owner of this Model Set can try it.".into(),
         404 => "This Model Set no longer exists.".into(),
         429 => message.unwrap_or_else(|| "Too many requests: wait a minute, then send again.".into()),
@@ -264,7 +264,7 @@ mod tests {
     fn refusals_read_as_sentences() {
         let quota = r#"{"error":{"message":"Rate limit reached. Try again in 12 s.","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#;
         assert_eq!(refusal(429, quota), "Rate limit reached. Try again in 12 s.");
-        assert!(refusal(401, "").contains("log in again"));
+        assert_eq!(refusal(401, ""), "You are no longer logged in.");
         let upstream = r#"{"error":{"message":"The model provider failed: provider answered 500"}}"#;
         assert_eq!(
             refusal(502, upstream),

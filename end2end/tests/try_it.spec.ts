@@ -140,6 +140,8 @@ test.describe("Try it", () => {
     await box.press("Control+Enter");
     await expect(page.getByTestId("try-stop")).toBeVisible();
     const answer = page.getByTestId("try-answer").last();
+    await expect(answer.getByTestId("try-answer-text")).not.toBeEmpty();
+    await page.getByTestId("try-it").screenshot({ path: testInfo.outputPath("31-try-streaming-box-1280.png") });
     await expect(answer.getByTestId("try-served")).toHaveText(SERVED, { timeout: 30_000 });
     const states = await answerStates(page);
     const streamedLengths = new Set(states.filter((s) => !s.served && s.length > 0).map((s) => s.length));
@@ -163,6 +165,9 @@ test.describe("Try it", () => {
       .poll(() => page.getByTestId("try-log").evaluate((log) => log.scrollHeight - log.scrollTop - log.clientHeight))
       .toBeLessThan(4);
     await snapTry(page, testInfo, "32-try-conversation");
+    await page.emulateMedia({ colorScheme: "dark" });
+    await page.getByTestId("try-it").screenshot({ path: testInfo.outputPath("32-try-conversation-dark-box-1280.png") });
+    await page.emulateMedia({ colorScheme: "light" });
 
     // Counted like any gateway request: both reach the set's monitoring.
     await expect
@@ -197,6 +202,56 @@ test.describe("Try it", () => {
     await expect(page.getByTestId("try-answer"), "a refused message is not in the conversation").toHaveCount(0);
     await page.getByTestId("try-it").scrollIntoViewIfNeeded();
     await snapTry(page, testInfo, "33-try-error");
+
+    // Logging in again comes back to the set with the message still in the box.
+    await page.getByTestId("try-log-in").click();
+    await expect(page).toHaveURL(/\/login\?next=/);
+    await page.getByLabel("Username").fill(owner);
+    await page.getByLabel("Password").fill("try it password");
+    await page.getByRole("button", { name: "Log in", exact: true }).click();
+    await expect(page).toHaveURL(new RegExp(`/model-sets/${address}$`));
+    await waitForHydration(page);
+    await expect(page.getByLabel("Message")).toHaveValue("first line\nsecond line");
+    await page.getByTestId("try-send").click();
+    await expect(page.getByTestId("try-served")).toHaveText(SERVED, { timeout: 30_000 });
+    await expect(page.getByLabel("Message")).toHaveValue("");
+    await context.close();
+  });
+
+  test("Stop cuts an answer short and keeps what came", async ({ browser }, testInfo) => {
+    const context = await ownerContext(browser);
+    const page = await context.newPage();
+    await page.goto(`/model-sets/${address}`);
+    await waitForHydration(page);
+    await page.getByLabel("Message").fill("Tell me a long story.");
+    await page.getByTestId("try-send").click();
+    const text = page.getByTestId("try-answer-text");
+    await expect(text).not.toBeEmpty();
+    await page.getByTestId("try-stop").click();
+    await expect(page.getByTestId("try-cut")).toContainText("Stopped");
+    await expect(page.getByTestId("try-served"), "a stopped answer has no summary").toHaveCount(0);
+    await expect(page.getByTestId("try-send")).toBeEnabled();
+    expect(((await text.textContent()) ?? "").length).toBeGreaterThan(0);
+    await page.getByTestId("try-it").screenshot({ path: testInfo.outputPath("35-try-stopped-box-1280.png") });
+    await context.close();
+  });
+
+  test("on a phone the conversation scrolls in its box and keeps the newest answer in view", async ({ browser }, testInfo) => {
+    const context = await ownerContext(browser);
+    const page = await context.newPage();
+    await page.setViewportSize(PHONE);
+    await page.goto(`/model-sets/${address}`);
+    await waitForHydration(page);
+    for (const [i, question] of ["Hello there.", "Tell me more, at length."].entries()) {
+      await page.getByLabel("Message").fill(question);
+      await page.getByTestId("try-send").click();
+      await expect(page.getByTestId("try-served")).toHaveCount(i + 1, { timeout: 30_000 });
+    }
+    const log = page.getByTestId("try-log");
+    await expect.poll(() => log.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight)).toBeLessThan(4);
+    await page.getByTestId("try-it").scrollIntoViewIfNeeded();
+    await page.getByTestId("try-it").screenshot({ path: testInfo.outputPath("36-try-phone-box-390.png") });
+    await page.screenshot({ path: testInfo.outputPath("36-try-phone-390.png") });
     await context.close();
   });
 

@@ -23,6 +23,8 @@ struct Exchange {
     served: RwSignal<Option<Served>>,
     /// Why the answer stopped short (a failure mid-stream, or the Stop button).
     cut_short: RwSignal<Option<String>>,
+    /// Cut short by the Stop button, not by a failure: said without alarm.
+    stopped: RwSignal<bool>,
     streaming: RwSignal<bool>,
 }
 
@@ -34,6 +36,7 @@ impl Exchange {
             answer: RwSignal::new(String::new()),
             served: RwSignal::new(None),
             cut_short: RwSignal::new(None),
+            stopped: RwSignal::new(false),
             streaming: RwSignal::new(true),
         }
     }
@@ -44,14 +47,20 @@ impl Exchange {
     }
 }
 
-/// "served by groq/llama-3.1-8b-instant · 842 ms · $0.000021"
-fn served_line(served: &Served) -> String {
-    format!(
-        "served by {} · {} · {}",
-        served.model,
+/// The model, the latency and the cost, as the line under an answer shows them.
+fn served_parts(served: &Served) -> [String; 3] {
+    [
+        served.model.clone(),
         format::ms(served.latency_ms),
-        format::usd(served.cost_usd)
-    )
+        format::usd(served.cost_usd),
+    ]
+}
+
+/// "served by groq/llama-3.1-8b-instant · 842 ms · $0.000021"
+#[cfg(test)]
+fn served_line(served: &Served) -> String {
+    let [model, latency, cost] = served_parts(served);
+    format!("served by {model} · {latency} · {cost}")
 }
 
 /// The request body: the complete exchanges so far, then the new message.
@@ -68,9 +77,16 @@ fn request_body(history: &[Exchange], question: &str) -> String {
 #[component]
 pub fn TryIt(owner: String, slug: String) -> impl IntoView {
     let url = StoredValue::new(format!("/api/try/@{owner}/{slug}"));
+    let login = format!(
+        "/login?next={}",
+        crate::pages::editor::urlencode(&format!("/model-sets/@{owner}/{slug}"))
+    );
     let draft = RwSignal::new(String::new());
+    keep_draft(&owner, &slug, draft);
     let exchanges = RwSignal::new(Vec::<Exchange>::new());
     let error = RwSignal::new(None::<String>);
+    // A refusal for want of a session: the error then links to logging in again.
+    let signed_out = RwSignal::new(false);
     let pending = RwSignal::new(false);
     let next_id = StoredValue::new(0usize);
     // Sending needs the WASM bundle: until it has hydrated the page (or without JavaScript),
@@ -91,6 +107,7 @@ pub fn TryIt(owner: String, slug: String) -> impl IntoView {
             return;
         }
         error.set(None);
+        signed_out.set(false);
         let body = request_body(&exchanges.get_untracked(), &question);
         let id = next_id.get_value();
         next_id.set_value(id + 1);
@@ -137,15 +154,21 @@ pub fn TryIt(owner: String, slug: String) -> impl IntoView {
                     }
                     // Refused before any of the answer: the message stays in the box, and the
                     // exchange goes, so the conversation shows only what the model saw.
-                    browser::Outcome::Refused(message) => {
+                    browser::Outcome::Refused { status, message } => {
                         exchanges.update(|list| list.retain(|e| e.id != exchange.id));
+                        signed_out.set(status == 401);
                         error.set(Some(message));
                     }
                     browser::Outcome::Broken(message) => {
                         exchange.cut_short.set(Some(message.clone()));
                         fail_after_start(draft, error, &exchange.question, message);
                     }
-                    browser::Outcome::Stopped => exchange.cut_short.set(Some("Stopped.".into())),
+                    browser::Outcome::Stopped => {
+                        exchange.stopped.set(true);
+                        exchange.cut_short.set(Some(
+                            "Stopped: billed for what was sent, and left out of the conversation.".into(),
+                        ));
+                    }
                 }
                 pending.set(false);
             });
@@ -224,7 +247,16 @@ pub fn TryIt(owner: String, slug: String) -> impl IntoView {
                         }.into_any()
                     }}
                 </div>
-                <p class="form-error try-error" role="alert" data-testid="try-error">{move || error.get()}</p>
+                <p class="form-error try-error" role="alert" data-testid="try-error">
+                    {move || error.get()}
+                    {move || signed_out.get().then(|| {
+                        let login = login.clone();
+                        view! {
+                            " " <a href=login data-testid="try-log-in">"Log in again"</a>
+                            " (your message stays here)."
+                        }
+                    })}
+                </p>
             </form>
             // Gone once hydrated; until then (and for good without JavaScript) it says why Send
             // is disabled. Not a <noscript>: it also covers the seconds the bundle takes to load.
@@ -236,6 +268,46 @@ pub fn TryIt(owner: String, slug: String) -> impl IntoView {
             })}
         </section>
     }
+}
+
+/// The sessionStorage key of a set's unsent message.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+fn draft_key(owner: &str, slug: &str) -> String {
+    format!("setpoint-try:@{owner}/{slug}")
+}
+
+/// Keeps the unsent message in the tab's sessionStorage as it is typed, and brings it back when
+/// the page reopens (a reload, or the way back from logging in again after a session ended),
+/// so a refusal never costs what was typed. Sent messages leave it empty.
+fn keep_draft(owner: &str, slug: &str, draft: RwSignal<String>) {
+    #[cfg(feature = "hydrate")]
+    {
+        let key = draft_key(owner, slug);
+        let storage = || web_sys::window().and_then(|w| w.session_storage().ok().flatten());
+        // After hydration (an Effect), so the server's first render and the browser's agree.
+        Effect::new(move |restored: Option<bool>| {
+            if restored.is_none() {
+                if let Some(saved) = storage()
+                    .and_then(|s| s.get_item(&key).ok().flatten())
+                    .filter(|text| !text.is_empty())
+                {
+                    draft.set(saved);
+                }
+            }
+            // Read on every run, the first included, so that every edit runs this again.
+            let text = draft.get();
+            if let Some(s) = storage() {
+                let _ = if text.is_empty() {
+                    s.remove_item(&key)
+                } else {
+                    s.set_item(&key, &text)
+                };
+            }
+            true
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (owner, slug, draft);
 }
 
 /// A failure after the answer started: said beside the box, and the message put back into it
@@ -255,6 +327,7 @@ fn ExchangeView(exchange: Exchange) -> impl IntoView {
         answer,
         served,
         cut_short,
+        stopped,
         streaming,
         ..
     } = exchange;
@@ -272,11 +345,19 @@ fn ExchangeView(exchange: Exchange) -> impl IntoView {
                 })}
                 {move || streaming.get().then(|| view! { <span class="try-caret" aria-hidden="true"></span> })}
             </p>
-            {move || served.get().map(|s| view! {
-                <p class="try-served muted small" data-testid="try-served">{served_line(&s)}</p>
+            // Each value kept whole on a narrow screen ("2.98 s", never "2.98" then "s").
+            {move || served.get().map(|s| {
+                let [model, latency, cost] = served_parts(&s);
+                view! {
+                    <p class="try-served muted small" data-testid="try-served">
+                        "served by " <span class="nowrap">{model}</span>
+                        " · " <span class="nowrap">{latency}</span>
+                        " · " <span class="nowrap">{cost}</span>
+                    </p>
+                }
             })}
             {move || cut_short.get().map(|why| view! {
-                <p class="try-cut small" data-testid="try-cut">{why}</p>
+                <p class="try-cut small" class:muted=move || stopped.get() data-testid="try-cut">{why}</p>
             })}
         </li>
     }
@@ -301,8 +382,8 @@ mod browser {
     pub enum Outcome {
         /// The stream ended (whole, or with a failure event the caller has seen).
         Answered,
-        /// Refused before any of the answer: the message to show.
-        Refused(String),
+        /// Refused before any of the answer: the status, and the message to show.
+        Refused { status: u16, message: String },
         /// The connection broke while the answer streamed.
         Broken(String),
         /// The Stop button.
@@ -330,7 +411,12 @@ mod browser {
         let response = match wait(window().fetch_with_str_and_init(url, &init)).await {
             Ok(response) => response.unchecked_into::<Response>(),
             Err(e) if aborted(&e) => return Outcome::Stopped,
-            Err(_) => return Outcome::Refused(UNREACHABLE.into()),
+            Err(_) => {
+                return Outcome::Refused {
+                    status: 0,
+                    message: UNREACHABLE.into(),
+                }
+            }
         };
         let status = response.status();
         if status != 200 {
@@ -338,13 +424,19 @@ mod browser {
                 Ok(promise) => wait(promise).await.ok().and_then(|t| t.as_string()).unwrap_or_default(),
                 Err(_) => String::new(),
             };
-            return Outcome::Refused(refusal(status, &text));
+            return Outcome::Refused {
+                status,
+                message: refusal(status, &text),
+            };
         }
         let Some(reader) = response
             .body()
             .map(|body| body.get_reader().unchecked_into::<ReadableStreamDefaultReader>())
         else {
-            return Outcome::Refused(refusal(status, ""));
+            return Outcome::Refused {
+                status,
+                message: refusal(status, ""),
+            };
         };
         progress(Progress::Started);
         let mut sse = SseReader::default();
