@@ -15,6 +15,7 @@
 //! - [`backend`] (ssr only): the narrow trait the server implements for those functions.
 //! - [`views`]: what the registry, set and models pages receive.
 //! - [`auth`]: the sign-in state the pages share.
+//! - [`chat`]: the set page's "Try it" stream as the browser reads it, and its summary.
 //! - [`pages`], [`components`], [`shell`]: the Leptos UI.
 // Deep view types (the set page) overflow the default query depth in the hydrate build.
 #![recursion_limit = "256"]
@@ -26,6 +27,7 @@ pub mod auth;
 pub mod backend;
 pub mod catalog;
 pub mod charts;
+pub mod chat;
 pub mod components;
 pub mod describe;
 pub mod engine;

@@ -98,6 +98,7 @@ pub async fn run(config: Config, demo: bool) -> Result<(), ServeError> {
     drop(records);
     tokio::spawn(routing.clone().replan_forever());
     let key_limiter = Arc::new(KeyLimiter::new(config.gateway.requests_per_minute_per_key));
+    let try_limiter = Arc::new(KeyLimiter::new(config.gateway.requests_per_minute_per_key));
 
     let accounts = Arc::new(Accounts::new(storage.clone(), config.login_limits));
     let catalog_for_demo = catalog.clone();
@@ -124,6 +125,7 @@ pub async fn run(config: Config, demo: bool) -> Result<(), ServeError> {
         routing: routing.clone(),
         metrics,
         key_limiter: key_limiter.clone(),
+        try_limiter: try_limiter.clone(),
         max_body_bytes: config.gateway.max_body_bytes,
         accounts: accounts.clone(),
         model_sets,
@@ -157,6 +159,7 @@ pub async fn run(config: Config, demo: bool) -> Result<(), ServeError> {
             tick.tick().await;
             limiter_owner.limiter().forget_idle();
             key_limiter.forget_idle();
+            try_limiter.forget_idle();
         }
     });
 

@@ -26,6 +26,9 @@ pub enum GatewayError {
     /// 401: the key existed and was revoked; refused from the moment of revocation.
     #[error("This API key has been revoked.")]
     RevokedKey,
+    /// 401: the set page's "Try it" without a signed-in session (it takes no API key).
+    #[error("Log in to try this Model Set.")]
+    NotSignedIn,
     /// 400: the body is not JSON (or not an object).
     #[error("We could not parse the JSON body of your request: {0}")]
     InvalidJson(String),
@@ -41,6 +44,9 @@ pub enum GatewayError {
     /// 429: the key's per-minute budget is spent; Retry-After says when to come back.
     #[error("Rate limit reached for this API key. Try again in {retry_after} s.")]
     RateLimited { retry_after: u64 },
+    /// 429: the account's "Try it" budget (the same per-minute number as a key's) is spent.
+    #[error("You have sent too many messages this minute. Try again in {retry_after} s.")]
+    TryRateLimited { retry_after: u64 },
     /// 404: neither a catalog model nor a Model Set.
     #[error("The model '{0}' does not exist.")]
     ModelNotFound(String),
@@ -65,6 +71,7 @@ impl GatewayError {
             E::MissingKey => (StatusCode::UNAUTHORIZED, "invalid_request_error", "missing_api_key"),
             E::InvalidKey => (StatusCode::UNAUTHORIZED, "invalid_request_error", "invalid_api_key"),
             E::RevokedKey => (StatusCode::UNAUTHORIZED, "invalid_request_error", "revoked_api_key"),
+            E::NotSignedIn => (StatusCode::UNAUTHORIZED, "invalid_request_error", "unauthenticated"),
             E::InvalidJson(_) => (StatusCode::BAD_REQUEST, "invalid_request_error", "invalid_json"),
             E::InvalidRequest { .. } => (StatusCode::BAD_REQUEST, "invalid_request_error", "invalid_request"),
             E::Unsupported { .. } => (
@@ -77,7 +84,9 @@ impl GatewayError {
                 "invalid_request_error",
                 "request_too_large",
             ),
-            E::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "requests", "rate_limit_exceeded"),
+            E::RateLimited { .. } | E::TryRateLimited { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "requests", "rate_limit_exceeded")
+            }
             E::ModelNotFound(_) => (StatusCode::NOT_FOUND, "invalid_request_error", "model_not_found"),
             E::SetNotYours(_) => (StatusCode::FORBIDDEN, "permission_error", "model_set_not_owned"),
             E::Provider(ProviderError::Timeout) => (StatusCode::GATEWAY_TIMEOUT, "server_error", "upstream_timeout"),
@@ -119,7 +128,7 @@ impl IntoResponse for GatewayError {
             _ => None,
         };
         let mut response = openai_error(status, kind, code, param, &self.to_string());
-        if let GatewayError::RateLimited { retry_after } = self {
+        if let GatewayError::RateLimited { retry_after } | GatewayError::TryRateLimited { retry_after } = self {
             if let Ok(value) = header::HeaderValue::from_str(&retry_after.to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
             }

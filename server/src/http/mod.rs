@@ -68,6 +68,8 @@ pub struct Shared {
     pub routing: Arc<Routing>,
     pub metrics: MetricsSink,
     pub key_limiter: Arc<KeyLimiter>,
+    /// The set page's "Try it" budget per account: a session has no key to count against.
+    pub try_limiter: Arc<KeyLimiter>,
     pub max_body_bytes: usize,
     pub accounts: Arc<Accounts>,
     pub model_sets: Arc<ModelSets>,
@@ -118,6 +120,8 @@ pub fn router(state: AppState, sessions: SessionSettings) -> Router {
         )
         .route("/api/v1/projections", post(api::model_sets::projection))
         .route("/api/v1/openapi.json", get(api::openapi))
+        // Before the server functions' catch-all: the set page's chat, on the session.
+        .route("/api/try/{owner}/{slug}", post(gateway::try_it::try_set))
         .route("/api/{*fn_name}", post(pages::server_fn).get(pages::server_fn))
         .leptos_routes_with_handler((*state.routes).clone(), get(pages::page))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))

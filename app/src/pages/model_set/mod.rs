@@ -1,10 +1,12 @@
 //! A Model Set's page, `/model-sets/@owner/slug`: is it meeting its targets, and what does it
 //! cost? The requirements with realised values and the verdict come first, then the models,
-//! the monitoring charts ([`monitoring`]), how to call it, and its history.
+//! the monitoring charts ([`monitoring`]), for its owner a chat box to try it ([`try_it`]),
+//! how to call it, and its history.
 
 mod charts;
 mod history;
 mod monitoring;
+mod try_it;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -113,6 +115,8 @@ fn SetView(detail: SetDetail) -> impl IntoView {
         <Models models=detail.models.clone()/>
 
         <monitoring::Monitoring detail=detail.clone() missed/>
+
+        {detail.viewer_is_owner.then(|| view! { <try_it::TryIt owner=set.owner.clone() slug=set.slug.clone()/> })}
 
         <section class="card" id="use">
             <h2>"Use it"</h2>

@@ -26,7 +26,8 @@ use std::sync::Arc;
 pub struct RequestFacts {
     pub request_id: String,
     pub account_id: i64,
-    pub api_key_id: i64,
+    /// `None` for the set page's "Try it", which runs on the browser's session.
+    pub api_key_id: Option<i64>,
     pub set_id: Option<i64>,
     pub started: Instant,
     pub prompt_estimate: u64,
@@ -83,18 +84,18 @@ impl Billed {
 }
 
 impl Meter {
-    /// One provider call that ends now. Its times are taken here; `usage` is worked out later
-    /// (see [`after_response`]). Takes the meter: the call's last record moves the request's
-    /// facts into it rather than copying them.
+    /// One provider call that ended at `end`. `usage` is worked out later (see
+    /// [`after_response`]). Takes the meter: the call's last record moves the request's facts
+    /// into it rather than copying them.
     fn write(
         self,
         billed: Billed,
         status: u16,
         class: Option<&'static str>,
         ttft: Option<Instant>,
+        end: Instant,
         usage: impl FnOnce() -> Usage + Send + 'static,
     ) {
-        let end = Instant::now();
         let Meter { facts, sink, routing } = self;
         let Billed {
             model_id,
@@ -112,7 +113,7 @@ impl Meter {
                 request_id: facts.request_id,
                 at: now_ms(),
                 account_id: facts.account_id,
-                api_key_id: Some(facts.api_key_id),
+                api_key_id: facts.api_key_id,
                 model_set_id: facts.set_id,
                 model_id,
                 status,
@@ -140,15 +141,21 @@ impl Meter {
             ProviderError::Connect(_) | ProviderError::Protocol(_) => 502,
         };
         // Not the request's last record: a retry may follow.
-        self.clone()
-            .write(Billed::of(model), status, Some(error.class()), None, Usage::default);
+        self.clone().write(
+            Billed::of(model),
+            status,
+            Some(error.class()),
+            None,
+            Instant::now(),
+            Usage::default,
+        );
     }
 
     /// A whole answer: usage from its `usage` object.
     pub fn whole(self, model: &CatalogModel, body: &Bytes) {
         let body = body.clone();
         let prompt_estimate = self.facts.prompt_estimate;
-        self.write(Billed::of(model), 200, None, None, move || {
+        self.write(Billed::of(model), 200, None, None, Instant::now(), move || {
             whole_usage(&body)
                 .and_then(|u| {
                     Some(Usage {
@@ -165,13 +172,16 @@ impl Meter {
 
     /// The SSE body for a started stream: the provider's events as they come, then `[DONE]`.
     /// `forward_usage`: whether the client asked for the usage chunk (the gateway always asks
-    /// the provider, to bill precisely).
-    pub fn stream(self, model: &CatalogModel, upstream: EventStream, forward_usage: bool) -> Body {
+    /// the provider, to bill precisely). `summary`: whether an `event: setpoint` with the
+    /// model, latency and cost ([`app::chat::Served`]) goes before `[DONE]` (the set page's
+    /// "Try it"; `/v1` never sends it).
+    pub fn stream(self, model: &CatalogModel, upstream: EventStream, forward_usage: bool, summary: bool) -> Body {
         let mut state = StreamState {
             meter: Some((self, Billed::of(model))),
             first_token: Instant::now(),
             seen: Seen::default(),
             end: StreamEnd::Cancelled,
+            ended: None,
         };
         let frames = async_stream::stream! {
             let mut upstream = upstream;
@@ -196,6 +206,11 @@ impl Meter {
                     }
                     None => {
                         state.set_end(StreamEnd::Done);
+                        if summary {
+                            if let Some(event) = state.summary() {
+                                yield Ok(event);
+                            }
+                        }
                         yield Ok(Bytes::from_static(b"data: [DONE]\n\n"));
                         return;
                     }
@@ -219,6 +234,9 @@ struct StreamState {
     first_token: Instant,
     seen: Seen,
     end: StreamEnd,
+    /// When the answer ended, if a summary already told the client: the record then says the
+    /// same latency. Otherwise the end is when the stream is dropped.
+    ended: Option<Instant>,
 }
 
 /// What a stream has told so far.
@@ -259,6 +277,49 @@ impl StreamState {
     fn set_end(&mut self, end: StreamEnd) {
         self.end = end;
     }
+
+    /// The `event: setpoint` of a stream that has just ended: the model, the latency and the
+    /// cost that its record will store. Counts the content now if the provider sent no usage
+    /// (only a summary's stream pays for that before the response ends), and keeps the usage
+    /// and the end time so that the record says the same.
+    fn summary(&mut self) -> Option<Bytes> {
+        let (meter, billed) = self.meter.as_ref()?;
+        let end = Instant::now();
+        let usage = billed_usage(self.seen.usage, &self.seen.content, meter.facts.prompt_estimate);
+        let served = app::chat::Served {
+            model: billed.model_id.clone(),
+            latency_ms: ms(meter.facts.started, end),
+            cost_usd: cost(billed.input_price_per_mtok, billed.output_price_per_mtok, usage),
+            prompt_tokens: usage.prompt,
+            completion_tokens: usage.completion,
+            request_id: meter.facts.request_id.clone(),
+        };
+        let payload = match serde_json::to_vec(&served) {
+            Ok(payload) => payload,
+            Err(e) => {
+                tracing::error!(error = %e, "could not write a stream's summary");
+                return None;
+            }
+        };
+        self.seen.usage = Some(usage);
+        self.seen.content = LazyCount::default();
+        self.ended = Some(end);
+        let mut event = Vec::with_capacity(payload.len() + 32);
+        event.extend_from_slice(b"event: ");
+        event.extend_from_slice(app::chat::SUMMARY_EVENT.as_bytes());
+        event.push(b'\n');
+        event.extend_from_slice(&sse::frame(&payload));
+        Some(Bytes::from(event))
+    }
+}
+
+/// What a stream is billed for: the provider's usage when it sent one; otherwise the prompt
+/// as estimated and the completion counted from what was sent (about four characters a token).
+fn billed_usage(reported: Option<Usage>, content: &LazyCount, prompt_estimate: u64) -> Usage {
+    reported.unwrap_or_else(|| Usage {
+        prompt: prompt_estimate,
+        completion: (content.total() as u64).div_ceil(4),
+    })
 }
 
 impl Seen {
@@ -503,11 +564,9 @@ impl Drop for StreamState {
         let reported = self.seen.usage;
         let content = std::mem::take(&mut self.seen.content);
         let prompt_estimate = meter.facts.prompt_estimate;
-        meter.write(billed, status, class, Some(self.first_token), move || {
-            reported.unwrap_or_else(|| Usage {
-                prompt: prompt_estimate,
-                completion: (content.total() as u64).div_ceil(4),
-            })
+        let end = self.ended.unwrap_or_else(Instant::now);
+        meter.write(billed, status, class, Some(self.first_token), end, move || {
+            billed_usage(reported, &content, prompt_estimate)
         });
     }
 }

@@ -1,13 +1,17 @@
 //! The OpenAI-compatible surface under `/v1`.
 //!
-//! One chat completion: auth (API key) → per-key rate limit → read the body → resolve the
-//! model (a catalog id or `@owner/slug`) → candidates that can serve the request → pick
-//! (routing seam) → provider → response (+ `x-setpoint-model`) → one metrics record per
-//! provider call. A call that fails before any byte reached the client is retried once on
-//! another model of the set.
+//! One chat completion: auth (API key) → per-key rate limit → read the body → [`serve`]:
+//! resolve the model (a catalog id or `@owner/slug`) → candidates that can serve the
+//! request → pick (routing seam) → provider → response (+ `x-setpoint-model`) → one metrics
+//! record per provider call. A call that fails before any byte reached the client is retried
+//! once on another model of the set.
+//!
+//! The set page's "Try it" ([`try_it`]) authenticates by session instead, and then runs the
+//! same [`serve`], so its requests are routed, metered, rolled up and billed like any other.
 
 mod meter;
 mod request;
+pub mod try_it;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -126,13 +130,35 @@ async fn models_for(state: &AppState, caller: &KeyOwner) -> Result<Value, Gatewa
     Ok(json!({ "object": "list", "data": data }))
 }
 
+/// Who a chat completion is for, once authenticated: what resolution (only the owner may use
+/// a set) and metering (the record's account and key) need. Borrowed from the key's cache
+/// entry or the session's account, so building it copies nothing.
+#[derive(Clone, Copy)]
+pub struct Caller<'a> {
+    pub account_id: i64,
+    pub username: &'a str,
+    /// The API key the request came with; `None` for the set page's "Try it", which runs on
+    /// the browser's session.
+    pub api_key_id: Option<i64>,
+}
+
+impl<'a> Caller<'a> {
+    fn of_key(owner: &'a KeyOwner) -> Self {
+        Caller {
+            account_id: owner.key.account_id,
+            username: &owner.username,
+            api_key_id: Some(owner.key.id),
+        }
+    }
+}
+
 /// Where a request goes: one catalog model, or a set and its usable models.
 struct Target<'a> {
     set: Option<Arc<ModelSet>>,
     candidates: Vec<&'a CatalogModel>,
 }
 
-async fn resolve<'a>(state: &'a AppState, caller: &KeyOwner, model: &str) -> Result<Target<'a>, GatewayError> {
+async fn resolve<'a>(state: &'a AppState, caller: Caller<'_>, model: &str) -> Result<Target<'a>, GatewayError> {
     if !model.starts_with('@') {
         let found = state
             .catalog
@@ -143,7 +169,7 @@ async fn resolve<'a>(state: &'a AppState, caller: &KeyOwner, model: &str) -> Res
             candidates: vec![found],
         });
     }
-    let set = match state.model_sets.resolve(&caller.username, model).await {
+    let set = match state.model_sets.resolve(caller.username, model).await {
         Ok(Some(set)) => set,
         Ok(None) => return Err(GatewayError::ModelNotFound(model.to_string())),
         Err(SetError::NotOwner) => return Err(GatewayError::SetNotYours(model.to_string())),
@@ -179,13 +205,46 @@ async fn read_body(state: &AppState, body: Body) -> Result<Bytes, GatewayError> 
 async fn complete(state: AppState, request: Request, request_id: String) -> Result<Response, GatewayError> {
     let started = Instant::now();
     let (parts, body) = request.into_parts();
-    let caller = api_caller(&state, &parts.headers).await?;
+    let owner = api_caller(&state, &parts.headers).await?;
     state
         .key_limiter
-        .check(caller.key.id)
+        .check(owner.key.id)
         .map_err(|retry_after| GatewayError::RateLimited { retry_after })?;
-    let chat = request::parse(read_body(&state, body).await?)?;
-    let target = resolve(&state, &caller, &chat.model).await?;
+    let raw = read_body(&state, body).await?;
+    serve(
+        &state,
+        Caller::of_key(&owner),
+        raw,
+        request_id,
+        started,
+        StreamTail::OpenAi,
+    )
+    .await
+}
+
+/// What a stream tells its client after the last chunk, before `data: [DONE]`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum StreamTail {
+    /// Nothing: OpenAI's stream, as `/v1` sends it.
+    OpenAi,
+    /// First an `event: setpoint` with the model that served, the latency and the cost
+    /// ([`app::chat::Served`]), for the set page's "Try it", which shows them.
+    Summary,
+}
+
+/// One chat completion for an authenticated, rate-checked `caller`, from its body on: parse,
+/// resolve, pick, call with one fallback, respond, meter. `/v1/chat/completions` and the set
+/// page's "Try it" both come here, so neither can route or bill differently from the other.
+async fn serve(
+    state: &AppState,
+    caller: Caller<'_>,
+    raw: Bytes,
+    request_id: String,
+    started: Instant,
+    tail: StreamTail,
+) -> Result<Response, GatewayError> {
+    let chat = request::parse(raw)?;
+    let target = resolve(state, caller, &chat.model).await?;
 
     let usable: Vec<&CatalogModel> = target
         .candidates
@@ -208,8 +267,8 @@ async fn complete(state: AppState, request: Request, request_id: String) -> Resu
     let meter = Meter {
         facts: RequestFacts {
             request_id,
-            account_id: caller.key.account_id,
-            api_key_id: caller.key.id,
+            account_id: caller.account_id,
+            api_key_id: caller.api_key_id,
             set_id: target.set.as_ref().map(|s| s.id),
             started,
             prompt_estimate: chat.body.prompt_estimate(),
@@ -240,7 +299,7 @@ async fn complete(state: AppState, request: Request, request_id: String) -> Resu
             stream: chat.stream,
         };
         match served.provider.chat(model, call, served.timeouts).await {
-            Ok(reply) => return Ok(respond(meter, model, reply, chat.include_usage)),
+            Ok(reply) => return Ok(respond(meter, model, reply, chat.include_usage, tail)),
             Err(error) => {
                 meter.failure(model, &error);
                 tracing::warn!(model = %model.id, class = error.class(), "provider call failed");
@@ -254,13 +313,16 @@ async fn complete(state: AppState, request: Request, request_id: String) -> Resu
     Err(last_error.map_or(GatewayError::Internal, GatewayError::Provider))
 }
 
-fn respond(meter: Meter, model: &CatalogModel, reply: Reply, forward_usage: bool) -> Response {
+fn respond(meter: Meter, model: &CatalogModel, reply: Reply, forward_usage: bool, tail: StreamTail) -> Response {
     let (content_type, body) = match reply {
         Reply::Whole(bytes) => {
             meter.whole(model, &bytes);
             ("application/json", Body::from(bytes))
         }
-        Reply::Stream(chunks) => ("text/event-stream", meter.stream(model, chunks, forward_usage)),
+        Reply::Stream(chunks) => (
+            "text/event-stream",
+            meter.stream(model, chunks, forward_usage, tail == StreamTail::Summary),
+        ),
     };
     let mut response = (StatusCode::OK, body).into_response();
     let headers = response.headers_mut();
@@ -274,7 +336,8 @@ fn respond(meter: Meter, model: &CatalogModel, reply: Reply, forward_usage: bool
     response
 }
 
-/// Per-key request budget (`gateway.requests_per_minute_per_key`).
+/// A per-minute request budget per id (`gateway.requests_per_minute_per_key`): one limiter
+/// counts API keys for `/v1`, another accounts for the set page's "Try it".
 pub struct KeyLimiter(governor::DefaultKeyedRateLimiter<i64>);
 
 impl KeyLimiter {
