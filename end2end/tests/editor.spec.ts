@@ -266,4 +266,14 @@ test("every field's bad value is named beside it, and nothing typed is lost", as
   await page.getByTestId("step-behaviors").click();
   await expect(page.getByTestId("requirement-target").first()).toHaveValue("soon");
   await snap(page, testInfo, "validation-behaviors");
+
+  // A reload in the tab loses nothing either: the draft comes back once the page hydrates.
+  await page.reload();
+  await expect(async () => {
+    await page.getByTestId("step-details").click();
+    await expect(page.getByTestId("set-slug-input")).toHaveValue("Bad Slug", { timeout: 500 });
+  }).toPass({ timeout: 15_000 });
+  await expect(page.locator("textarea")).toHaveValue(description);
+  await page.getByTestId("step-behaviors").click();
+  await expect(page.getByTestId("requirement-target").first()).toHaveValue("soon");
 });

@@ -506,9 +506,9 @@ fn keep_draft(target: &SaveTarget, draft: RwSignal<Draft>) {
                     .and_then(|text| serde_json::from_str::<Draft>(&text).ok())
                 {
                     draft.set(saved);
-                    return true;
                 }
             }
+            // Read on every run (after a restore too), so every later edit is saved.
             if let (Some(s), Ok(text)) = (storage(), draft.with(serde_json::to_string)) {
                 let _ = s.set_item(&key, &text);
             }
