@@ -131,6 +131,8 @@ test.describe("the editor", () => {
     await expect(apply).toContainText("latency");
     await apply.click();
     await expect(verdict).toContainText("Achievable: Yes");
+    // The suggestion is one the projection itself marks met, not only the verdict.
+    await expect(page.getByTestId("projection-check").first().locator(".badge")).toHaveText("Met");
     const applied = Number(await latency.inputValue());
     expect(applied).toBeGreaterThan(50);
     expect(applied).toBeLessThan(6000);

@@ -54,6 +54,34 @@ pub fn best_single(spec: &ModelSetSpec, models: &[ModelInput], options: &PlanOpt
     best
 }
 
+/// Loosens a suggested target (about 2 % a step, up to ten steps, rounded outward) until the
+/// projection marks the requirement Met, not only the verdict Yes: the verdict plans on
+/// pessimistic estimates while the check reads the mixture's quantile interval, and a person
+/// who applies a suggestion expects to see it met.
+fn settled_target(spec: &ModelSetSpec, models: &[ModelInput], options: &PlanOptions, r: usize, start: f64) -> f64 {
+    let Some(req) = spec.requirements.get(r) else {
+        return start;
+    };
+    let mut trial = spec.clone();
+    let mut target = start;
+    for _ in 0..10 {
+        trial.requirements[r].target = target;
+        let met = crate::engine::project(&trial, models, options)
+            .ok()
+            .and_then(|p| p.requirements.get(r).map(|c| c.status == CheckStatus::Met))
+            .unwrap_or(true);
+        if met {
+            return target;
+        }
+        let looser = match req.comparator {
+            Comparator::AtMost => target * 1.02,
+            Comparator::AtLeast => target / 1.02,
+        };
+        target = round_outward(looser, req.comparator);
+    }
+    start
+}
+
 /// A planned share as people read it: whole percents, one decimal below 10 %, and "< 0.1 %"
 /// for the slivers an LP leaves (never "99.99997 %").
 pub fn share_text(weight: f64) -> String {
@@ -203,7 +231,7 @@ fn ProjectionView(state: EditorState, projection: Projection) -> impl IntoView {
             let req = spec.requirements.get(i)?;
             let row = *rows.get(i)?;
             let target = nearest_achievable(&spec, &chosen, &options, i).ok()??;
-            let nice = round_outward(target, req.comparator);
+            let nice = settled_target(&spec, &chosen, &options, i, round_outward(target, req.comparator));
             let mut nearer = req.clone();
             nearer.target = nice;
             Some((row, describe::requirement(&nearer), target_text(&req.dimension, nice)))
