@@ -30,6 +30,13 @@ async fn call_json(client: &reqwest::Client, server: &Server, name: &str, body: 
     (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }
 
+/// A JSON API resource as the session sees it.
+async fn get_json(client: &reqwest::Client, server: &Server, path: &str) -> Value {
+    let resp = client.get(server.url(path)).send().await.expect("send");
+    assert_eq!(resp.status(), StatusCode::OK, "{path}");
+    resp.json().await.expect("json")
+}
+
 /// A server function with a form body.
 async fn call_form(
     client: &reqwest::Client,
@@ -159,14 +166,7 @@ async fn the_editor_saves_through_the_service(backend: Backend) {
         again["Field"]["field"], "slug",
         "a taken slug is the slug's error: {again}"
     );
-    let set: Value = bob
-        .get(server.url("/api/v1/model-sets/bob/mine"))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let set = get_json(&bob, &server, "/api/v1/model-sets/bob/mine").await;
     assert_eq!(set["cloned_from"], "@alice/source");
     assert_eq!(set["revision"], 1);
 
@@ -206,14 +206,7 @@ async fn the_editor_saves_through_the_service(backend: Backend) {
     )
     .await;
     assert_eq!((status, address), (StatusCode::OK, json!("@bob/mine")));
-    let set: Value = bob
-        .get(server.url("/api/v1/model-sets/bob/mine"))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let set = get_json(&bob, &server, "/api/v1/model-sets/bob/mine").await;
     assert_eq!(
         (set["revision"].clone(), set["name"].clone()),
         (json!(2), json!("Mine")),
@@ -221,14 +214,7 @@ async fn the_editor_saves_through_the_service(backend: Backend) {
     );
     assert_eq!(set["spec"]["requirements"][0]["target"], 2500.0);
     assert_eq!(chat("@bob/mine").await.status(), StatusCode::OK);
-    let routing: Value = bob
-        .get(server.url("/api/v1/model-sets/bob/mine/routing"))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let routing = get_json(&bob, &server, "/api/v1/model-sets/bob/mine/routing").await;
     assert_eq!(routing["routing"]["revision"], 2, "routed by the edit: {routing}");
 
     // Delete: only with the slug typed; then 404 at the gateway, records kept.

@@ -531,8 +531,6 @@ fn Details(state: EditorState) -> impl IntoView {
     let name_error = text_field(Field::Name);
     let slug_error = text_field(Field::Slug);
     let description_error = text_field(Field::Description);
-    let categories_error = text_field(Field::Categories);
-    let tags_error = text_field(Field::Tags);
     view! {
         <section class="card step-body" aria-labelledby="details-title">
             <h2 id="details-title">"Details"</h2>
@@ -600,32 +598,39 @@ fn Details(state: EditorState) -> impl IntoView {
                 ></textarea>
                 <FieldMessage id="description-error".to_string() message=description_error/>
             </label>
-            <label class="field">
-                <span class="field-label">"Categories " <span class="muted small">"(comma-separated, e.g. chat, coding)"</span></span>
-                <input
-                    aria-describedby="categories-error"
-                    aria-invalid=move || categories_error.get().is_some().to_string()
-                    prop:value=move || draft.with(|d| d.categories.clone())
-                    on:input=move |ev| {
-                        let text = event_target_value(&ev);
-                        edit(&|d| d.categories = text.clone());
-                    }
-                />
-                <FieldMessage id="categories-error".to_string() message=categories_error/>
-            </label>
-            <label class="field">
-                <span class="field-label">"Tags " <span class="muted small">"(comma-separated)"</span></span>
-                <input
-                    aria-describedby="tags-error"
-                    aria-invalid=move || tags_error.get().is_some().to_string()
-                    prop:value=move || draft.with(|d| d.tags.clone())
-                    on:input=move |ev| {
-                        let text = event_target_value(&ev);
-                        edit(&|d| d.tags = text.clone());
-                    }
-                />
-                <FieldMessage id="tags-error".to_string() message=tags_error/>
-            </label>
+            <LabelsField state field=Field::Categories label="Categories" hint="(comma-separated, e.g. chat, coding)"/>
+            <LabelsField state field=Field::Tags label="Tags" hint="(comma-separated)"/>
         </section>
+    }
+}
+
+/// Categories or tags: one comma-separated line, with its error beside it.
+#[component]
+fn LabelsField(state: EditorState, field: Field, label: &'static str, hint: &'static str) -> impl IntoView {
+    let draft = state.draft;
+    let error = Signal::derive(move || state.error(field, None));
+    let id = format!("{}-error", field.param());
+    let text = move |d: &form::Draft| match field {
+        Field::Tags => d.tags.clone(),
+        _ => d.categories.clone(),
+    };
+    view! {
+        <label class="field">
+            <span class="field-label">{label} " " <span class="muted small">{hint}</span></span>
+            <input
+                aria-describedby=id.clone()
+                aria-invalid=move || error.get().is_some().to_string()
+                prop:value=move || draft.with(text)
+                on:input=move |ev| {
+                    let value = event_target_value(&ev);
+                    state.server_errors.set(Vec::new());
+                    draft.update(|d| match field {
+                        Field::Tags => d.tags = value,
+                        _ => d.categories = value,
+                    });
+                }
+            />
+            <FieldMessage id message=error/>
+        </label>
     }
 }
