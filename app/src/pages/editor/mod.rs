@@ -66,8 +66,11 @@ pub struct EditorState {
     pub draft: RwSignal<Draft>,
     pub reading: Memo<Reading>,
     pub projection: Memo<Option<Result<Projection, PlanError>>>,
-    /// The inputs of the chosen models, in the order of the projected spec's models.
-    pub chosen: Memo<Vec<ModelInput>>,
+    /// The spec the engine sees (the chosen models the catalog knows) and their inputs,
+    /// aligned: what the projection, the suggestions, the curve and the JSON view all use.
+    pub engine: Memo<(ModelSetSpec, Vec<ModelInput>)>,
+    /// Every field's error as the form checks it now (computed once per edit).
+    pub errors: Memo<Vec<FieldError>>,
     pub start: StoredValue<EditorStart>,
     /// Errors the server returned for the last save, until the field is edited.
     pub server_errors: RwSignal<Vec<FieldError>>,
@@ -98,17 +101,17 @@ impl EditorState {
         {
             return Some(e.message);
         }
-        let naming = self.start.with_value(|s| s.target.names_the_set());
         // Typed values that do not parse show at once; missing ones once a save was tried.
         let live = matches!(field, Field::Requirements | Field::EvalsSampling);
         if !live && !self.attempted.get() {
             return None;
         }
-        self.draft
-            .with(|d| d.check(naming))
-            .into_iter()
-            .find(|e| e.field == field && e.index == index)
-            .map(|e| e.message)
+        self.errors.with(|errors| {
+            errors
+                .iter()
+                .find(|e| e.field == field && e.index == index)
+                .map(|e| e.message.clone())
+        })
     }
 }
 
@@ -194,19 +197,6 @@ pub fn engine_view(reading: &Reading, all: &[ModelInput]) -> (ModelSetSpec, Vec<
     (spec, inputs)
 }
 
-/// Projects a draft's reading over the catalog's inputs: the engine, as the server runs it.
-pub fn project_reading(
-    reading: &Reading,
-    all: &[ModelInput],
-    options: &PlanOptions,
-) -> Option<Result<Projection, PlanError>> {
-    let (spec, inputs) = engine_view(reading, all);
-    if spec.models.is_empty() {
-        return None;
-    }
-    Some(engine::project(&spec, &inputs, options))
-}
-
 /// Points of the trade-off curve computed per animation frame: a 20-model, 6-requirement plan
 /// takes about 0.1–0.2 ms natively, so a handful per frame leaves the input thread free.
 const CURVE_POINTS_PER_FRAME: usize = 4;
@@ -228,11 +218,11 @@ struct CurveJob {
 fn keep_curve(state: EditorState) {
     let generation = StoredValue::new(0_u64);
     Effect::new(move |_| {
-        let reading = state.reading.get();
+        let (spec, inputs) = state.engine.get();
         let focused = state.focused.get();
         let this = generation.with_value(|g| g + 1);
         generation.set_value(this);
-        let (spec, inputs) = state.start.with_value(|s| engine_view(&reading, &s.inputs));
+        let rows = state.reading.with_untracked(|r| r.rows.clone());
         let options = state.start.with_value(|s| s.options.clone());
         let row = focused.and_then(|key| {
             state
@@ -240,7 +230,7 @@ fn keep_curve(state: EditorState) {
                 .with_untracked(|d| d.requirements.iter().position(|r| r.key == key))
         });
         let r = row
-            .and_then(|row| reading.rows.iter().position(|&x| x == row))
+            .and_then(|row| rows.iter().position(|&x| x == row))
             .or_else(|| (!spec.requirements.is_empty()).then_some(0));
         let (Some(r), false) = (r, spec.models.is_empty()) else {
             state.curve.set(None);
@@ -312,14 +302,21 @@ fn Editor(start: EditorStart) -> impl IntoView {
     let draft = RwSignal::new(initial);
     let start = StoredValue::new(start);
     let reading = Memo::new(move |_| draft.with(|d| d.reading()));
-    let chosen = Memo::new(move |_| reading.with(|r| start.with_value(|s| chosen_inputs(&s.inputs, &r.spec.models))));
-    let projection =
-        Memo::new(move |_| reading.with(|r| start.with_value(|s| project_reading(r, &s.inputs, &s.options))));
+    let engine = Memo::new(move |_| reading.with(|r| start.with_value(|s| engine_view(r, &s.inputs))));
+    // The engine, as the server runs it, on every edit.
+    let projection = Memo::new(move |_| {
+        engine.with(|(spec, inputs)| {
+            (!spec.models.is_empty()).then(|| start.with_value(|s| engine::project(spec, inputs, &s.options)))
+        })
+    });
+    let naming = target.names_the_set();
+    let errors = Memo::new(move |_| draft.with(|d| d.check(naming)));
     let state = EditorState {
         draft,
         reading,
         projection,
-        chosen,
+        engine,
+        errors,
         start,
         server_errors: RwSignal::new(Vec::new()),
         attempted: RwSignal::new(false),
@@ -357,8 +354,7 @@ fn Editor(start: EditorStart) -> impl IntoView {
         move |_| {
             state.attempted.set(true);
             state.server_errors.set(Vec::new());
-            let naming = target.names_the_set();
-            let errors = draft.with(|d| d.check(naming));
+            let errors = state.errors.get();
             if let Some(first) = errors.first() {
                 state.step.set(Step::of(first.field));
                 save_error.set(Some(format!(

@@ -118,8 +118,7 @@ fn RawNumbers(state: EditorState) -> impl IntoView {
     let open = RwSignal::new(false);
     let text = move || {
         open.get().then(|| {
-            let reading = state.reading.get_untracked();
-            let (spec, inputs) = state.start.with_value(|s| super::engine_view(&reading, &s.inputs));
+            let (spec, inputs) = state.engine.get_untracked();
             let projection = state.projection.get();
             let body = RawBody {
                 request: RawRequest {
@@ -203,12 +202,12 @@ pub fn Panel(state: EditorState) -> impl IntoView {
 
 #[component]
 fn ProjectionView(state: EditorState, projection: Projection) -> impl IntoView {
-    let reading = state.reading.get_untracked();
-    let spec = reading.spec.clone();
-    let rows = reading.rows.clone();
+    // The engine's own spec (the chosen catalog models), aligned with their inputs; its
+    // requirements are the reading's, whose rows say where each came from in the form.
+    let (spec, chosen) = state.engine.get_untracked();
+    let rows = state.reading.with_untracked(|r| r.rows.clone());
     let feasibility = projection.verdict.feasibility;
     let reasons = describe::reasons(&projection.verdict, &spec.requirements);
-    let chosen = state.chosen.get_untracked();
     let options = state.start.with_value(|s| s.options.clone());
     // For each requirement the verdict names, the nearest target that would make the set as
     // achievable as loosening it can (rounded outward to two digits), with its form row.

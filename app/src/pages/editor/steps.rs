@@ -19,9 +19,7 @@ pub fn StepNav(state: EditorState) -> impl IntoView {
             {Step::ALL.into_iter().enumerate().map(|(i, step)| {
                 let has_error = move || {
                     state.attempted.get()
-                        && state.draft.with(|d| d.check(state.start.with_value(|s| s.target.names_the_set())))
-                            .iter()
-                            .any(|e| Step::of(e.field) == step)
+                        && state.errors.with(|errors| errors.iter().any(|e| Step::of(e.field) == step))
                 };
                 view! {
                     <li>
