@@ -189,9 +189,28 @@ pub fn Panel(state: EditorState) -> impl IntoView {
                     None => view! {
                         <p class="muted" data-testid="projection-empty">"Choose at least one model (step 3) to see what the set would do."</p>
                     }.into_any(),
-                    Some(Err(e)) => view! {
-                        <p class="form-error" data-testid="projection-error">{format!("Cannot project this configuration: {e}")}</p>
-                    }.into_any(),
+                    Some(Err(e)) => {
+                        // Most often a requirement nothing has measured yet (an eval before
+                        // evals run): say which, in words, before the engine's own message.
+                        let unmeasured: Vec<String> = state.engine.with_untracked(|(spec, inputs)| {
+                            spec.requirements
+                                .iter()
+                                .filter(|r| !inputs.iter().any(|m| m.estimate.dim(&r.dimension).is_some_and(|d| d.n_eff > 0.0)))
+                                .map(|r| format!("“{}”", describe::requirement(r)))
+                                .collect()
+                        });
+                        view! {
+                            {(!unmeasured.is_empty()).then(|| view! {
+                                <p data-testid="projection-unmeasured">
+                                    {format!(
+                                        "No chosen model has been measured on {} yet, so the set cannot be projected. Remove it to project the rest, or deploy and let the set gather the data.",
+                                        unmeasured.join(" or ")
+                                    )}
+                                </p>
+                            })}
+                            <p class="form-error small" data-testid="projection-error">{format!("Cannot project this configuration: {e}")}</p>
+                        }.into_any()
+                    }
                     Some(Ok(p)) => view! { <ProjectionView state projection=p.clone()/> }.into_any(),
                 })
             }}
@@ -207,7 +226,10 @@ fn ProjectionView(state: EditorState, projection: Projection) -> impl IntoView {
     let (spec, chosen) = state.engine.get_untracked();
     let rows = state.reading.with_untracked(|r| r.rows.clone());
     let feasibility = projection.verdict.feasibility;
-    let reasons = describe::reasons(&projection.verdict, &spec.requirements);
+    // Models short of data are named once, in the note below, not one bullet each.
+    let mut listed = projection.verdict.clone();
+    listed.reasons.retain(|r| !matches!(r, Reason::ModelLacksData { .. }));
+    let reasons = describe::reasons(&listed, &spec.requirements);
     let options = state.start.with_value(|s| s.options.clone());
     // For each requirement the verdict names, the nearest target that would make the set as
     // achievable as loosening it can (rounded outward to two digits), with its form row.
