@@ -83,6 +83,12 @@ pub struct EvalSettings {
     /// Probability that a request is evaluated.
     #[serde(default = "default_sampling")]
     pub sampling: f64,
+    /// G-Eval's criteria, in the owner's words (needed when `metrics` has `g_eval`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub criteria: String,
+    /// A JSON Schema the answer must satisfy for `json_correctness` (empty: any valid JSON).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub json_schema: String,
 }
 
 fn default_sampling() -> f64 {
@@ -94,6 +100,8 @@ impl Default for EvalSettings {
         EvalSettings {
             metrics: Vec::new(),
             sampling: default_sampling(),
+            criteria: String::new(),
+            json_schema: String::new(),
         }
     }
 }
@@ -214,7 +222,10 @@ pub enum Field {
     Models,
     Requirements,
     Objective,
+    EvalsMetrics,
     EvalsSampling,
+    EvalsCriteria,
+    EvalsSchema,
 }
 
 impl Field {
@@ -229,7 +240,10 @@ impl Field {
             Field::Models => "models",
             Field::Requirements => "requirements",
             Field::Objective => "objective",
+            Field::EvalsMetrics => "evals.metrics",
             Field::EvalsSampling => "evals.sampling",
+            Field::EvalsCriteria => "evals.criteria",
+            Field::EvalsSchema => "evals.json_schema",
         }
     }
 }
@@ -381,6 +395,60 @@ pub fn validate_spec(spec: &ModelSetSpec, known: impl Fn(&str) -> bool) -> Resul
     }
     if !(0.0..=1.0).contains(&spec.evals.sampling) {
         return Err(FieldError::new(Field::EvalsSampling, "a probability between 0 and 1"));
+    }
+    validate_evals(&spec.evals)
+}
+
+/// The longest G-Eval criteria and JSON Schema accepted, in characters.
+pub const CRITERIA_MAX: usize = 2_000;
+pub const JSON_SCHEMA_MAX: usize = 20_000;
+
+/// The eval settings alone: known metrics, each once; criteria for G-Eval; a schema that is a
+/// JSON object.
+pub fn validate_evals(evals: &EvalSettings) -> Result<(), FieldError> {
+    for (i, name) in evals.metrics.iter().enumerate() {
+        if crate::evals::metric(name).is_none() {
+            let known: Vec<&str> = crate::evals::METRICS.iter().map(|m| m.name).collect();
+            return Err(FieldError::at(
+                Field::EvalsMetrics,
+                i,
+                format!("unknown metric {name:?} (one of {})", known.join(", ")),
+            ));
+        }
+        if evals.metrics[..i].contains(name) {
+            return Err(FieldError::at(
+                Field::EvalsMetrics,
+                i,
+                format!("{name:?} is listed twice"),
+            ));
+        }
+    }
+    let criteria = evals.criteria.trim();
+    if evals.metrics.iter().any(|m| m == crate::evals::G_EVAL) && criteria.is_empty() {
+        return Err(FieldError::new(
+            Field::EvalsCriteria,
+            "G-Eval needs criteria: what makes an answer good, in a sentence or two",
+        ));
+    }
+    if criteria.chars().count() > CRITERIA_MAX {
+        return Err(FieldError::new(
+            Field::EvalsCriteria,
+            format!("at most {CRITERIA_MAX} characters"),
+        ));
+    }
+    let schema = evals.json_schema.trim();
+    if schema.chars().count() > JSON_SCHEMA_MAX {
+        return Err(FieldError::new(
+            Field::EvalsSchema,
+            format!("at most {JSON_SCHEMA_MAX} characters"),
+        ));
+    }
+    if !schema.is_empty() {
+        match serde_json::from_str::<serde_json::Value>(schema) {
+            Ok(serde_json::Value::Object(_)) => {}
+            Ok(_) => return Err(FieldError::new(Field::EvalsSchema, "a JSON Schema is a JSON object")),
+            Err(e) => return Err(FieldError::new(Field::EvalsSchema, format!("not JSON: {e}"))),
+        }
     }
     Ok(())
 }

@@ -148,9 +148,45 @@ pub struct Bucket {
     pub cost_usd: f64,
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
+    /// What the judge charged for the evals scored in this bucket (apart from `cost_usd`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub eval_cost_usd: f64,
+    /// Eval scores by metric, for the evals scored in this bucket.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evals: Vec<EvalScores>,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
+}
+
+/// One eval metric's scores in a bucket: evals are bucketed when they are scored (seconds
+/// after their request), and averaged over the scored ones.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EvalScores {
+    /// The metric's name (`answer_relevancy`, …).
+    pub metric: String,
+    /// Evals that produced a score.
+    pub scored: u64,
+    /// The sum of their scores (each in [0, 1]).
+    pub sum: f64,
+    /// Evals that ended in an error (the judge failed, or answered nonsense twice).
+    #[serde(default)]
+    pub failed: u64,
+}
+
+impl EvalScores {
+    pub fn mean(&self) -> Option<f64> {
+        (self.scored > 0).then(|| self.sum / self.scored as f64)
+    }
 }
 
 impl Bucket {
+    /// The mean score of `metric` here, if any eval of it was scored.
+    pub fn eval_mean(&self, metric: &str) -> Option<f64> {
+        self.evals.iter().find(|e| e.metric == metric)?.mean()
+    }
+
     pub fn error_rate(&self) -> Option<f64> {
         (self.requests > 0).then(|| self.errors as f64 / self.requests as f64)
     }
@@ -160,7 +196,7 @@ impl Bucket {
     }
 
     /// The value a requirement on `dimension` / `statistic` constrains, as measured here.
-    /// Eval scores are not measured yet: `None`.
+    /// Eval scores are kept as means only (a percentile of them: `None`).
     pub fn value(&self, dimension: &Dimension, statistic: Statistic) -> Option<f64> {
         match dimension {
             Dimension::Cost => self.cost_per_request(),
@@ -168,7 +204,10 @@ impl Bucket {
             Dimension::Ttft => self.ttft.get(statistic),
             Dimension::Throughput => self.tokens_per_s,
             Dimension::ErrorRate => self.error_rate(),
-            Dimension::Eval(_) => None,
+            Dimension::Eval(metric) => match statistic {
+                Statistic::Mean => self.eval_mean(metric),
+                _ => None,
+            },
         }
     }
 }
@@ -277,6 +316,18 @@ mod tests {
         assert_eq!(b.value(&Dimension::Cost, Statistic::Mean), Some(0.0025));
         assert_eq!(b.value(&Dimension::Latency, Statistic::P90), Some(900.0));
         assert_eq!(b.value(&Dimension::Eval("x".into()), Statistic::Mean), None);
+        let scored = Bucket {
+            evals: vec![EvalScores {
+                metric: "x".into(),
+                scored: 4,
+                sum: 3.0,
+                failed: 1,
+            }],
+            ..Bucket::default()
+        };
+        assert_eq!(scored.value(&Dimension::Eval("x".into()), Statistic::Mean), Some(0.75));
+        assert_eq!(scored.value(&Dimension::Eval("x".into()), Statistic::P90), None);
+        assert_eq!(scored.value(&Dimension::Eval("y".into()), Statistic::Mean), None);
         assert_eq!(Bucket::default().error_rate(), None);
     }
 }

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod evals;
 pub mod hash_map;
 pub mod http;
 pub mod metrics;

@@ -129,6 +129,7 @@ pub fn bucket(r: &Rollup, at: i64) -> Bucket {
         cost_usd: row.cost_usd,
         prompt_tokens: u64::try_from(row.prompt_tokens).unwrap_or(0),
         completion_tokens: u64::try_from(row.completion_tokens).unwrap_or(0),
+        ..Bucket::default()
     }
 }
 

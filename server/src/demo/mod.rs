@@ -140,6 +140,7 @@ fn sets() -> Vec<DemoSet> {
             evals: EvalSettings {
                 metrics: vec!["answer_relevancy".into()],
                 sampling: 0.1,
+                ..EvalSettings::default()
             },
             traffic: Traffic {
                 per_minute: 2.0,

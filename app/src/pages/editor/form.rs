@@ -316,6 +316,7 @@ impl Draft {
                 evals: EvalSettings {
                     metrics: self.metrics.clone(),
                     sampling,
+                    ..EvalSettings::default()
                 },
             },
             rows,

@@ -53,7 +53,7 @@ impl Step {
     pub fn of(field: Field) -> Step {
         match field {
             Field::Requirements | Field::Objective => Step::Behaviors,
-            Field::EvalsSampling => Step::Evals,
+            Field::EvalsMetrics | Field::EvalsSampling | Field::EvalsCriteria | Field::EvalsSchema => Step::Evals,
             Field::Models => Step::Models,
             Field::Name | Field::Slug | Field::Description | Field::Categories | Field::Tags => Step::Details,
         }

@@ -5,6 +5,8 @@
 //! run: the judge's prompt and answer sizes below are typical of DeepEval's templates for a
 //! short exchange (a statements step and a verdicts step); the real cost is metered per eval.
 
+pub mod task;
+
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::CatalogModel;
@@ -60,6 +62,11 @@ pub const METRICS: &[EvalMetric] = &[
         judge_calls: 0,
     },
 ];
+
+/// G-Eval's metric name (it alone needs the owner's criteria).
+pub const G_EVAL: &str = "g_eval";
+/// JSON correctness (it alone may take a schema, and needs no judge).
+pub const JSON_CORRECTNESS: &str = "json_correctness";
 
 /// The judge model the guide names.
 pub const JUDGE_MODEL: &str = "openai/gpt-4o-mini";
