@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use crate::account::{ApiKeyInfo, CreatedApiKey, UserInfo};
 use crate::error::UiError;
+use crate::evals::ScoredRequest;
 use crate::monitoring::{Lines, Range, Series};
 use crate::views::{EditorStart, ModelOverview, RegistryPage, RegistryParams, SaveTarget, SetDetail, SetForm};
 
@@ -33,6 +34,8 @@ pub trait Backend: Send + Sync + 'static {
     async fn set_detail(&self, owner: &str, slug: &str, viewer: Option<i64>) -> Result<SetDetail, UiError>;
     /// A set's behaviour over a range, for its charts: the whole set's line and the `lines` asked for.
     async fn set_series(&self, owner: &str, slug: &str, range: Range, lines: &Lines) -> Result<Series, UiError>;
+    /// The set's latest evaluated requests, newest first: its owner only (`viewer`).
+    async fn latest_evals(&self, owner: &str, slug: &str, viewer: Option<i64>) -> Result<Vec<ScoredRequest>, UiError>;
     /// The catalog with each model's behaviour over the last 24 h.
     async fn models_overview(&self) -> Result<Vec<ModelOverview>, UiError>;
     /// What the editor starts from: `NotOwner` for an edit of someone else's set.

@@ -148,10 +148,10 @@ pub struct Bucket {
     pub cost_usd: f64,
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
-    /// What the judge charged for the evals scored in this bucket (apart from `cost_usd`).
+    /// What the judge charged for the evals of this bucket's requests (apart from `cost_usd`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub eval_cost_usd: f64,
-    /// Eval scores by metric, for the evals scored in this bucket.
+    /// Eval scores by metric, for this bucket's requests that were evaluated.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evals: Vec<EvalScores>,
 }
@@ -160,8 +160,8 @@ fn is_zero(x: &f64) -> bool {
     *x == 0.0
 }
 
-/// One eval metric's scores in a bucket: evals are bucketed when they are scored (seconds
-/// after their request), and averaged over the scored ones.
+/// One eval metric's scores in a bucket: an eval counts in the bucket of its request's time
+/// (once it is scored, seconds later), and the mean is over the scored ones.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EvalScores {
     /// The metric's name (`answer_relevancy`, …).

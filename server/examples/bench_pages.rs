@@ -909,6 +909,8 @@ fn minute_rollup(rng: &mut StdRng, set_id: i64, model: usize, variant: usize) ->
             prompt_tokens: prompt,
             completion_tokens: completion as i64,
             cost_usd: (prompt as f64 * price_in + completion * price_out) / 1e6,
+            eval_sampled: false,
+            eval_cost_usd: 0.0,
         });
     }
     rollup

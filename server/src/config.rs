@@ -40,6 +40,8 @@ pub struct Config {
     pub gateway: GatewaySettings,
     pub providers: BTreeMap<String, ProviderConfig>,
     pub catalog: Vec<CatalogModel>,
+    #[serde(default)]
+    pub evals: crate::evals::EvalConfig,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use app::model_set::ModelSet;
-use app::monitoring::{Bucket, Line, Lines, Quantiles, Range, Series};
+use app::monitoring::{Bucket, EvalScores, Line, Lines, Quantiles, Range, Series};
 
 use crate::hash_map::HashMap;
 use crate::metrics::rollup::Rollup;
@@ -129,7 +129,17 @@ pub fn bucket(r: &Rollup, at: i64) -> Bucket {
         cost_usd: row.cost_usd,
         prompt_tokens: u64::try_from(row.prompt_tokens).unwrap_or(0),
         completion_tokens: u64::try_from(row.completion_tokens).unwrap_or(0),
-        ..Bucket::default()
+        eval_cost_usd: row.eval_cost_usd,
+        evals: r
+            .evals
+            .iter()
+            .map(|(metric, e)| EvalScores {
+                metric: metric.clone(),
+                scored: u64::try_from(e.n).unwrap_or(0),
+                sum: e.sum,
+                failed: u64::try_from(e.failed).unwrap_or(0),
+            })
+            .collect(),
     }
 }
 
@@ -192,6 +202,8 @@ mod tests {
             prompt_tokens: 10,
             completion_tokens: 20,
             cost_usd: 0.001,
+            eval_sampled: false,
+            eval_cost_usd: 0.0,
         }
     }
 

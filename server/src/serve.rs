@@ -97,6 +97,15 @@ pub async fn run(config: Config, demo: bool) -> Result<(), ServeError> {
     routing.seed(&records, crate::clock::now_ms());
     drop(records);
     tokio::spawn(routing.clone().replan_forever());
+    let providers = Arc::new(providers);
+    let evals = crate::evals::Evals::start(
+        config.evals.clone(),
+        storage.clone(),
+        &catalog,
+        providers.clone(),
+        routing.clone(),
+    )
+    .map_err(ServeError::Providers)?;
     let key_limiter = Arc::new(KeyLimiter::new(config.gateway.requests_per_minute_per_key));
     let try_limiter = Arc::new(KeyLimiter::new(config.gateway.requests_per_minute_per_key));
 
@@ -121,9 +130,10 @@ pub async fn run(config: Config, demo: bool) -> Result<(), ServeError> {
         routes: Arc::new(http::pages::routes()),
         storage: storage.clone(),
         catalog,
-        providers: Arc::new(providers),
+        providers,
         routing: routing.clone(),
         metrics,
+        evals: evals.sink.clone(),
         key_limiter: key_limiter.clone(),
         try_limiter: try_limiter.clone(),
         max_body_bytes: config.gateway.max_body_bytes,
@@ -204,8 +214,10 @@ pub async fn run(config: Config, demo: bool) -> Result<(), ServeError> {
     if let Some(traffic) = traffic {
         traffic.stopped().await;
     }
-    // Every handler (and so every metrics sink) is gone: the writers store what is queued.
+    // Every handler (and so every metrics and eval sink) is gone: the writers store what is
+    // queued.
     metrics_writers.finished().await;
+    evals.finished().await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -354,6 +354,8 @@ fn record(i: i64, set: Option<i64>) -> RequestRecord {
         prompt_tokens: 12,
         completion_tokens: 30,
         cost_usd: 0.000_02,
+        eval_sampled: false,
+        eval_cost_usd: 0.0,
     }
 }
 
@@ -394,6 +396,8 @@ fn rollup(set_id: i64, model: &str, minute: i64, writer: &str, count: i64) -> Ro
         latency_sketch: format!("{{\"n\":{count}}}"),
         ttft_sketch: "{}".into(),
         error_classes: r#"{"timeout":1}"#.into(),
+        eval_cost_usd: 0.0,
+        evals: "{}".into(),
     }
 }
 

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 use super::ssr;
 use crate::error::UiError;
+use crate::evals::ScoredRequest;
 use crate::monitoring::{Lines, Range, Series};
 use crate::views::{ModelOverview, RegistryPage, RegistryParams, SetDetail};
 
@@ -36,6 +37,13 @@ pub async fn set_series(
     #[server(default)] lines: Lines,
 ) -> Result<Series, UiError> {
     ssr::backend()?.set_series(&owner, &slug, range, &lines).await
+}
+
+/// The set's latest evaluated requests with their scores and reasons: the owner's only.
+#[server(endpoint = "latest_evals")]
+pub async fn latest_evals(owner: String, slug: String) -> Result<Vec<ScoredRequest>, UiError> {
+    let viewer = ssr::account_id().await?;
+    ssr::backend()?.latest_evals(&owner, &slug, viewer).await
 }
 
 #[server(endpoint = "models_overview")]

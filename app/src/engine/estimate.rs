@@ -404,11 +404,11 @@ impl Estimator {
         &mut self.accs[idx]
     }
 
-    /// Folds one request record in, at time `now_secs` (any monotone clock; only differences matter).
-    /// Records with a non-finite time are ignored.
-    pub fn observe(&mut self, obs: &Observation, now_secs: f64) {
+    /// The forward-decay weight of a value observed at `now_secs` (rebasing when weights grow
+    /// large); `None` for a time that cannot be weighted.
+    fn weight_at(&mut self, now_secs: f64) -> Option<f64> {
         if !now_secs.is_finite() {
-            return;
+            return None;
         }
         if !self.started {
             self.started = true;
@@ -418,9 +418,15 @@ impl Estimator {
             self.rebase(now_secs);
         }
         let g = (self.rate * (now_secs - self.t_ref)).exp();
-        if !(g > 0.0) || !g.is_finite() {
+        (g > 0.0 && g.is_finite()).then_some(g)
+    }
+
+    /// Folds one request record in, at time `now_secs` (any monotone clock; only differences matter).
+    /// Records with a non-finite time are ignored.
+    pub fn observe(&mut self, obs: &Observation, now_secs: f64) {
+        let Some(g) = self.weight_at(now_secs) else {
             return;
-        }
+        };
         self.total_w += g;
         for dim in [
             Dimension::Cost,
@@ -434,6 +440,20 @@ impl Estimator {
             }
         }
         for (name, score) in &obs.evals {
+            if score.is_finite() {
+                self.acc_mut(&Dimension::Eval(name.clone())).add(*score, g);
+            }
+        }
+    }
+
+    /// Folds in eval scores that arrive after their request was observed (an LLM judge takes
+    /// seconds): they count for their metrics only, not as another request. Non-finite times
+    /// and scores are ignored.
+    pub fn observe_evals(&mut self, evals: &[(String, f64)], now_secs: f64) {
+        let Some(g) = self.weight_at(now_secs) else {
+            return;
+        };
+        for (name, score) in evals {
             if score.is_finite() {
                 self.acc_mut(&Dimension::Eval(name.clone())).add(*score, g);
             }
@@ -510,6 +530,22 @@ mod tests {
         assert!(err > 0.99);
         // TTFT only on successes: presence is low now.
         assert!(s.presence(&Dimension::Ttft) < 0.01);
+    }
+
+    #[test]
+    fn late_eval_scores_count_for_their_metric_only() {
+        let mut e = Estimator::new(0.0);
+        for i in 0..10 {
+            e.observe(&obs(true, 100.0), f64::from(i));
+        }
+        e.observe_evals(&[("answer_relevancy".into(), 0.6)], 20.0);
+        e.observe_evals(&[("answer_relevancy".into(), 1.0), ("bad".into(), f64::NAN)], 21.0);
+        let s = e.snapshot(21.0);
+        let relevancy = s.dim(&Dimension::Eval("answer_relevancy".into())).expect("scores");
+        assert!((relevancy.mean - 0.8).abs() < 1e-12);
+        assert!((relevancy.n_eff - 2.0).abs() < 1e-12, "two scores, not ten requests");
+        assert!((s.n_eff - 10.0).abs() < 1e-12, "scores are not requests");
+        assert!(s.dim(&Dimension::Eval("bad".into())).is_none());
     }
 
     #[test]

@@ -73,6 +73,15 @@ pub struct PlanOptions {
     /// Standard errors of window scatter the margin covers (3.5: about one window in 4,000 beyond tolerance).
     #[serde(default)]
     pub window_z: f64,
+    /// Eval scores below which a model is explored when a requirement or the objective is on that
+    /// eval: scores come for a sampled share of requests (a tenth by default) and seconds late, so
+    /// the request count alone would stop exploring a model before the judge has said much about it.
+    #[serde(default = "default_explore_min_scores")]
+    pub explore_min_scores: f64,
+}
+
+fn default_explore_min_scores() -> f64 {
+    10.0
 }
 
 impl Default for PlanOptions {
@@ -85,6 +94,7 @@ impl Default for PlanOptions {
             window_requests: 2_000.0,
             window_tolerance: 0.02,
             window_z: 3.5,
+            explore_min_scores: default_explore_min_scores(),
         }
     }
 }
@@ -670,17 +680,23 @@ pub(crate) fn checked_targets(
     }
 }
 
-/// Weight bounds: unavailable models are fixed at 0; models with too little set-local data get a floor;
-/// with `restrict_unknown`, models without data on a required dimension are held at their floor.
+/// Weight bounds: unavailable models are fixed at 0; models with too little set-local data get a floor
+/// (with `explore`: too few requests, no data on a required dimension, or too few scores of a required
+/// eval, as `thin` says); models without data on a required dimension are held at their floor.
 pub(crate) fn bounds(
     models: &[ModelInput],
     opts: &PlanOptions,
     unknown: &[bool],
     explore: bool,
+    thin: &[bool],
 ) -> (Vec<(f64, f64)>, Vec<usize>) {
     let exploring: Vec<usize> = if explore {
         (0..models.len())
-            .filter(|&i| models[i].available && !(models[i].local_requests >= opts.explore_min_samples))
+            .filter(|&i| {
+                let flagged = |v: &[bool]| v.get(i).copied().unwrap_or(false);
+                models[i].available
+                    && (!(models[i].local_requests >= opts.explore_min_samples) || flagged(unknown) || flagged(thin))
+            })
             .collect()
     } else {
         Vec::new()
@@ -715,6 +731,31 @@ pub(crate) fn bounds(
     (b, exploring)
 }
 
+/// Per model: whether a requirement or the objective is on an eval of which it has fewer than
+/// [`PlanOptions::explore_min_scores`] scores.
+fn thin_evals(spec: &ModelSetSpec, models: &[ModelInput], opts: &PlanOptions) -> Vec<bool> {
+    let objective = match &spec.objective {
+        Objective::Minimize(d) | Objective::Maximize(d) => d,
+    };
+    let evals: Vec<&Dimension> = spec
+        .requirements
+        .iter()
+        .map(|r| &r.dimension)
+        .chain(std::iter::once(objective))
+        .filter(|d| matches!(d, Dimension::Eval(_)))
+        .collect();
+    models
+        .iter()
+        .map(|m| {
+            evals.iter().any(|d| {
+                m.estimate
+                    .dim(d)
+                    .is_none_or(|d| !(d.n_eff >= opts.explore_min_scores))
+            })
+        })
+        .collect()
+}
+
 /// Plans mixture weights for `spec` over `models`.
 ///
 /// `targets` overrides the spec's targets (the feedback controller's tightened ones); `None` uses the spec.
@@ -729,7 +770,8 @@ pub fn plan(
     let reqs = &spec.requirements;
     let rows = ConfidentRows::new(reqs, &targets, models, opts.z);
     let (obj, maximize) = objective_coefs(models, &spec.objective);
-    let (b, exploring) = bounds(models, opts, &rows.unknown, true);
+    let thin = thin_evals(spec, models, opts);
+    let (b, exploring) = bounds(models, opts, &rows.unknown, true, &thin);
     // With the window margins first; they are a refinement, so when they cannot hold the plan
     // falls back to the requirements alone.
     let margins = window_rows(reqs, &targets, models, opts);

@@ -128,7 +128,7 @@ pub fn verdict(spec: &ModelSetSpec, models: &[ModelInput], opts: &PlanOptions) -
         .collect();
     let (obj, maximize) = objective_coefs(models, &spec.objective);
     let pess = ConfidentRows::new(reqs, &targets, models, opts.z);
-    let (b, _) = bounds(models, opts, &pess.unknown, false);
+    let (b, _) = bounds(models, opts, &pess.unknown, false, &[]);
     let lacking_reasons = |which: &[usize]| -> Vec<Reason> {
         which
             .iter()
@@ -164,7 +164,7 @@ pub fn verdict(spec: &ModelSetSpec, models: &[ModelInput], opts: &PlanOptions) -
     }
 
     let point = build_rows(reqs, &targets, models, Stance::Point, opts.z);
-    let (pb, _) = bounds(models, opts, &point.unknown, false);
+    let (pb, _) = bounds(models, opts, &point.unknown, false, &[]);
     match solve_lp(&point.rows, &obj, maximize, &pb, false) {
         Ok(_) => {
             let slack = solve_lp(&pess.linear(), &obj, maximize, &b, true).map_err(solver_err)?;

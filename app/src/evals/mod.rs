@@ -68,6 +68,37 @@ pub const G_EVAL: &str = "g_eval";
 /// JSON correctness (it alone may take a schema, and needs no judge).
 pub const JSON_CORRECTNESS: &str = "json_correctness";
 
+/// One sampled request as its owner reads its evals: the model that answered, and each
+/// metric's score (or why it has none) with the judge's reason and cost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoredRequest {
+    pub request_id: String,
+    pub model: String,
+    /// Unix ms.
+    pub request_at: i64,
+    pub scored_at: i64,
+    pub results: Vec<MetricResult>,
+    /// What the client sent and received, while the operator's retention keeps them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+}
+
+/// One metric's eval of one request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricResult {
+    pub metric: String,
+    /// In [0, 1]; `None` when the eval failed (`error` says how).
+    pub score: Option<f64>,
+    /// The judge's reason for the score, or what went wrong.
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// What the judge charged for this metric, US dollars.
+    pub cost_usd: f64,
+}
+
 /// The judge model the guide names.
 pub const JUDGE_MODEL: &str = "openai/gpt-4o-mini";
 

@@ -263,6 +263,8 @@ impl Simulation {
             prompt_tokens: 0,
             completion_tokens: 0,
             cost_usd: 0.0,
+            eval_sampled: false,
+            eval_cost_usd: 0.0,
         };
         // Failures are billed nothing and measured until they failed, as the gateway does.
         if timeout {

@@ -67,6 +67,8 @@ pub struct Shared {
     pub providers: Arc<Providers>,
     pub routing: Arc<Routing>,
     pub metrics: MetricsSink,
+    /// Where answers drawn for evals go.
+    pub evals: crate::evals::queue::EvalSink,
     pub key_limiter: Arc<KeyLimiter>,
     /// The set page's "Try it" budget per account: a session has no key to count against.
     pub try_limiter: Arc<KeyLimiter>,

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use app::account::{ApiKeyInfo, CreatedApiKey, UserInfo};
 use app::backend::{Backend, SharedBackend};
 use app::error::UiError;
+use app::evals::ScoredRequest;
 use app::model_set::{Field, FieldError, ModelSetDraft, ModelSetPatch};
 use app::monitoring::{Lines, Range, Series};
 use app::views::{
@@ -32,6 +33,10 @@ use crate::storage::{Account, RegistryQuery, SetFilter, SetSort, SharedStorage};
 
 /// Largest error body we re-read to pick its status; `UiError`s are a few hundred bytes.
 const ERROR_BODY_LIMIT: usize = 16 * 1024;
+/// The owner's list of evaluated requests: the latest this many, read from at most this many
+/// results (a request has a result per metric).
+const LATEST_EVAL_REQUESTS: usize = 20;
+const LATEST_EVAL_ROWS: i64 = 200;
 
 pub async fn server_fn(State(state): State<AppState>, request: Request<Body>) -> Response {
     let backend = state.backend.clone();
@@ -282,6 +287,20 @@ impl Backend for PagesBackend {
         monitoring::set_series(&self.storage, &set, range, lines, now_ms())
             .await
             .map_err(internal)
+    }
+
+    async fn latest_evals(&self, owner: &str, slug: &str, viewer: Option<i64>) -> Result<Vec<ScoredRequest>, UiError> {
+        let set = self.model_sets.find(owner, slug).await?;
+        let account = self.account(viewer.ok_or(UiError::NotLoggedIn)?).await?;
+        if account.username != set.owner {
+            return Err(UiError::NotOwner);
+        }
+        let rows = self
+            .storage
+            .latest_eval_results(set.id, LATEST_EVAL_ROWS)
+            .await
+            .map_err(internal)?;
+        Ok(crate::evals::scored_requests(rows, LATEST_EVAL_REQUESTS))
     }
 
     async fn models_overview(&self) -> Result<Vec<ModelOverview>, UiError> {

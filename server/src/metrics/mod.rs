@@ -486,6 +486,8 @@ mod tests {
             prompt_tokens: 3,
             completion_tokens: 4,
             cost_usd: 0.001,
+            eval_sampled: false,
+            eval_cost_usd: 0.0,
         }
     }
 

@@ -32,6 +32,33 @@ pub struct Rollup {
     pub ttft: DDSketch,
     /// Failed requests by class.
     pub error_classes: BTreeMap<String, i64>,
+    /// Eval scores by metric.
+    pub evals: BTreeMap<String, EvalSums>,
+}
+
+/// One metric's evals in a rollup: scored ones (their count and the sum of their scores) and
+/// failed ones. Stored as `{"n": 3, "sum": 2.4, "failed": 1}`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EvalSums {
+    #[serde(default)]
+    pub n: i64,
+    #[serde(default)]
+    pub sum: f64,
+    #[serde(default)]
+    pub failed: i64,
+}
+
+/// One finished eval, as the rollups count it: at its request's time, for the model that
+/// answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvalOutcome {
+    pub set_id: i64,
+    pub model_id: String,
+    pub request_at: i64,
+    pub metric: String,
+    /// `None`: the eval failed.
+    pub score: Option<f64>,
+    pub cost_usd: f64,
 }
 
 fn empty_sketch() -> DDSketch {
@@ -68,10 +95,13 @@ impl Rollup {
                 latency_sketch: String::new(),
                 ttft_sketch: String::new(),
                 error_classes: String::new(),
+                eval_cost_usd: 0.0,
+                evals: String::new(),
             },
             latency: empty_sketch(),
             ttft: empty_sketch(),
             error_classes: BTreeMap::new(),
+            evals: BTreeMap::new(),
         }
     }
 
@@ -80,6 +110,7 @@ impl Rollup {
             latency: decode(&row.latency_sketch),
             ttft: decode(&row.ttft_sketch),
             error_classes: serde_json::from_str(&row.error_classes).unwrap_or_default(),
+            evals: serde_json::from_str(&row.evals).unwrap_or_default(),
             row,
         }
     }
@@ -115,6 +146,22 @@ impl Rollup {
         }
     }
 
+    /// Counts one finished eval (its judge's cost, and its score or its failure).
+    pub fn add_eval(&mut self, e: &EvalOutcome) {
+        self.row.eval_cost_usd += e.cost_usd;
+        let sums = match self.evals.get_mut(&e.metric) {
+            Some(sums) => sums,
+            None => self.evals.entry(e.metric.clone()).or_default(),
+        };
+        match e.score {
+            Some(score) => {
+                sums.n += 1;
+                sums.sum += score;
+            }
+            None => sums.failed += 1,
+        }
+    }
+
     /// Folds `other` in: the rollup of both sets of requests.
     pub fn merge(&mut self, other: &Rollup) {
         let (a, b) = (&mut self.row, &other.row);
@@ -134,6 +181,13 @@ impl Rollup {
         for (class, n) in &other.error_classes {
             *self.error_classes.entry(class.clone()).or_insert(0) += n;
         }
+        a.eval_cost_usd += b.eval_cost_usd;
+        for (metric, e) in &other.evals {
+            let sums = self.evals.entry(metric.clone()).or_default();
+            sums.n += e.n;
+            sums.sum += e.sum;
+            sums.failed += e.failed;
+        }
     }
 
     pub fn to_row(&self) -> RollupRow {
@@ -141,6 +195,7 @@ impl Rollup {
             latency_sketch: encode(&self.latency),
             ttft_sketch: encode(&self.ttft),
             error_classes: serde_json::to_string(&self.error_classes).unwrap_or_default(),
+            evals: serde_json::to_string(&self.evals).unwrap_or_default(),
             ..self.row.clone()
         }
     }
@@ -177,14 +232,23 @@ impl Accumulators {
     }
 
     async fn add(&mut self, storage: &SharedStorage, writer: &str, r: &RequestRecord) -> StorageResult<()> {
-        if r.at < self.from {
+        let set_id = r.model_set_id.unwrap_or(0);
+        self.apply(storage, writer, (set_id, &r.model_id, r.at), |rollup| rollup.add(r))
+            .await
+    }
+
+    /// Applies `change` to the bucket of (set, model, at), opening it first if need be.
+    async fn apply(
+        &mut self,
+        storage: &SharedStorage,
+        writer: &str,
+        (set_id, model_id, at): (i64, &str, i64),
+        change: impl FnOnce(&mut Rollup),
+    ) -> StorageResult<()> {
+        if at < self.from {
             return Ok(());
         }
-        let key = (
-            r.model_set_id.unwrap_or(0),
-            r.model_id.clone(),
-            bucket_of(self.grain, r.at),
-        );
+        let key = (set_id, model_id.to_string(), bucket_of(self.grain, at));
         if !self.open.contains_key(&key) {
             // A bucket this writer has a row for already (after a restart, or evicted):
             // continue from the stored row instead of overwriting it.
@@ -196,7 +260,7 @@ impl Accumulators {
             self.open.insert(key.clone(), rollup);
         }
         if let Some(rollup) = self.open.get_mut(&key) {
-            rollup.add(r);
+            change(rollup);
         }
         self.newest = self.newest.max(key.2);
         if !self.dirty.contains(&key) {
@@ -265,6 +329,17 @@ impl Rollups {
         Ok(())
     }
 
+    /// Folds finished evals into the buckets of their requests' times (in memory, like
+    /// [`Rollups::add`]). A bucket already written is read back first and continued.
+    pub async fn add_evals(&mut self, storage: &SharedStorage, evals: &[EvalOutcome]) -> StorageResult<()> {
+        for e in evals {
+            let key = (e.set_id, e.model_id.as_str(), e.request_at);
+            self.minutes.apply(storage, &self.writer, key, |r| r.add_eval(e)).await?;
+            self.hours.apply(storage, &self.writer, key, |r| r.add_eval(e)).await?;
+        }
+        Ok(())
+    }
+
     /// True when some accumulator changed since the last write.
     pub fn is_dirty(&self) -> bool {
         !self.minutes.dirty.is_empty() || !self.hours.dirty.is_empty()
@@ -315,6 +390,8 @@ mod tests {
             prompt_tokens: 10,
             completion_tokens: 20,
             cost_usd: 0.001,
+            eval_sampled: false,
+            eval_cost_usd: 0.0,
         }
     }
 

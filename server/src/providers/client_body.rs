@@ -74,6 +74,11 @@ impl ClientBody {
         }
     }
 
+    /// The body as the client sent it.
+    pub fn raw(&self) -> &Bytes {
+        &self.raw
+    }
+
     /// A rough prompt size, four characters a token, for when a provider reports no usage.
     pub fn prompt_estimate(&self) -> u64 {
         self.prompt_estimate

@@ -6,10 +6,10 @@
 use std::sync::{Mutex, MutexGuard, RwLock};
 
 use app::engine::{
-    Breaker, BreakerConfig, BreakerState, Estimate, Estimator, Feedback, FeedbackConfig, ModelInput, Prior, Window,
-    DEFAULT_HALF_LIFE_SECS,
+    Breaker, BreakerConfig, BreakerState, Estimate, Estimator, Feedback, FeedbackConfig, ModelInput, Observation, Prior,
+    Window, DEFAULT_HALF_LIFE_SECS,
 };
-use app::model_set::ModelSetSpec;
+use app::model_set::{Dimension, ModelSetSpec, Requirement};
 
 use super::Outcome;
 use crate::catalog::Catalog;
@@ -17,6 +17,9 @@ use crate::hash_map::HashMap;
 
 /// Requests per set whose realised statistics drive the feedback.
 const WINDOW: usize = 2_000;
+/// Eval scores per set whose realised means drive the feedback on eval requirements: the scores
+/// of about as many requests as [`WINDOW`] at the default sampling of a tenth.
+const EVAL_WINDOW: usize = 200;
 /// A typical request, for the catalog prior's cost: prompt and completion tokens.
 const TYPICAL_PROMPT_TOKENS: f64 = 500.0;
 const TYPICAL_COMPLETION_TOKENS: f64 = 250.0;
@@ -76,15 +79,34 @@ fn update<V>(map: &mut HashMap<String, V>, key: &str, new: impl FnOnce() -> V, c
 
 struct SetLearning {
     window: Window,
+    /// The set's latest eval scores, apart: they arrive late and for a share of requests, so
+    /// they would otherwise push requests out of `window`.
+    evals: Window,
     /// The revision the feedback was built for: an edit may change the requirements.
     revision: i64,
     feedback: Feedback,
 }
 
 impl SetLearning {
+    /// Each requirement's realised value: eval requirements from the eval scores, the rest
+    /// from the requests.
+    fn realised(&self, requirements: &[Requirement]) -> Vec<Option<f64>> {
+        let requests = self.window.realised(requirements);
+        let evals = self.evals.realised(requirements);
+        requirements
+            .iter()
+            .zip(requests.into_iter().zip(evals))
+            .map(|(r, (request, eval))| match r.dimension {
+                Dimension::Eval(_) => eval,
+                _ => request,
+            })
+            .collect()
+    }
+
     fn new() -> Self {
         SetLearning {
             window: Window::new(WINDOW),
+            evals: Window::new(EVAL_WINDOW),
             revision: i64::MIN,
             feedback: Feedback::new(0, FeedbackConfig::default()),
         }
@@ -146,6 +168,33 @@ impl Learned {
         update(&mut breakers, outcome.model_id, new_breaker, |b| {
             b.on_result(outcome.ok, now)
         });
+    }
+
+    /// Learns eval scores of a model's answer to one of the set's requests: for the model's
+    /// estimates (the set's own and across sets) and the set's realised values. Scores are
+    /// not requests: no request count or breaker moves.
+    pub fn observe_evals(&self, set_id: i64, model_id: &str, scores: &[(String, f64)], now: f64) {
+        let mut inner = self.inner();
+        let inner = &mut *inner;
+        let new_estimator = || Estimator::new(DEFAULT_HALF_LIFE_SECS);
+        update(&mut inner.global, model_id, new_estimator, |e| e.observe_evals(scores, now));
+        let new_local = || Local {
+            estimator: new_estimator(),
+            requests: 0.0,
+        };
+        update(inner.local.entry(set_id).or_default(), model_id, new_local, |local| {
+            local.estimator.observe_evals(scores, now)
+        });
+        inner
+            .sets
+            .entry(set_id)
+            .or_insert_with(SetLearning::new)
+            .evals
+            .push(Observation {
+                ok: true,
+                evals: scores.to_vec(),
+                ..Observation::default()
+            });
     }
 
     /// May a request go to `model` now (its breaker is not open)?
@@ -223,14 +272,14 @@ impl Learned {
             set.revision = revision;
             set.feedback = Feedback::new(spec.requirements.len(), FeedbackConfig::default());
         }
-        let realised = set.window.realised(&spec.requirements);
+        let realised = set.realised(&spec.requirements);
         set.feedback.update(&spec.requirements, &realised);
     }
 
     pub fn realised(&self, set_id: i64, spec: &ModelSetSpec) -> Vec<Option<f64>> {
         let inner = self.inner();
         match inner.sets.get(&set_id) {
-            Some(s) => s.window.realised(&spec.requirements),
+            Some(s) => s.realised(&spec.requirements),
             None => vec![None; spec.requirements.len()],
         }
     }

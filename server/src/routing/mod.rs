@@ -201,6 +201,18 @@ impl Routing {
         self.learned.observe(outcome, now);
     }
 
+    /// Learns a model's eval scores on one of the set's requests (`scores`: metric, score).
+    pub fn report_evals(&self, set_id: i64, model_id: &str, scores: &[(String, f64)]) {
+        self.report_evals_at(set_id, model_id, scores, self.now());
+    }
+
+    /// [`Routing::report_evals`] at engine time `now`.
+    pub fn report_evals_at(&self, set_id: i64, model_id: &str, scores: &[(String, f64)], now: f64) {
+        if !scores.is_empty() {
+            self.learned.observe_evals(set_id, model_id, scores, now);
+        }
+    }
+
     /// Warms the estimates from stored records (e.g. after a restart), oldest first.
     pub fn seed(&self, records: &[RequestRecord], now_ms: i64) {
         let now = self.now();

@@ -176,6 +176,12 @@ pub struct RequestRecord {
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
     pub cost_usd: f64,
+    /// Drawn for evals (at the set's sampling probability); said on the request's answered
+    /// record only, so a fallback's failed attempt does not count twice.
+    pub eval_sampled: bool,
+    /// What the judge charged for this request's evals, added once they are scored (always 0
+    /// as the gateway writes the record).
+    pub eval_cost_usd: f64,
 }
 
 /// One writer's rollup of one minute (or hour, in the hourly table) of one (set, model): see
@@ -203,6 +209,88 @@ pub struct RollupRow {
     pub ttft_sketch: String,
     /// Failed requests by class, a JSON object.
     pub error_classes: String,
+    /// What the judge charged for the evals of these requests.
+    pub eval_cost_usd: f64,
+    /// Eval scores by metric, a JSON object (`metrics::rollup::EvalSums`).
+    pub evals: String,
+}
+
+/// A sampled request to evaluate, as queued: see `migrations/*/0007_evals.sql`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvalJob {
+    pub request_id: String,
+    pub set_id: i64,
+    pub account_id: i64,
+    pub model_id: String,
+    pub request_at: i64,
+    /// The set's `EvalSettings` when the request was sampled, as JSON.
+    pub settings: String,
+    /// The metrics still to score.
+    pub metrics: Vec<String>,
+    /// What the client sent, as text for the judge.
+    pub input: String,
+    /// The answer the client received.
+    pub output: String,
+}
+
+/// A queued eval claimed by a worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvalJob {
+    pub id: i64,
+    pub job: NewEvalJob,
+    /// Claims so far, this one included.
+    pub attempts: i64,
+}
+
+/// One (request, metric)'s eval: its score, or the error that ended it, and its judge's cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvalResultRow {
+    pub request_id: String,
+    pub set_id: i64,
+    pub account_id: i64,
+    pub model_id: String,
+    pub metric: String,
+    pub score: Option<f64>,
+    pub reason: String,
+    pub error: Option<String>,
+    pub judge_model: String,
+    pub judge_calls: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub cost_usd: f64,
+    pub request_at: i64,
+    pub scored_at: i64,
+    /// Kept only while the operator's retention allows (`evals.keep_texts_hours`).
+    pub input: Option<String>,
+    pub output: Option<String>,
+}
+
+/// What happens to a claimed job once a worker is through with it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobNext {
+    /// Every metric has its result: the job (and its texts) go.
+    Done,
+    /// Some metrics failed in a way worth another try: the job waits until `run_after`.
+    Retry {
+        metrics: Vec<String>,
+        run_after: i64,
+        error: String,
+    },
+}
+
+/// The queue as the operator sees it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EvalQueueStats {
+    /// Jobs waiting (not leased, or with a lease that ran out).
+    pub waiting: i64,
+    /// Jobs a worker holds now.
+    pub running: i64,
+    /// Jobs that failed at least once and wait for another try.
+    pub retrying: i64,
+    /// When the oldest queued job's request was answered.
+    pub oldest_request_at: Option<i64>,
+    /// Eval results that ended in an error since the `since` asked for.
+    pub failed_since: i64,
 }
 
 /// The one persistence interface. Object-safe so the backend is chosen at run time.
@@ -304,6 +392,32 @@ pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
     /// Requests per (set, hour) of the given sets from `from` on, oldest first: the
     /// registry's sparklines.
     async fn hourly_requests(&self, set_ids: &[i64], from: i64) -> StorageResult<Vec<(i64, i64, i64)>>;
+
+    // Evals (see `crate::evals`)
+    /// Queues sampled requests, each committed on its own.
+    async fn insert_eval_jobs(&self, jobs: &[NewEvalJob], now: i64) -> StorageResult<()>;
+    /// Leases up to `limit` due jobs to the caller's `token` until `lease_until`, oldest first.
+    /// A job is due once its `run_after` has passed and it has no live lease; of two callers
+    /// racing for one job, one gets it.
+    async fn claim_eval_jobs(&self, now: i64, lease_until: i64, token: &str, limit: i64) -> StorageResult<Vec<EvalJob>>;
+    /// Extends the caller's lease; false when it no longer holds the job.
+    async fn renew_eval_lease(&self, job_id: i64, token: &str, lease_until: i64) -> StorageResult<bool>;
+    /// In one transaction, while the caller still holds the job: stores `results` (a
+    /// (request, metric) already stored is kept), adds their judge cost to the request's
+    /// answered record, and deletes or reschedules the job. False, with nothing written,
+    /// when the lease was lost: the job is another worker's.
+    async fn finish_eval_job(&self, job_id: i64, token: &str, results: &[EvalResultRow], next: &JobNext)
+        -> StorageResult<bool>;
+    /// The queue's depth and age, and the evals failed since `since`.
+    async fn eval_queue_stats(&self, now: i64, since: i64) -> StorageResult<EvalQueueStats>;
+    /// The set's latest results, newest first.
+    async fn latest_eval_results(&self, set_id: i64, limit: i64) -> StorageResult<Vec<EvalResultRow>>;
+    /// Forgets the texts of results scored before `before`; returns how many.
+    async fn forget_eval_texts(&self, before: i64) -> StorageResult<u64>;
+    /// G-Eval's steps stored for a criteria hash (a JSON array).
+    async fn g_eval_steps(&self, criteria_hash: &str) -> StorageResult<Option<String>>;
+    /// Keeps the first steps stored for a criteria hash.
+    async fn put_g_eval_steps(&self, criteria_hash: &str, steps: &str, now: i64) -> StorageResult<()>;
 
     /// One page of the registry and how many sets match: exactly up to `count_up_to`; beyond
     /// it, `count_up_to` and `capped` (a search that matches thousands need not count them all).

@@ -17,9 +17,9 @@ macro_rules! portable_sql_storage {
         use sqlx::Row;
 
         use $crate::storage::{
-            decode_json, encode_json, json_element_pattern, like_pattern, search_text, Account, ApiKey, KeyOwner, NewModelSet,
-            Grain, RegistryCount, RegistryQuery, RegistryRow, RequestRecord, RollupRow, SetContent, SetFilter, SetSort, StorageError,
-            StorageResult,
+            decode_json, encode_json, json_element_pattern, like_pattern, search_text, Account, ApiKey, EvalJob,
+            EvalQueueStats, EvalResultRow, Grain, JobNext, KeyOwner, NewEvalJob, NewModelSet, RegistryCount, RegistryQuery,
+            RegistryRow, RequestRecord, RollupRow, SetContent, SetFilter, SetSort, StorageError, StorageResult,
         };
 
         /// The table holding rollups of this grain (the same columns in both).
@@ -31,7 +31,7 @@ macro_rules! portable_sql_storage {
         }
 
         /// The columns of a request record as inserted.
-        const RECORD_COLUMNS: usize = 14;
+        const RECORD_COLUMNS: usize = 15;
 
         /// `INSERT … SELECT` from a `VALUES` list of [`RECORDS_PER_INSERT`] rows of
         /// placeholders; rows whose `request_id` is NULL are padding.
@@ -51,7 +51,7 @@ macro_rules! portable_sql_storage {
                 format!(
                     "INSERT INTO request_records (request_id, at, account_id, api_key_id, model_set_id, model_id, \
                      status, error_class, latency_ms, ttft_ms, output_tokens_per_s, prompt_tokens, \
-                     completion_tokens, cost_usd) SELECT {} FROM (VALUES {}) AS padded WHERE column1 IS NOT NULL",
+                     completion_tokens, cost_usd, eval_sampled) SELECT {} FROM (VALUES {}) AS padded WHERE column1 IS NOT NULL",
                     values.join(", "),
                     rows.join(", ")
                 )
@@ -144,6 +144,48 @@ macro_rules! portable_sql_storage {
                 prompt_tokens: row.try_get("prompt_tokens")?,
                 completion_tokens: row.try_get("completion_tokens")?,
                 cost_usd: row.try_get("cost_usd")?,
+                eval_sampled: row.try_get("eval_sampled")?,
+                eval_cost_usd: row.try_get("eval_cost_usd")?,
+            })
+        }
+
+        fn eval_job(row: &$row) -> StorageResult<EvalJob> {
+            Ok(EvalJob {
+                id: row.try_get("id")?,
+                attempts: row.try_get("attempts")?,
+                job: NewEvalJob {
+                    request_id: row.try_get("request_id")?,
+                    set_id: row.try_get("set_id")?,
+                    account_id: row.try_get("account_id")?,
+                    model_id: row.try_get("model_id")?,
+                    request_at: row.try_get("request_at")?,
+                    settings: row.try_get("settings")?,
+                    metrics: decode_json("metrics", row.try_get("metrics")?)?,
+                    input: row.try_get("input")?,
+                    output: row.try_get("output")?,
+                },
+            })
+        }
+
+        fn eval_result(row: &$row) -> StorageResult<EvalResultRow> {
+            Ok(EvalResultRow {
+                request_id: row.try_get("request_id")?,
+                set_id: row.try_get("set_id")?,
+                account_id: row.try_get("account_id")?,
+                model_id: row.try_get("model_id")?,
+                metric: row.try_get("metric")?,
+                score: row.try_get("score")?,
+                reason: row.try_get("reason")?,
+                error: row.try_get("error")?,
+                judge_model: row.try_get("judge_model")?,
+                judge_calls: row.try_get("judge_calls")?,
+                prompt_tokens: row.try_get("prompt_tokens")?,
+                completion_tokens: row.try_get("completion_tokens")?,
+                cost_usd: row.try_get("cost_usd")?,
+                request_at: row.try_get("request_at")?,
+                scored_at: row.try_get("scored_at")?,
+                input: row.try_get("input")?,
+                output: row.try_get("output")?,
             })
         }
 
@@ -166,6 +208,8 @@ macro_rules! portable_sql_storage {
                 latency_sketch: row.try_get("latency_sketch")?,
                 ttft_sketch: row.try_get("ttft_sketch")?,
                 error_classes: row.try_get("error_classes")?,
+                eval_cost_usd: row.try_get("eval_cost_usd")?,
+                evals: row.try_get("evals")?,
             })
         }
 
@@ -546,7 +590,8 @@ macro_rules! portable_sql_storage {
                             .bind(r.and_then(|r| r.output_tokens_per_s))
                             .bind(r.map(|r| r.prompt_tokens))
                             .bind(r.map(|r| r.completion_tokens))
-                            .bind(r.map(|r| r.cost_usd));
+                            .bind(r.map(|r| r.cost_usd))
+                            .bind(r.map(|r| r.eval_sampled));
                     }
                     insert.execute(&self.pool).await?;
                 }
@@ -567,15 +612,16 @@ macro_rules! portable_sql_storage {
                 let sql = format!(
                     "INSERT INTO {} (set_id, model_id, minute, writer, count, errors, latency_ms_sum, \
                      ttft_ms_sum, ttft_count, tokens_per_s_sum, tokens_per_s_count, prompt_tokens, completion_tokens, \
-                     cost_usd, latency_sketch, ttft_sketch, error_classes) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+                     cost_usd, latency_sketch, ttft_sketch, error_classes, eval_cost_usd, evals) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
                      ON CONFLICT (set_id, model_id, minute, writer) DO UPDATE SET count = excluded.count, \
                      errors = excluded.errors, latency_ms_sum = excluded.latency_ms_sum, \
                      ttft_ms_sum = excluded.ttft_ms_sum, ttft_count = excluded.ttft_count, \
                      tokens_per_s_sum = excluded.tokens_per_s_sum, tokens_per_s_count = excluded.tokens_per_s_count, \
                      prompt_tokens = excluded.prompt_tokens, completion_tokens = excluded.completion_tokens, \
                      cost_usd = excluded.cost_usd, latency_sketch = excluded.latency_sketch, \
-                     ttft_sketch = excluded.ttft_sketch, error_classes = excluded.error_classes",
+                     ttft_sketch = excluded.ttft_sketch, error_classes = excluded.error_classes, \
+                     eval_cost_usd = excluded.eval_cost_usd, evals = excluded.evals",
                     rollup_table(grain)
                 );
                 for r in rows {
@@ -597,6 +643,8 @@ macro_rules! portable_sql_storage {
                         .bind(&r.latency_sketch)
                         .bind(&r.ttft_sketch)
                         .bind(&r.error_classes)
+                        .bind(r.eval_cost_usd)
+                        .bind(&r.evals)
                         .execute(&self.pool)
                         .await?;
                 }
@@ -739,6 +787,204 @@ macro_rules! portable_sql_storage {
                 };
                 let capped = counted > q.count_up_to && q.filter != SetFilter::default();
                 Ok((page, RegistryCount { total: counted.min(q.count_up_to), capped }))
+            }
+
+            async fn insert_eval_jobs(&self, jobs: &[NewEvalJob], now: i64) -> StorageResult<()> {
+                for j in jobs {
+                    sqlx::query(
+                        "INSERT INTO eval_jobs (request_id, set_id, account_id, model_id, request_at, settings, metrics, \
+                         input, output, run_after, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+                    )
+                    .bind(&j.request_id)
+                    .bind(j.set_id)
+                    .bind(j.account_id)
+                    .bind(&j.model_id)
+                    .bind(j.request_at)
+                    .bind(&j.settings)
+                    .bind(encode_json(&j.metrics)?)
+                    .bind(&j.input)
+                    .bind(&j.output)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                }
+                Ok(())
+            }
+
+            async fn claim_eval_jobs(&self, now: i64, lease_until: i64, token: &str, limit: i64) -> StorageResult<Vec<EvalJob>> {
+                // The outer WHERE repeats the subquery's test: on PostgreSQL a racing claimer
+                // that waited for the row's lock re-checks it against the row as the winner
+                // left it, and skips it. SQLite runs one writer at a time.
+                let rows = sqlx::query(
+                    "UPDATE eval_jobs SET lease_until = $1, lease_token = $2, attempts = attempts + 1 \
+                     WHERE id IN (SELECT id FROM eval_jobs WHERE run_after <= $3 \
+                     AND (lease_until IS NULL OR lease_until < $3) ORDER BY id LIMIT $4) \
+                     AND run_after <= $3 AND (lease_until IS NULL OR lease_until < $3) RETURNING *",
+                )
+                .bind(lease_until)
+                .bind(token)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                let mut jobs = rows.iter().map(eval_job).collect::<StorageResult<Vec<EvalJob>>>()?;
+                jobs.sort_by_key(|j| j.id);
+                Ok(jobs)
+            }
+
+            async fn renew_eval_lease(&self, job_id: i64, token: &str, lease_until: i64) -> StorageResult<bool> {
+                let done = sqlx::query("UPDATE eval_jobs SET lease_until = $1 WHERE id = $2 AND lease_token = $3")
+                    .bind(lease_until)
+                    .bind(job_id)
+                    .bind(token)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn finish_eval_job(
+                &self,
+                job_id: i64,
+                token: &str,
+                results: &[EvalResultRow],
+                next: &JobNext,
+            ) -> StorageResult<bool> {
+                let mut tx = self.pool.begin().await?;
+                let held = match next {
+                    JobNext::Done => sqlx::query("DELETE FROM eval_jobs WHERE id = $1 AND lease_token = $2")
+                        .bind(job_id)
+                        .bind(token)
+                        .execute(&mut *tx)
+                        .await?,
+                    JobNext::Retry { metrics, run_after, error } => sqlx::query(
+                        "UPDATE eval_jobs SET metrics = $1, run_after = $2, last_error = $3, lease_until = NULL, \
+                         lease_token = NULL WHERE id = $4 AND lease_token = $5",
+                    )
+                    .bind(encode_json(metrics)?)
+                    .bind(run_after)
+                    .bind(error)
+                    .bind(job_id)
+                    .bind(token)
+                    .execute(&mut *tx)
+                    .await?,
+                };
+                if held.rows_affected() != 1 {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+                let mut charged = 0.0;
+                let mut request_id: Option<&str> = None;
+                for r in results {
+                    let stored = sqlx::query(
+                        "INSERT INTO eval_results (request_id, set_id, account_id, model_id, metric, score, reason, error, \
+                         judge_model, judge_calls, prompt_tokens, completion_tokens, cost_usd, request_at, scored_at, \
+                         input, output) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+                         ON CONFLICT (request_id, metric) DO NOTHING",
+                    )
+                    .bind(&r.request_id)
+                    .bind(r.set_id)
+                    .bind(r.account_id)
+                    .bind(&r.model_id)
+                    .bind(&r.metric)
+                    .bind(r.score)
+                    .bind(&r.reason)
+                    .bind(&r.error)
+                    .bind(&r.judge_model)
+                    .bind(r.judge_calls)
+                    .bind(r.prompt_tokens)
+                    .bind(r.completion_tokens)
+                    .bind(r.cost_usd)
+                    .bind(r.request_at)
+                    .bind(r.scored_at)
+                    .bind(&r.input)
+                    .bind(&r.output)
+                    .execute(&mut *tx)
+                    .await?;
+                    if stored.rows_affected() == 1 {
+                        charged += r.cost_usd;
+                        request_id = Some(&r.request_id);
+                    }
+                }
+                if let Some(request_id) = request_id {
+                    // The answered record (a fallback's failed attempts share the request id).
+                    sqlx::query(
+                        "UPDATE request_records SET eval_cost_usd = eval_cost_usd + $1 \
+                         WHERE request_id = $2 AND error_class IS NULL",
+                    )
+                    .bind(charged)
+                    .bind(request_id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn eval_queue_stats(&self, now: i64, since: i64) -> StorageResult<EvalQueueStats> {
+                let row = sqlx::query(
+                    "SELECT \
+                     COALESCE(SUM(CASE WHEN lease_until IS NULL OR lease_until < $1 THEN 1 ELSE 0 END), 0) AS waiting, \
+                     COALESCE(SUM(CASE WHEN lease_until >= $1 THEN 1 ELSE 0 END), 0) AS running, \
+                     COALESCE(SUM(CASE WHEN last_error IS NOT NULL THEN 1 ELSE 0 END), 0) AS retrying, \
+                     MIN(request_at) AS oldest FROM eval_jobs",
+                )
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await?;
+                let failed: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM eval_results WHERE error IS NOT NULL AND scored_at >= $1")
+                        .bind(since)
+                        .fetch_one(&self.pool)
+                        .await?;
+                Ok(EvalQueueStats {
+                    waiting: row.try_get("waiting")?,
+                    running: row.try_get("running")?,
+                    retrying: row.try_get("retrying")?,
+                    oldest_request_at: row.try_get("oldest")?,
+                    failed_since: failed,
+                })
+            }
+
+            async fn latest_eval_results(&self, set_id: i64, limit: i64) -> StorageResult<Vec<EvalResultRow>> {
+                let rows = sqlx::query(
+                    "SELECT * FROM eval_results WHERE set_id = $1 ORDER BY scored_at DESC, id DESC LIMIT $2",
+                )
+                .bind(set_id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(eval_result).collect()
+            }
+
+            async fn forget_eval_texts(&self, before: i64) -> StorageResult<u64> {
+                let done = sqlx::query(
+                    "UPDATE eval_results SET input = NULL, output = NULL \
+                     WHERE scored_at < $1 AND (input IS NOT NULL OR output IS NOT NULL)",
+                )
+                .bind(before)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn g_eval_steps(&self, criteria_hash: &str) -> StorageResult<Option<String>> {
+                Ok(sqlx::query_scalar("SELECT steps FROM g_eval_steps WHERE criteria_hash = $1")
+                    .bind(criteria_hash)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn put_g_eval_steps(&self, criteria_hash: &str, steps: &str, now: i64) -> StorageResult<()> {
+                sqlx::query(
+                    "INSERT INTO g_eval_steps (criteria_hash, steps, created_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (criteria_hash) DO NOTHING",
+                )
+                .bind(criteria_hash)
+                .bind(steps)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
             }
 
             async fn count_request_records(&self) -> StorageResult<i64> {

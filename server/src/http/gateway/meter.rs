@@ -15,6 +15,7 @@ use axum::body::{Body, Bytes};
 use futures::StreamExt;
 
 use crate::clock::now_ms;
+use crate::evals::queue::{Answer, Captured, EvalSink};
 use crate::metrics::MetricsSink;
 use crate::providers::{sse, EventStream, ProviderError};
 use crate::routing::{Outcome, Routing};
@@ -31,6 +32,17 @@ pub struct RequestFacts {
     pub set_id: Option<i64>,
     pub started: Instant,
     pub prompt_estimate: u64,
+    /// Set when the request was drawn for evals: its answer goes to the eval queue.
+    pub eval: Option<EvalDraw>,
+}
+
+/// A request drawn for evals: what its eval job needs besides the answer.
+#[derive(Clone)]
+pub struct EvalDraw {
+    pub settings: Arc<app::model_set::EvalSettings>,
+    /// The client's body, as it arrived.
+    pub request: Bytes,
+    pub sink: EvalSink,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -87,6 +99,9 @@ impl Meter {
     /// One provider call that ended at `end`. `usage` is worked out later (see
     /// [`after_response`]). Takes the meter: the call's last record moves the request's facts
     /// into it rather than copying them.
+    /// `answer`: what the client received, for a request drawn for evals (`None` otherwise,
+    /// and for a failure).
+    #[allow(clippy::too_many_arguments)]
     fn write(
         self,
         billed: Billed,
@@ -95,6 +110,7 @@ impl Meter {
         ttft: Option<Instant>,
         end: Instant,
         usage: impl FnOnce() -> Usage + Send + 'static,
+        answer: Option<Answer>,
     ) {
         let Meter { facts, sink, routing } = self;
         let Billed {
@@ -124,9 +140,29 @@ impl Meter {
                 prompt_tokens: i64::try_from(usage.prompt).unwrap_or(i64::MAX),
                 completion_tokens: i64::try_from(usage.completion).unwrap_or(i64::MAX),
                 cost_usd: cost(input_price, output_price, usage),
+                eval_sampled: false,
+                eval_cost_usd: 0.0,
             };
             if let Some(outcome) = Outcome::of(&record) {
                 routing.report(&outcome);
+            }
+            // The decision is recorded on the answered record; only an answer is judged.
+            let answered = record.error_class.is_none();
+            if let (Some(draw), Some(answer), Some(set_id), true) = (facts.eval, answer, facts.set_id, answered) {
+                let mut record = record;
+                record.eval_sampled = true;
+                draw.sink.enqueue(Captured {
+                    request_id: record.request_id.clone(),
+                    set_id,
+                    account_id: record.account_id,
+                    model_id: record.model_id.clone(),
+                    request_at: record.at,
+                    settings: draw.settings,
+                    request: draw.request,
+                    answer,
+                });
+                sink.record(record);
+                return;
             }
             sink.record(record);
         });
@@ -148,6 +184,7 @@ impl Meter {
             None,
             Instant::now(),
             Usage::default,
+            None,
         );
     }
 
@@ -155,7 +192,8 @@ impl Meter {
     pub fn whole(self, model: &CatalogModel, body: &Bytes) {
         let body = body.clone();
         let prompt_estimate = self.facts.prompt_estimate;
-        self.write(Billed::of(model), 200, None, None, Instant::now(), move || {
+        let answer = self.facts.eval.is_some().then(|| Answer::Whole(body.clone()));
+        let usage = move || {
             whole_usage(&body)
                 .and_then(|u| {
                     Some(Usage {
@@ -167,7 +205,8 @@ impl Meter {
                     prompt: prompt_estimate,
                     completion: 0,
                 })
-        });
+        };
+        self.write(Billed::of(model), 200, None, None, Instant::now(), usage, answer);
     }
 
     /// The SSE body for a started stream: the provider's events as they come, then `[DONE]`.
@@ -176,7 +215,9 @@ impl Meter {
     /// model, latency and cost ([`app::chat::Served`]) goes before `[DONE]` (the set page's
     /// "Try it"; `/v1` never sends it).
     pub fn stream(self, model: &CatalogModel, upstream: EventStream, forward_usage: bool, summary: bool) -> Body {
+        let kept = self.facts.eval.is_some().then(Vec::new);
         let mut state = StreamState {
+            kept,
             meter: Some((self, Billed::of(model))),
             first_token: Instant::now(),
             seen: Seen::default(),
@@ -188,6 +229,9 @@ impl Meter {
             loop {
                 match upstream.next().await {
                     Some(Ok(events)) => {
+                        if let Some(kept) = &mut state.kept {
+                            kept.push(events.clone());
+                        }
                         let out = state.seen.observe(events, forward_usage);
                         if !out.is_empty() {
                             yield Ok::<Bytes, Infallible>(out);
@@ -229,6 +273,8 @@ enum StreamEnd {
 }
 
 struct StreamState {
+    /// The events as they came, for a request drawn for evals.
+    kept: Option<Vec<Bytes>>,
     /// Taken when the stream's record is written, as it is dropped.
     meter: Option<(Meter, Billed)>,
     first_token: Instant,
@@ -565,9 +611,9 @@ impl Drop for StreamState {
         let content = std::mem::take(&mut self.seen.content);
         let prompt_estimate = meter.facts.prompt_estimate;
         let end = self.ended.unwrap_or_else(Instant::now);
-        meter.write(billed, status, class, Some(self.first_token), end, move || {
-            billed_usage(reported, &content, prompt_estimate)
-        });
+        let answer = self.kept.take().map(Answer::Events);
+        let usage = move || billed_usage(reported, &content, prompt_estimate);
+        meter.write(billed, status, class, Some(self.first_token), end, usage, answer);
     }
 }
 

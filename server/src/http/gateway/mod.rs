@@ -10,7 +10,7 @@
 //! same [`serve`], so its requests are routed, metered, rolled up and billed like any other.
 
 mod meter;
-mod request;
+pub mod request;
 pub mod try_it;
 
 use std::sync::Arc;
@@ -32,7 +32,7 @@ use super::AppState;
 use crate::model_sets::SetError;
 use crate::providers::{ChatRequest, Reply};
 use crate::storage::{KeyOwner, SetFilter};
-use meter::{Meter, RequestFacts};
+use meter::{EvalDraw, Meter, RequestFacts};
 
 // Header names made once: a name given as a string is parsed on every insert.
 pub const MODEL_HEADER: HeaderName = HeaderName::from_static("x-setpoint-model");
@@ -272,6 +272,15 @@ async fn serve(
             set_id: target.set.as_ref().map(|s| s.id),
             started,
             prompt_estimate: chat.body.prompt_estimate(),
+            eval: target
+                .set
+                .as_deref()
+                .filter(|set| crate::evals::drawn(&set.spec.evals, rand::random::<f64>()))
+                .map(|set| EvalDraw {
+                    settings: Arc::new(set.spec.evals.clone()),
+                    request: chat.body.raw().clone(),
+                    sink: state.evals.clone(),
+                }),
         },
         sink: state.metrics.clone(),
         routing: state.routing.clone(),
