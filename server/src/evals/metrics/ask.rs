@@ -76,14 +76,44 @@ where
 }
 
 /// The JSON object in a reply: from its first `{` to its last `}`, so that a Markdown fence
-/// or a sentence around the object does not matter (DeepEval trims the same way).
+/// or a sentence around the object does not matter, and read again without trailing commas
+/// if it does not parse (DeepEval's `trimAndLoadJson` does both; a retry costs a call).
 pub(super) fn parse<T: DeserializeOwned>(text: &str) -> Result<T, String> {
     let start = text.find('{').ok_or("no JSON object in the reply")?;
     let end = text
         .rfind('}')
         .filter(|&end| end > start)
         .ok_or("no JSON object in the reply")?;
-    serde_json::from_str(&text[start..=end]).map_err(|e| format!("not the JSON asked for: {e}"))
+    let object = &text[start..=end];
+    serde_json::from_str(object)
+        .or_else(|e| serde_json::from_str(&without_trailing_commas(object)).map_err(|_| e))
+        .map_err(|e| format!("not the JSON asked for: {e}"))
+}
+
+/// `json` without the commas that directly close an array or object (`[1, 2,]`), leaving
+/// strings alone.
+fn without_trailing_commas(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for (i, c) in json.char_indices() {
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+        } else if c == ',' {
+            let next = json[i + 1..].trim_start().chars().next();
+            if matches!(next, Some(']' | '}')) {
+                continue;
+            }
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Checks one verdict per item, each one of `allowed` once trimmed and lower-cased (the

@@ -225,6 +225,10 @@ mod tests {
         let text = "Sure! Here is the JSON:\n```json\n{\"statements\": [\"a {b}\", \"c\"]}\n```\nHope it helps.";
         let parsed: Statements = parse(text).expect("parsed");
         assert_eq!(parsed.statements, ["a {b}", "c"]);
+        // A trailing comma is forgiven, as DeepEval's `trimAndLoadJson` does; one inside a
+        // string is kept.
+        let parsed: Statements = parse("{\"statements\": [\"a, ]\", \"b \\\" ,}\",],\n}").expect("parsed");
+        assert_eq!(parsed.statements, ["a, ]", "b \" ,}"]);
         assert!(parse::<Statements>("no JSON here").is_err());
         assert!(parse::<Statements>("} {").is_err());
         assert!(parse::<Statements>("{\"opinions\": []}").is_err());
