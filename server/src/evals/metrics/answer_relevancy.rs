@@ -5,7 +5,7 @@
 //! and an answer with no statements scores 1.
 //!
 //! DeepEval makes a third call for a prose reason; we compose the reason from the verdicts,
-//! which saves a third of the cost and says the same thing.
+//! which says the same thing for two calls instead of three.
 
 use app::evals::task::{block, tag, task_line, Statements, Task, Verdicts};
 
@@ -59,15 +59,15 @@ pub(super) async fn measure(case: &Case, judge: &dyn Judge, usage: &mut JudgeUsa
     let mut reason = if off_topic.is_empty() {
         format!("All {total} statements address the input")
     } else {
-        format!(
-            "{relevant} of {total} statements address the input; off-topic: {}",
-            listed(&off_topic)
-        )
+        format!("{relevant} of {total} statements address the input")
     };
     if ambiguous > 0 {
         reason.push_str(&format!(
-            " ({ambiguous} only loosely, counted as relevant as DeepEval does)"
+            " ({ambiguous} of them only loosely, which counts as relevant, as in DeepEval)"
         ));
+    }
+    if !off_topic.is_empty() {
+        reason.push_str(&format!("; off-topic: {}", listed(&off_topic)));
     }
     reason.push('.');
     Ok(Measured {
@@ -139,7 +139,9 @@ mod tests {
             scored.reason
         );
         assert!(scored.reason.contains("\"I like cheese.\" (About the writer's taste)"));
-        assert!(scored.reason.contains("1 only loosely"));
+        assert!(scored
+            .reason
+            .contains("(1 of them only loosely, which counts as relevant"));
 
         // The prompts: the task lines, and the case and the list only in their blocks.
         let prompts = judge.prompts();

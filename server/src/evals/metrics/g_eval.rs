@@ -179,7 +179,8 @@ fn steps_prompt(criteria: &str) -> String {
          against the input by these criteria, one sentence each, making clear how the input \
          and the answer relate.\n\n\
          Reply with JSON only, in this shape:\n\
-         {{\"steps\": [\"Check whether the answer responds to what the input asks.\", \"...\"]}}\n\n{}",
+         {{\"steps\": [\"Check whether the answer responds to what the input asks.\", \"Check that \
+         each fact in the answer is correct.\"]}}\n\n{}",
         task_line(Task::GEvalSteps),
         block(tag::CRITERIA, criteria),
     )

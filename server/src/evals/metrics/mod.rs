@@ -10,7 +10,15 @@
 //!   opinions-then-verdicts flow in `opinions`), `g_eval`, `json_correctness`.
 //!
 //! The reasons are composed here from the judge's verdicts instead of DeepEval's extra
-//! "reason" call, which halves the judge's cost for the two-step metrics.
+//! "reason" call: two judge calls per case instead of three for answer relevancy, toxicity
+//! and bias (the editor's cost estimate, `app::evals::METRICS`, counts two).
+//!
+//! DeepEval sources followed: `answer_relevancy/answer_relevancy.py` (`_calculate_score`),
+//! `toxicity/toxicity.py` and `bias/bias.py` (`_calculate_score`), `g_eval/g_eval.py` (the
+//! normalisation of the score) with `g_eval/utils.py` (`calculate_weighted_summed_score`,
+//! `get_score_range`, `normalize_score`), `json_correctness/json_correctness.py`, and
+//! `metrics/utils.py` (`trimAndLoadJson`) for reading the judge's JSON; their `template.py`
+//! and `schema.py` for what each step asks and the JSON shapes.
 
 mod answer_relevancy;
 mod ask;
