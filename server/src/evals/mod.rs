@@ -218,8 +218,10 @@ pub fn scored_requests(rows: Vec<EvalResultRow>, limit: usize) -> Vec<ScoredRequ
             error: r.error,
             cost_usd: r.cost_usd,
         };
-        match out.iter_mut().find(|s| s.request_id == r.request_id) {
-            Some(request) => {
+        let known = out.iter().position(|s| s.request_id == r.request_id);
+        match known {
+            Some(i) => {
+                let request = &mut out[i];
                 request.results.push(result);
                 request.scored_at = request.scored_at.max(r.scored_at);
             }
@@ -255,9 +257,9 @@ mod tests {
         };
         let mut rng = rand::rngs::StdRng::seed_from_u64(42);
         let n = 10_000;
-        let drawn = (0..n).filter(|_| drawn(&settings, rng.random::<f64>())).count() as f64;
+        let count = (0..n).filter(|_| drawn(&settings, rng.random::<f64>())).count() as f64;
         // 4 standard deviations of Binomial(10,000, 0.1): 4 × 30.
-        assert!((drawn - 1000.0).abs() <= 120.0, "{drawn} of {n}");
+        assert!((count - 1000.0).abs() <= 120.0, "{count} of {n}");
         let none = EvalSettings {
             metrics: Vec::new(),
             ..settings.clone()
