@@ -2,14 +2,18 @@
 //! with a completion length and an error rate drawn from the model's [`SimulationProfile`].
 //! - [`answer`]: the text, sentences about the request's last user message, on topic as
 //!   often as the profile's `quality` says (or a JSON object in JSON mode).
+//! - [`judge`]: a prompt that names a judge task (`app::evals::task`) is answered as that
+//!   task asks, from the prompt's content alone, so that offline the simulator is the judge.
 //! - [`words`]: the one word rule both use (content words, sentences, hedges, opinions).
 
 pub mod answer;
+pub mod judge;
 pub mod words;
 
 use std::time::Duration;
 
 use app::catalog::{CatalogModel, SimulationProfile};
+use app::evals::task;
 use axum::body::Bytes;
 use rand::Rng;
 use rand_distr::StandardNormal;
@@ -146,23 +150,30 @@ struct Output {
 const SURE_LOGPROB: f64 = -1e-4;
 
 impl Output {
-    /// The reply to `asked` for a model of `profile` whose draw gave `output_tokens`: an
-    /// answer of exactly `output_tokens` words (JSON mode: about as many), a word a piece.
+    /// The reply to `asked` for a model of `profile` whose draw gave `output_tokens`. A judge
+    /// prompt gets the task's JSON, split into tokens; anything else an answer of exactly
+    /// `output_tokens` words (JSON mode: about as many), a word a piece.
     fn compose(profile: &SimulationProfile, output_tokens: u32, asked: &Asked, rng: &mut impl Rng) -> Output {
         let words = output_tokens as usize;
         let quality = profile.quality.clamp(0.0, 1.0);
-        let question = answer::Question::new(&asked.prompt, &asked.context);
-        let text = match &asked.json {
-            Some(format) => answer::json(&question, format, words, quality, rng),
-            None => answer::text(&question, words, quality, rng),
+        let (pieces, score) = if let Some(task) = task::task_of(&asked.prompt) {
+            let judged = judge::reply(task, &asked.prompt, rng);
+            (judge::tokens(&judged.text), judged.score)
+        } else {
+            let question = answer::Question::new(&asked.prompt, &asked.context);
+            let text = match &asked.json {
+                Some(format) => answer::json(&question, format, words, quality, rng),
+                None => answer::text(&question, words, quality, rng),
+            };
+            // The texts have single spaces only, so the pieces put together are the text.
+            let pieces = text
+                .split(' ')
+                .enumerate()
+                .map(|(i, word)| if i == 0 { word.to_string() } else { format!(" {word}") })
+                .collect();
+            (pieces, None)
         };
-        // The texts have single spaces only, so the pieces put together are the text.
-        let pieces: Vec<String> = text
-            .split(' ')
-            .enumerate()
-            .map(|(i, word)| if i == 0 { word.to_string() } else { format!(" {word}") })
-            .collect();
-        let logprobs = asked.logprobs.map(|top| logprobs(&pieces, top));
+        let logprobs = asked.logprobs.map(|top| logprobs(&pieces, score.as_ref(), top));
         Output { pieces, logprobs }
     }
 
@@ -180,14 +191,26 @@ impl Output {
 }
 
 /// OpenAI's `logprobs.content`, one entry per piece (`token`, `logprob`, `bytes`,
-/// `top_logprobs` cut to `top` entries), every piece certain.
-fn logprobs(pieces: &[String], top: usize) -> Vec<Value> {
+/// `top_logprobs` cut to `top` entries). The G-Eval score token (the first piece that is the
+/// score) lists the neighbouring integers [`judge::score_tokens`] weighed; every other piece
+/// is certain.
+fn logprobs(pieces: &[String], score: Option<&judge::ScoreTokens>, top: usize) -> Vec<Value> {
     let entry = |token: &str, logprob: f64| json!({"token": token, "logprob": logprob, "bytes": token.as_bytes()});
+    let at = score.and_then(|s| pieces.iter().position(|p| *p == s.score.to_string()));
     pieces
         .iter()
-        .map(|piece| {
-            let mut value = entry(piece, SURE_LOGPROB);
-            value["top_logprobs"] = std::iter::repeat_n(entry(piece, SURE_LOGPROB), top.min(1)).collect();
+        .enumerate()
+        .map(|(i, piece)| {
+            let alternatives: Vec<(String, f64)> = match score {
+                Some(score) if Some(i) == at => score.top.iter().map(|(s, p)| (s.to_string(), p.ln())).collect(),
+                _ => vec![(piece.clone(), SURE_LOGPROB)],
+            };
+            let own = alternatives
+                .iter()
+                .find(|(token, _)| token == piece)
+                .map_or(SURE_LOGPROB, |(_, logprob)| *logprob);
+            let mut value = entry(piece, own);
+            value["top_logprobs"] = alternatives.iter().take(top).map(|(t, l)| entry(t, *l)).collect();
             value
         })
         .collect()
@@ -247,7 +270,7 @@ impl Provider for SimulatedProvider {
         let created = unix_now();
         let name = model.upstream_name.clone();
         let prompt_tokens = request.body.prompt_estimate();
-        // A piece a token: the drawn length (about it, in JSON mode).
+        // A piece a token: the drawn length for an answer, the reply's tokens for a judge.
         let output_tokens = u32::try_from(plan.output.pieces.len()).unwrap_or(u32::MAX);
         let usage = json!({
             "prompt_tokens": prompt_tokens,
@@ -322,6 +345,7 @@ impl Provider for SimulatedProvider {
 
 #[cfg(test)]
 mod tests {
+    use app::evals::task::{block, tag, task_line, Statements, Task, Verdicts};
     use futures::StreamExt;
     use rand::rngs::StdRng;
     use rand::SeedableRng;
@@ -389,6 +413,116 @@ mod tests {
         }
     }
 
+    /// Σ p·s / Σ p over the score token's alternatives, as G-Eval weighs them (alternatives
+    /// under 1 % dropped).
+    fn weighted_score(logprobs: &[Value], score: &str) -> f64 {
+        let entry = logprobs.iter().find(|e| e["token"] == score).expect("the score token");
+        let (mut sum, mut weight) = (0.0, 0.0);
+        for alternative in entry["top_logprobs"].as_array().expect("top_logprobs") {
+            let p = alternative["logprob"].as_f64().expect("a logprob").exp();
+            let s: f64 = alternative["token"]
+                .as_str()
+                .and_then(|t| t.parse().ok())
+                .expect("an integer");
+            if p >= 0.01 {
+                sum += p * s;
+                weight += p;
+            }
+        }
+        sum / weight
+    }
+
+    #[test]
+    fn a_g_eval_score_s_logprobs_weigh_to_ten_times_the_share_on_topic() {
+        let read_answer = asked(json!({"messages": [{"role": "user", "content": QUESTION}]}));
+        let topic = words::Topic::of(QUESTION);
+        let mut rng = StdRng::seed_from_u64(4);
+        let mut checked = 0;
+        for quality in [0.6, 0.75, 0.9, 1.0] {
+            for _ in 0..50 {
+                let answer = Output::compose(&profile(quality), 60, &read_answer, &mut rng).text();
+                let sentences = words::sentences(&answer);
+                let share = sentences.iter().filter(|s| topic.addressed_by(s)).count() as f64 / sentences.len() as f64;
+                let prompt = format!(
+                    "{}Score the answer.\n{}{}{}",
+                    task_line(Task::GEvalScore),
+                    block(tag::CRITERIA, "The answer addresses the question."),
+                    block(tag::INPUT, QUESTION),
+                    block(tag::ACTUAL_OUTPUT, &answer)
+                );
+                let judge = asked(json!({
+                    "messages": [{"role": "user", "content": prompt}],
+                    "logprobs": true, "top_logprobs": 5
+                }));
+                let output = Output::compose(&profile(0.8), 1, &judge, &mut rng);
+                let Ok(reply) = serde_json::from_str::<app::evals::task::GEvalScore>(&output.text()) else {
+                    continue; // the judge's rare prose
+                };
+                let logprobs = output.logprobs.as_deref().expect("logprobs were asked for");
+                assert_eq!(logprobs.len(), output.pieces.len());
+                let weighted = weighted_score(logprobs, &format!("{}", reply.score));
+                assert!((weighted - 10.0 * share).abs() < 0.5, "{weighted} vs {share}");
+                assert!((weighted - 10.0 * share).abs() < 1e-6, "exact with 5 alternatives");
+                assert!((reply.score - 10.0 * share).abs() <= 0.5);
+                checked += 1;
+            }
+        }
+        assert!(checked > 190, "{checked}");
+    }
+
+    #[test]
+    fn the_simulated_judge_scores_a_better_model_higher_from_the_answers_alone() {
+        // Answer relevancy as the metric computes it: statements, then verdicts; relevant
+        // is any verdict but "no".
+        let read_answer = asked(json!({"messages": [{"role": "user", "content": QUESTION}]}));
+        let mut rng = StdRng::seed_from_u64(8);
+        let mut relevancy = |quality: f64| {
+            let mut scores = Vec::new();
+            for _ in 0..200 {
+                let answer = Output::compose(&profile(quality), 120, &read_answer, &mut rng).text();
+                let ask = |prompt: String, rng: &mut StdRng| {
+                    Output::compose(
+                        &profile(0.8),
+                        1,
+                        &asked(json!({"messages": [{"role": "user", "content": prompt}]})),
+                        rng,
+                    )
+                    .text()
+                };
+                let statements = ask(
+                    format!("{}{}", task_line(Task::Statements), block(tag::ACTUAL_OUTPUT, &answer)),
+                    &mut rng,
+                );
+                let Ok(statements) = serde_json::from_str::<Statements>(&statements) else {
+                    continue;
+                };
+                let list = serde_json::to_string(&statements.statements).expect("a list");
+                let verdicts = ask(
+                    format!(
+                        "{}{}{}",
+                        task_line(Task::RelevancyVerdicts),
+                        block(tag::INPUT, QUESTION),
+                        block(tag::STATEMENTS, &list)
+                    ),
+                    &mut rng,
+                );
+                let Ok(verdicts) = serde_json::from_str::<Verdicts>(&verdicts) else {
+                    continue;
+                };
+                assert_eq!(verdicts.verdicts.len(), statements.statements.len());
+                let relevant = verdicts.verdicts.iter().filter(|v| v.verdict != "no").count();
+                scores.push(relevant as f64 / verdicts.verdicts.len() as f64);
+            }
+            scores.iter().sum::<f64>() / scores.len() as f64
+        };
+        let (high, low) = (relevancy(0.95), relevancy(0.65));
+        eprintln!("answer relevancy through the judge: quality 0.95 → {high:.3}, 0.65 → {low:.3}");
+        // Expected: hedges count as relevant (idk), so 0.05 + 0.95 × quality.
+        assert!((high - (0.05 + 0.95 * 0.95)).abs() < 0.04, "{high}");
+        assert!((low - (0.05 + 0.95 * 0.65)).abs() < 0.04, "{low}");
+        assert!(high - low > 0.2);
+    }
+
     fn body(json: &Value) -> ClientBody {
         let raw = json.to_string();
         let model = raw.find("\"sim\"").expect("the model is named sim");
@@ -414,6 +548,107 @@ mod tests {
         first_token_ms: 5000,
         total_ms: 10_000,
     };
+
+    #[tokio::test]
+    async fn a_judge_call_is_answered_whole_or_streamed_with_its_tokens_and_logprobs() {
+        let fast = SimulationProfile {
+            ttft_ms: 1.0,
+            tokens_per_s: 100_000.0,
+            jitter: 0.0,
+            ..SimulationProfile::default()
+        };
+        let prompt = format!(
+            "{}{}{}",
+            task_line(Task::GEvalScore),
+            block(tag::INPUT, QUESTION),
+            block(tag::ACTUAL_OUTPUT, "Vector databases index embeddings. Tea is nice.")
+        );
+        let request = json!({"model": "sim", "messages": [{"role": "user", "content": prompt}], "logprobs": true, "top_logprobs": 3});
+        let body = body(&request);
+        let model = model(fast);
+        let mut tries = 0;
+        let (content, usage, logprobs) = loop {
+            let reply = SimulatedProvider
+                .chat(
+                    &model,
+                    ChatRequest {
+                        body: &body,
+                        stream: false,
+                    },
+                    TIMEOUTS,
+                )
+                .await;
+            let Ok(Reply::Whole(bytes)) = reply else {
+                panic!("a whole answer")
+            };
+            let whole: Value = serde_json::from_slice(&bytes).expect("JSON");
+            let content = whole["choices"][0]["message"]["content"]
+                .as_str()
+                .expect("content")
+                .to_string();
+            tries += 1;
+            if content.starts_with('{') || tries > 5 {
+                break (
+                    content,
+                    whole["usage"].clone(),
+                    whole["choices"][0]["logprobs"]["content"].clone(),
+                );
+            }
+        };
+        assert!(content.starts_with("{\"score\": 5,"), "{content}");
+        let logprobs = logprobs.as_array().expect("logprobs.content");
+        assert_eq!(usage["completion_tokens"].as_u64(), Some(logprobs.len() as u64));
+        assert!((weighted_score(logprobs, "5") - 5.0).abs() < 1e-6);
+        assert_eq!(
+            logprobs
+                .iter()
+                .map(|e| e["token"].as_str().unwrap_or(""))
+                .collect::<String>(),
+            content
+        );
+
+        let Ok(Reply::Stream(mut stream)) = SimulatedProvider
+            .chat(
+                &model,
+                ChatRequest {
+                    body: &body,
+                    stream: true,
+                },
+                TIMEOUTS,
+            )
+            .await
+        else {
+            panic!("a stream")
+        };
+        let (mut text, mut entries, mut usage) = (String::new(), 0, Value::Null);
+        while let Some(frame) = stream.next().await {
+            let frame = frame.expect("no error");
+            let payload: Value = serde_json::from_slice(
+                frame
+                    .strip_prefix(b"data: ")
+                    .and_then(|f| f.strip_suffix(b"\n\n"))
+                    .expect("one event"),
+            )
+            .expect("JSON");
+            if let Some(piece) = payload["choices"][0]["delta"]["content"].as_str() {
+                text.push_str(piece);
+                let chunk_logprobs = payload["choices"][0]["logprobs"]["content"]
+                    .as_array()
+                    .expect("logprobs");
+                assert_eq!(chunk_logprobs.len(), 1);
+                assert_eq!(chunk_logprobs[0]["token"], piece);
+                entries += 1;
+            }
+            if !payload["usage"].is_null() {
+                usage = payload["usage"].clone();
+            }
+        }
+        assert_eq!(usage["completion_tokens"].as_u64(), Some(entries));
+        assert!(
+            text.starts_with('{') || text.starts_with(|c: char| c.is_uppercase()),
+            "{text}"
+        );
+    }
 
     #[tokio::test]
     async fn a_plain_answer_streams_a_word_a_chunk_and_bills_the_drawn_length() {
