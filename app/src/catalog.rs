@@ -53,10 +53,21 @@ pub struct SimulationProfile {
     /// σ of the log-normal spread of time, speed and length (0 = always the median).
     #[serde(default = "default_jitter")]
     pub jitter: f64,
+    /// How good the model's answers are, 0..=1: the share of an answer's sentences that
+    /// address the question (the others drift off topic; a few hedges come on top,
+    /// whatever the quality). In JSON mode, the probability that the answer is valid JSON.
+    /// The simulated judge reads only what the answers say, so this shows in the evals
+    /// through their own metric code.
+    #[serde(default = "default_quality")]
+    pub quality: f64,
 }
 
 fn default_jitter() -> f64 {
     0.25
+}
+
+fn default_quality() -> f64 {
+    0.8
 }
 
 impl Default for SimulationProfile {
@@ -67,6 +78,7 @@ impl Default for SimulationProfile {
             output_tokens: 60.0,
             error_rate: 0.0,
             jitter: default_jitter(),
+            quality: default_quality(),
         }
     }
 }
