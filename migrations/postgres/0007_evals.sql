@@ -2,6 +2,8 @@
 -- its evals is kept apart from the gateway's cost.
 ALTER TABLE request_records ADD COLUMN eval_sampled BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE request_records ADD COLUMN eval_cost_usd DOUBLE PRECISION NOT NULL DEFAULT 0;
+-- The records of sampled requests by request id, for the judge's cost (a tenth of the rows).
+CREATE INDEX request_records_sampled ON request_records (request_id) WHERE eval_sampled = TRUE;
 
 -- Rollups carry the judge's cost and the scores by metric, a JSON object
 -- {"answer_relevancy": {"n": 3, "sum": 2.4, "failed": 1}}, bucketed at the request's time.

@@ -747,11 +747,9 @@ fn thin_evals(spec: &ModelSetSpec, models: &[ModelInput], opts: &PlanOptions) ->
     models
         .iter()
         .map(|m| {
-            evals.iter().any(|d| {
-                m.estimate
-                    .dim(d)
-                    .is_none_or(|d| !(d.n_eff >= opts.explore_min_scores))
-            })
+            evals
+                .iter()
+                .any(|d| m.estimate.dim(d).is_none_or(|d| !(d.n_eff >= opts.explore_min_scores)))
         })
         .collect()
 }

@@ -37,7 +37,10 @@ impl ProviderJudge {
             usage: JudgeUsage::default(),
         };
         let Some(served) = self.providers.get(&model.provider) else {
-            return Err(failed("config", format!("no provider {:?} for {}", model.provider, model.id)));
+            return Err(failed(
+                "config",
+                format!("no provider {:?} for {}", model.provider, model.id),
+            ));
         };
         let chat = request::parse(raw).map_err(|e| failed("request", e.to_string()))?;
         let timeouts = Timeouts {
@@ -175,7 +178,10 @@ mod tests {
         assert_eq!(r.text, "{\"score\": 8}");
         let tokens = r.logprobs.expect("logprobs");
         assert_eq!(tokens[0].top, vec![("8".to_string(), -0.2), ("7".to_string(), -1.8)]);
-        assert_eq!((r.usage.prompt_tokens, r.usage.completion_tokens, r.usage.calls), (1000, 100, 1));
+        assert_eq!(
+            (r.usage.prompt_tokens, r.usage.completion_tokens, r.usage.calls),
+            (1000, 100, 1)
+        );
         assert!((r.usage.cost_usd - (1000.0 * 0.15 + 100.0 * 0.60) / 1e6).abs() < 1e-15);
 
         let bare = json!({"choices": [{"message": {"content": "12345678"}}]});

@@ -245,11 +245,26 @@ mod tests {
         let whole = json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": "A language."}}]});
         assert_eq!(whole_text(whole.to_string().as_bytes()), "A language.");
 
-        let chunk = |text: &str| sse::frame(json!({"choices": [{"index": 0, "delta": {"content": text}}]}).to_string().as_bytes());
+        let chunk = |text: &str| {
+            sse::frame(
+                json!({"choices": [{"index": 0, "delta": {"content": text}}]})
+                    .to_string()
+                    .as_bytes(),
+            )
+        };
         let mut two = chunk("A").to_vec();
         two.extend_from_slice(&chunk(" language"));
-        let usage = sse::frame(json!({"choices": [], "usage": {"prompt_tokens": 3}}).to_string().as_bytes());
-        let runs = vec![Bytes::from(two), chunk("."), usage, Bytes::from_static(b"data: [DONE]\n\n")];
+        let usage = sse::frame(
+            json!({"choices": [], "usage": {"prompt_tokens": 3}})
+                .to_string()
+                .as_bytes(),
+        );
+        let runs = vec![
+            Bytes::from(two),
+            chunk("."),
+            usage,
+            Bytes::from_static(b"data: [DONE]\n\n"),
+        ];
         assert_eq!(streamed_text(&runs), "A language.");
     }
 }

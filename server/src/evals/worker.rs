@@ -244,7 +244,9 @@ async fn score_metric(shared: &Shared, metric: &str, settings: &EvalSettings, ca
                 "" => None,
                 text => Some(serde_json::from_str(text).map_err(|e| config(format!("the JSON Schema: {e}")))?),
             };
-            let spec = MetricSpec::JsonCorrectness { schema: schema.as_ref() };
+            let spec = MetricSpec::JsonCorrectness {
+                schema: schema.as_ref(),
+            };
             metrics::score(&spec, case, &shared.judge).await
         }
         "g_eval" => {

@@ -334,7 +334,9 @@ impl Rollups {
     pub async fn add_evals(&mut self, storage: &SharedStorage, evals: &[EvalOutcome]) -> StorageResult<()> {
         for e in evals {
             let key = (e.set_id, e.model_id.as_str(), e.request_at);
-            self.minutes.apply(storage, &self.writer, key, |r| r.add_eval(e)).await?;
+            self.minutes
+                .apply(storage, &self.writer, key, |r| r.add_eval(e))
+                .await?;
             self.hours.apply(storage, &self.writer, key, |r| r.add_eval(e)).await?;
         }
         Ok(())

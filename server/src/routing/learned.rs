@@ -6,8 +6,8 @@
 use std::sync::{Mutex, MutexGuard, RwLock};
 
 use app::engine::{
-    Breaker, BreakerConfig, BreakerState, Estimate, Estimator, Feedback, FeedbackConfig, ModelInput, Observation, Prior,
-    Window, DEFAULT_HALF_LIFE_SECS,
+    Breaker, BreakerConfig, BreakerState, Estimate, Estimator, Feedback, FeedbackConfig, ModelInput, Observation,
+    Prior, Window, DEFAULT_HALF_LIFE_SECS,
 };
 use app::model_set::{Dimension, ModelSetSpec, Requirement};
 
@@ -177,7 +177,9 @@ impl Learned {
         let mut inner = self.inner();
         let inner = &mut *inner;
         let new_estimator = || Estimator::new(DEFAULT_HALF_LIFE_SECS);
-        update(&mut inner.global, model_id, new_estimator, |e| e.observe_evals(scores, now));
+        update(&mut inner.global, model_id, new_estimator, |e| {
+            e.observe_evals(scores, now)
+        });
         let new_local = || Local {
             estimator: new_estimator(),
             requests: 0.0,

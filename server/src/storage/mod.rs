@@ -399,15 +399,21 @@ pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
     /// Leases up to `limit` due jobs to the caller's `token` until `lease_until`, oldest first.
     /// A job is due once its `run_after` has passed and it has no live lease; of two callers
     /// racing for one job, one gets it.
-    async fn claim_eval_jobs(&self, now: i64, lease_until: i64, token: &str, limit: i64) -> StorageResult<Vec<EvalJob>>;
+    async fn claim_eval_jobs(&self, now: i64, lease_until: i64, token: &str, limit: i64)
+        -> StorageResult<Vec<EvalJob>>;
     /// Extends the caller's lease; false when it no longer holds the job.
     async fn renew_eval_lease(&self, job_id: i64, token: &str, lease_until: i64) -> StorageResult<bool>;
     /// In one transaction, while the caller still holds the job: stores `results` (a
     /// (request, metric) already stored is kept), adds their judge cost to the request's
     /// answered record, and deletes or reschedules the job. False, with nothing written,
     /// when the lease was lost: the job is another worker's.
-    async fn finish_eval_job(&self, job_id: i64, token: &str, results: &[EvalResultRow], next: &JobNext)
-        -> StorageResult<bool>;
+    async fn finish_eval_job(
+        &self,
+        job_id: i64,
+        token: &str,
+        results: &[EvalResultRow],
+        next: &JobNext,
+    ) -> StorageResult<bool>;
     /// The queue's depth and age, and the evals failed since `since`.
     async fn eval_queue_stats(&self, now: i64, since: i64) -> StorageResult<EvalQueueStats>;
     /// The set's latest results, newest first.

@@ -815,16 +815,22 @@ macro_rules! portable_sql_storage {
                 // The outer WHERE repeats the subquery's test: on PostgreSQL a racing claimer
                 // that waited for the row's lock re-checks it against the row as the winner
                 // left it, and skips it. SQLite runs one writer at a time.
+                // A job waits for its request's record (stored by the metrics writer, usually
+                // within a second), so that finishing it always finds the record to charge;
+                // after a minute without one (a record lost), it runs anyway.
                 let rows = sqlx::query(
                     "UPDATE eval_jobs SET lease_until = $1, lease_token = $2, attempts = attempts + 1 \
-                     WHERE id IN (SELECT id FROM eval_jobs WHERE run_after <= $3 \
-                     AND (lease_until IS NULL OR lease_until < $3) ORDER BY id LIMIT $4) \
+                     WHERE id IN (SELECT j.id FROM eval_jobs j WHERE j.run_after <= $3 \
+                     AND (j.lease_until IS NULL OR j.lease_until < $3) \
+                     AND (j.created_at < $5 OR EXISTS (SELECT 1 FROM request_records r \
+                     WHERE r.request_id = j.request_id AND r.eval_sampled = TRUE)) ORDER BY j.id LIMIT $4) \
                      AND run_after <= $3 AND (lease_until IS NULL OR lease_until < $3) RETURNING *",
                 )
                 .bind(lease_until)
                 .bind(token)
                 .bind(now)
                 .bind(limit)
+                .bind(now - 60_000)
                 .fetch_all(&self.pool)
                 .await?;
                 let mut jobs = rows.iter().map(eval_job).collect::<StorageResult<Vec<EvalJob>>>()?;
@@ -906,10 +912,11 @@ macro_rules! portable_sql_storage {
                     }
                 }
                 if let Some(request_id) = request_id {
-                    // The answered record (a fallback's failed attempts share the request id).
+                    // The answered record: the one that says it was sampled (a fallback's failed
+                    // attempts share the request id).
                     sqlx::query(
                         "UPDATE request_records SET eval_cost_usd = eval_cost_usd + $1 \
-                         WHERE request_id = $2 AND error_class IS NULL",
+                         WHERE request_id = $2 AND eval_sampled = TRUE",
                     )
                     .bind(charged)
                     .bind(request_id)
