@@ -877,6 +877,57 @@ mod tests {
         }
     }
 
+    /// A model with many requests but only a few eval scores is still explored while a
+    /// requirement is on that eval: three scores are not trusted, nor written off.
+    #[test]
+    fn a_model_with_few_eval_scores_keeps_being_explored() {
+        let scored = |id: &str, cost: f64, scores: &[f64]| {
+            let mut e = crate::engine::estimate::Estimator::new(0.0);
+            for _ in 0..200 {
+                e.observe(
+                    &crate::engine::estimate::Observation {
+                        ok: true,
+                        latency_ms: 500.0,
+                        cost_usd: cost,
+                        ..Default::default()
+                    },
+                    0.0,
+                );
+            }
+            let evals: Vec<(String, f64)> = scores.iter().map(|s| ("answer_relevancy".to_string(), *s)).collect();
+            e.observe_evals(&evals, 0.0);
+            ModelInput {
+                id: id.into(),
+                estimate: e.snapshot(0.0),
+                local_requests: 200.0,
+                available: true,
+            }
+        };
+        // Scores of a tenth of the requests, as sampling gives them: mean 0.935.
+        let many: Vec<f64> = (0..20).map(|i| if i % 10 == 0 { 0.8 } else { 0.95 }).collect();
+        let spec = ModelSetSpec {
+            models: vec!["known".into(), "new".into()],
+            requirements: vec![Requirement::new(
+                Dimension::Eval("answer_relevancy".into()),
+                Statistic::Mean,
+                Comparator::AtLeast,
+                0.8,
+            )],
+            ..Default::default()
+        };
+        // "new" is cheaper; its three low scores alone would rule it out.
+        let models = vec![scored("known", 0.01, &many), scored("new", 0.001, &[0.6, 0.7, 0.65])];
+        let p = plan(&spec, &models, None, &PlanOptions::default()).expect("plan");
+        assert_eq!(p.exploring, vec![1], "{p:?}");
+        assert!(p.weights[1] > 0.0, "{:?}", p.weights);
+        // With enough scores the evidence decides: the cheap model only as far as the mean
+        // holds (0.935·w + 0.6·(1 − w) ≥ 0.8 allows it 40 %, less with pessimism).
+        let models = vec![scored("known", 0.01, &many), scored("new", 0.001, &[0.6; 20])];
+        let p = plan(&spec, &models, None, &PlanOptions::default()).expect("plan");
+        assert!(p.exploring.is_empty(), "{p:?}");
+        assert!((0.2..0.41).contains(&p.weights[1]), "{:?}", p.weights);
+    }
+
     #[test]
     fn infeasible_falls_back_to_least_violation() {
         // Mean latency <= 1000 needs >= 2/3 of "b"; mean cost <= 0.003 allows at most 2/9 of it.
