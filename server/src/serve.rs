@@ -104,8 +104,7 @@ pub async fn run(config: Config, demo: bool) -> Result<(), ServeError> {
         &catalog,
         providers.clone(),
         routing.clone(),
-    )
-    .map_err(ServeError::Providers)?;
+    );
     let key_limiter = Arc::new(KeyLimiter::new(config.gateway.requests_per_minute_per_key));
     let try_limiter = Arc::new(KeyLimiter::new(config.gateway.requests_per_minute_per_key));
 

@@ -101,27 +101,29 @@ impl Evals {
         }
     }
 
-    /// Starts the enqueuer, the workers, the rollup writer and the housekeeping. Fails when
-    /// the judge is not in the catalog.
+    /// Starts the enqueuer, the workers, the rollup writer and the housekeeping. A judge that
+    /// is not in the catalog is left out (warned): with none, evals that need a judge are
+    /// recorded as errors and the others (JSON correctness) still run.
     pub fn start(
         config: EvalConfig,
         storage: SharedStorage,
         catalog: &Catalog,
         providers: Arc<Providers>,
         routing: Arc<Routing>,
-    ) -> Result<Evals, String> {
+    ) -> Evals {
         if !config.enabled {
-            return Ok(Evals::off());
+            return Evals::off();
         }
-        let models = std::iter::once(&config.judge)
+        let models: Vec<_> = std::iter::once(&config.judge)
             .chain(&config.fallback_judges)
-            .map(|id| {
-                catalog
-                    .get(id)
-                    .cloned()
-                    .ok_or_else(|| format!("evals: the judge {id:?} is not in the catalog"))
+            .filter_map(|id| {
+                let model = catalog.get(id).cloned();
+                if model.is_none() {
+                    tracing::warn!(judge = %id, "evals: the judge is not in the catalog; it is left out");
+                }
+                model
             })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect();
         let wake = Arc::new(Notify::new());
         let (sink, enqueuer) = queue::start(storage.clone(), wake.clone());
         let (stop, stopped) = watch::channel(false);
@@ -144,12 +146,12 @@ impl Evals {
             .collect();
         tasks.push(tokio::spawn(worker::flush_rollups(shared.clone(), stopped.clone())));
         tasks.push(tokio::spawn(housekeeping(shared, stopped)));
-        Ok(Evals {
+        Evals {
             sink,
             stop,
             enqueuer: Some(enqueuer),
             tasks,
-        })
+        }
     }
 
     /// Stops: what the gateway queued is stored first (the caller has dropped every sink
