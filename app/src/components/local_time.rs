@@ -39,8 +39,9 @@ fn viewer_zone(ms: i64) -> Option<(String, String)> {
         .and_then(|v| v.as_string());
     let offset = offset_name(east);
     let title = match zone {
-        Some(zone) => format!("{zone} ({offset})"),
-        None => offset,
+        // "Europe/Paris (UTC+01:00)"; "UTC" or "Etc/UTC" alone says enough.
+        Some(zone) if !zone.ends_with("UTC") => format!("{zone} ({offset})"),
+        _ => offset,
     };
     Some((format_at_offset(ms, east), title))
 }

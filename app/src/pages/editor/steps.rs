@@ -371,7 +371,7 @@ fn Evals(state: EditorState) -> impl IntoView {
                                 <span class="metric-text">
                                     <span class="metric-title">
                                         <strong>{m.title}</strong>
-                                        {(!m.higher_is_better).then(|| view! { <span class="badge warn small">"lower is better"</span> })}
+                                        {(!m.higher_is_better).then(|| view! { <span class="badge muted small">"lower is better"</span> })}
                                     </span>
                                     <span class="muted small">{form::metric_meaning(m)}</span>
                                     <span class="muted small metric-calls">{calls}</span>
