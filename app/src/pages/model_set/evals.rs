@@ -17,6 +17,8 @@ use crate::monitoring::{Bucket, Series};
 const REASON_SHOWN: usize = 160;
 /// How much of a prompt or an answer the list shows.
 const EXCERPT: usize = 240;
+/// Evaluated requests shown at once; the rest of the latest open on demand.
+const LATEST_SHOWN: usize = 5;
 
 /// What the Evals section and the latest evals say before any eval has run.
 pub fn no_evals_message(sampling: f64) -> String {
@@ -70,6 +72,17 @@ pub fn excerpt(text: &str, max: usize) -> Option<String> {
     ))
 }
 
+/// Results in the order the editor lists the metrics (unknown ones last, by name).
+pub fn in_editor_order(mut results: Vec<MetricResult>) -> Vec<MetricResult> {
+    let rank = |name: &str| evals::METRICS.iter().position(|m| m.name == name).unwrap_or(usize::MAX);
+    results.sort_by(|a, b| {
+        rank(&a.metric)
+            .cmp(&rank(&b.metric))
+            .then_with(|| a.metric.cmp(&b.metric))
+    });
+    results
+}
+
 /// The judge's charge for one request, all metrics.
 pub fn request_cost(r: &ScoredRequest) -> f64 {
     r.results.iter().map(|m| m.cost_usd).sum()
@@ -117,6 +130,7 @@ pub fn evals_body<V: IntoView + 'static>(
         .map(|name| {
             let info = evals::metric(name);
             let scores = total.evals.iter().find(|e| &e.metric == name);
+            let (scored_n, failed_n) = scores.map_or((0, 0), |s| (s.scored, s.failed));
             let mean = total.eval_mean(name);
             let target = requirement_on(requirements, name).map(|r| {
                 let status = mean.map(|m| match r.comparator {
@@ -137,12 +151,16 @@ pub fn evals_body<V: IntoView + 'static>(
                 <tr data-testid="eval-metric">
                     <td>
                         {evals::short_title(name)}
-                        {info.filter(|m| !m.higher_is_better).map(|_| view! { <span class="muted small">" · lower is better"</span> })}
+                        {info.filter(|m| !m.higher_is_better).map(|_| view! { <span class="muted small block">"lower is better"</span> })}
+                        // On a phone, where the counts' column is left out.
+                        <span class="muted small block narrow-only">{format!("{} scored · {} failed", format::count(scored_n), format::count(failed_n))}</span>
                     </td>
                     <td class="num eval-mean">{mean.map(format::score).unwrap_or_else(|| format::MISSING.to_string())}</td>
                     <td>{target.map(IntoAny::into_any).unwrap_or_else(|| view! { <span class="muted">"–"</span> }.into_any())}</td>
-                    <td class="num">{format::count(scores.map_or(0, |s| s.scored))}</td>
-                    <td class="num">{format::count(scores.map_or(0, |s| s.failed))}</td>
+                    <td class="num wide-only">
+                        {format::count(scored_n)}
+                        <span class="muted">{format!(" / {}", format::count(failed_n))}</span>
+                    </td>
                 </tr>
             }
         })
@@ -157,7 +175,7 @@ pub fn evals_body<V: IntoView + 'static>(
         <div class="section-body eval-summary">
             <p class="muted small">
                 {format!("{whose}, {range}. ")}
-                "An eval counts in the hour of its request; a request judged on two metrics makes two evals."
+                "An eval counts at its request's time; a request judged on two metrics makes two evals."
             </p>
             <div class="tiles eval-tiles">
                 {tiles.into_iter().map(|(label, value, id)| view! {
@@ -172,7 +190,7 @@ pub fn evals_body<V: IntoView + 'static>(
                     <thead>
                         <tr>
                             <th>"Metric"</th><th class="num">"Mean"</th><th>"Target"</th>
-                            <th class="num">"Scored"</th><th class="num">"Failed"</th>
+                            <th class="num wide-only">"Scored / failed"</th>
                         </tr>
                     </thead>
                     <tbody>{rows}</tbody>
@@ -265,11 +283,23 @@ pub fn LatestEvals(owner: String, slug: String, requirements: Vec<Requirement>, 
                         Ok(list) if list.is_empty() => view! {
                             <p class="empty-state" data-testid="no-latest-evals">{no_evals_message(sampling)}</p>
                         }.into_any(),
-                        Ok(list) => view! {
-                            <ol class="eval-requests">
-                                {list.into_iter().map(|r| view! { <ScoredCard request=r requirements=requirements.clone()/> }).collect_view()}
-                            </ol>
-                        }.into_any(),
+                        Ok(mut list) => {
+                            let rest = list.split_off(list.len().min(LATEST_SHOWN));
+                            let card = |r: ScoredRequest| view! { <ScoredCard request=r requirements=requirements.clone()/> };
+                            let more = (!rest.is_empty()).then(|| {
+                                let label = format!("{} more", rest.len());
+                                view! {
+                                    <details class="eval-more-requests">
+                                        <summary>{label}</summary>
+                                        <ol class="eval-requests">{rest.into_iter().map(card).collect_view()}</ol>
+                                    </details>
+                                }
+                            });
+                            view! {
+                                <ol class="eval-requests">{list.into_iter().map(card).collect_view()}</ol>
+                                {more}
+                            }.into_any()
+                        }
                     })
                 }}
             </Transition>
@@ -297,7 +327,7 @@ fn ScoredCard(request: ScoredRequest, requirements: Vec<Requirement>) -> impl In
                 <span class="muted small nowrap">{format!("judged for {}", format::usd(cost))}</span>
             </div>
             <ul class="eval-results">
-                {request.results.into_iter().map(|m| {
+                {in_editor_order(request.results).into_iter().map(|m| {
                     let requirement = requirement_on(&requirements, &m.metric).cloned();
                     view! { <ResultRow result=m requirement/> }
                 }).collect_view()}
@@ -446,5 +476,14 @@ mod tests {
             output: None,
         };
         assert!((request_cost(&r) - 0.0003).abs() < 1e-12);
+        let named = |metric: &str| MetricResult {
+            metric: metric.into(),
+            ..result(0.0)
+        };
+        let order: Vec<String> = in_editor_order(vec![named("toxicity"), named("zeta"), named("answer_relevancy")])
+            .into_iter()
+            .map(|m| m.metric)
+            .collect();
+        assert_eq!(order, ["answer_relevancy", "toxicity", "zeta"]);
     }
 }
