@@ -33,6 +33,15 @@ pub fn no_evals_message(sampling: f64) -> String {
     }
 }
 
+/// The owner's list before any eval: what will show there (the section above says how often).
+pub fn no_latest_message(sampling: f64) -> String {
+    if sampling > 0.0 {
+        "No evaluated requests yet: each judged request shows here with its scores, the judge's reasons and cost, a few seconds after it is answered.".to_string()
+    } else {
+        no_evals_message(sampling)
+    }
+}
+
 /// The requirement on `metric`'s score, if the set has one.
 pub fn requirement_on<'a>(requirements: &'a [Requirement], metric: &str) -> Option<&'a Requirement> {
     requirements
@@ -281,7 +290,7 @@ pub fn LatestEvals(owner: String, slug: String, requirements: Vec<Requirement>, 
                     list.get().map(move |result| match result {
                         Err(e) => view! { <p class="form-error">{e.to_string()}</p> }.into_any(),
                         Ok(list) if list.is_empty() => view! {
-                            <p class="empty-state" data-testid="no-latest-evals">{no_evals_message(sampling)}</p>
+                            <p class="empty-state" data-testid="no-latest-evals">{no_latest_message(sampling)}</p>
                         }.into_any(),
                         Ok(mut list) => {
                             let rest = list.split_off(list.len().min(LATEST_SHOWN));
@@ -419,6 +428,8 @@ mod tests {
             "No evals yet: 10 % of requests are judged; the first scores appear a few seconds after the first sampled request."
         );
         assert!(no_evals_message(0.0).contains("0 %"));
+        assert!(no_latest_message(0.1).starts_with("No evaluated requests yet"));
+        assert_eq!(no_latest_message(0.0), no_evals_message(0.0));
     }
 
     #[test]
