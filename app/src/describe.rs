@@ -12,7 +12,7 @@ pub fn dimension(d: &Dimension) -> String {
         Dimension::Ttft => "time to first token".into(),
         Dimension::Throughput => "output tokens/s".into(),
         Dimension::ErrorRate => "error rate".into(),
-        Dimension::Eval(metric) => format!("{} (eval)", metric.replace('_', " ")),
+        Dimension::Eval(metric) => format!("{} (eval)", crate::evals::words(metric)),
     }
 }
 
@@ -39,7 +39,7 @@ pub fn value(d: &Dimension, v: f64) -> String {
         Dimension::Latency | Dimension::Ttft => format::ms(v),
         Dimension::Throughput => format::tokens_per_s(v),
         Dimension::ErrorRate => format::percent(v),
-        Dimension::Eval(_) => format!("{v:.2}"),
+        Dimension::Eval(_) => format::score(v),
     }
 }
 

@@ -105,6 +105,14 @@ pub fn tokens_per_s(v: f64) -> String {
     format!("{} tok/s", thousands(v.round()))
 }
 
+/// An eval score in 0..1 with two decimals: "0.87", "1.00", "0.05".
+pub fn score(v: f64) -> String {
+    if !v.is_finite() {
+        return MISSING.to_owned();
+    }
+    format!("{v:.2}")
+}
+
 /// A whole count with thousands separators: "12,345".
 pub fn count(v: u64) -> String {
     group_digits(&v.to_string())
@@ -170,6 +178,8 @@ pub enum Unit {
     Requests,
     /// A number of tokens.
     Tokens,
+    /// An eval score in 0..1, shown as such ("0.87"), on an axis from 0 to 1.
+    Score,
 }
 
 impl Unit {
@@ -194,6 +204,7 @@ impl Unit {
             }
             Unit::Tokens if v < 0.0 => format!("-{}", tokens((-v).round() as u64)),
             Unit::Tokens => tokens(v.round() as u64),
+            Unit::Score => score(v),
         }
     }
 
@@ -214,7 +225,7 @@ impl Unit {
             Unit::Ms => format!("{} ms", compact(v)),
             Unit::Usd | Unit::UsdPerRequest => format!("${}", compact(v)),
             Unit::Share => format!("{} %", compact(v * 100.0)),
-            Unit::TokensPerS | Unit::Requests | Unit::Tokens => compact(v),
+            Unit::TokensPerS | Unit::Requests | Unit::Tokens | Unit::Score => compact(v),
         }
     }
 
@@ -397,6 +408,10 @@ mod tests {
         assert_eq!(Unit::Requests.format(1204.0), "1,204 req");
         assert_eq!(Unit::Requests.format(2.5), "2.5 req");
         assert_eq!(Unit::Tokens.format(1_200_000.0), "1.2 M tok");
+        assert_eq!(Unit::Score.format(0.8666), "0.87");
+        assert_eq!(Unit::Score.format(1.0), "1.00");
+        assert_eq!(Unit::Score.axis(0.8), "0.8");
+        assert_eq!(score(0.049), "0.05");
         for unit in [
             Unit::Ms,
             Unit::Usd,
@@ -404,6 +419,7 @@ mod tests {
             Unit::Share,
             Unit::Requests,
             Unit::Tokens,
+            Unit::Score,
         ] {
             assert_eq!(unit.format(f64::NAN), "–");
             assert_eq!(unit.axis(f64::NAN), "–");

@@ -28,6 +28,10 @@ pub(super) fn y_scale(values: impl IntoIterator<Item = f64>, unit: Unit, from_ze
         min = min.min(v);
         max = max.max(v);
     }
+    if unit == Unit::Score {
+        // Scores are read against the whole scale, whatever the data: 0.85 near the top.
+        return ticks_over(0.0, 1.0, unit);
+    }
     if min > max {
         // Nothing to show: an axis that reads sensibly for the unit.
         let hi = match unit {
@@ -38,6 +42,7 @@ pub(super) fn y_scale(values: impl IntoIterator<Item = f64>, unit: Unit, from_ze
             Unit::TokensPerS => 100.0,
             Unit::Requests => 10.0,
             Unit::Tokens => 1000.0,
+            Unit::Score => 1.0,
         };
         return ticks_over(0.0, hi, unit);
     }
@@ -376,6 +381,14 @@ mod tests {
         ] {
             assert_eq!(s.lo, 0.0);
             assert!(s.hi > 0.0 && s.ticks.len() >= 2, "{s:?}");
+        }
+        // Eval scores are drawn on the whole 0–1 scale, data or not.
+        for s in [
+            y_scale([0.81, 0.9], Unit::Score, false),
+            y_scale([], Unit::Score, false),
+        ] {
+            assert_eq!((s.lo, s.hi), (0.0, 1.0));
+            assert_eq!(s.ticks, vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0]);
         }
         // Tick values stay clean multiples.
         let s = y_scale([0.27], Unit::Usd, false);

@@ -190,6 +190,47 @@ fn a_target_is_a_dashed_labelled_line_over_a_shaded_violating_side() {
 }
 
 #[test]
+fn eval_scores_sit_on_a_zero_to_one_axis_with_their_target() {
+    let mut chart = day_chart(vec![
+        line(
+            "Whole set",
+            0,
+            vec![(DAY0 + 14 * HOUR, 0.8666), (DAY0 + 15 * HOUR, 0.92)],
+        ),
+        line("openai/gpt-4o", 1, vec![(DAY0 + 14 * HOUR, 0.71)]),
+    ]);
+    chart.title = "Mean answer relevancy, per model, last 24 h".into();
+    chart.unit = Unit::Score;
+    chart.bucket_ms = HOUR;
+    chart.target = Some(Target {
+        value: 0.8,
+        at_most: false,
+    });
+    let svg = time_chart(&chart, 400, 200);
+    // Every point's exact value on hover, as a score.
+    assert!(svg.contains("<title>Whole set · 14:00 UTC · 0.87</title>"), "{svg}");
+    assert!(svg.contains("<title>Whole set · 15:00 UTC · 0.92</title>"), "{svg}");
+    assert!(svg.contains("<title>openai/gpt-4o · 14:00 UTC · 0.71</title>"), "{svg}");
+    // The target: dashed, labelled as a score, the side below it (at least) shaded.
+    let dashed: Vec<&str> = tags(&svg, "line")
+        .into_iter()
+        .filter(|t| t.contains("stroke-dasharray"))
+        .collect();
+    assert_eq!(dashed.len(), 1, "{svg}");
+    assert!(svg.contains(">target 0.80</text>"), "{svg}");
+    let y = num(dashed[0], "y1");
+    let shade = tags(&svg, "rect")
+        .into_iter()
+        .find(|t| attr(t, "opacity") == Some("0.08"))
+        .expect("shade");
+    assert!((num(shade, "y") - y).abs() <= 1.0, "{shade} vs {y}");
+    // The whole 0–1 scale, in round ticks, though the data stay between 0.71 and 0.92.
+    for tick in ["0", "0.2", "0.4", "0.6", "0.8", "1"] {
+        assert!(svg.contains(&format!(">\n{tick}\n</text>")), "tick {tick}: {svg}");
+    }
+}
+
+#[test]
 fn an_empty_chart_draws_its_frame_and_message() {
     let svg = time_chart(
         &day_chart(vec![line("m", 0, vec![]), line("n", 1, vec![(DAY0, f64::NAN)])]),

@@ -2,5 +2,6 @@
 
 pub mod form;
 pub mod header;
+pub mod local_time;
 pub mod snippet;
 pub mod verdict;

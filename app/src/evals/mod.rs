@@ -110,6 +110,44 @@ pub fn metric(name: &str) -> Option<&'static EvalMetric> {
     METRICS.iter().find(|m| m.name == name)
 }
 
+/// A metric's short title, for headings and labels: "Answer relevancy", "G-Eval" (the title
+/// without its parenthesis); an unknown name with its underscores as spaces.
+pub fn short_title(name: &str) -> String {
+    match metric(name) {
+        Some(m) => m.title.split(" (").next().unwrap_or(m.title).to_string(),
+        None => name.replace('_', " "),
+    }
+}
+
+/// A metric's name inside a sentence: "answer relevancy", "toxicity", but "G-Eval" and
+/// "JSON correctness" keep their capitals.
+pub fn words(name: &str) -> String {
+    let title = short_title(name);
+    let mut chars = title.chars();
+    match (chars.next(), chars.next()) {
+        (Some(first), Some(second)) if second.is_lowercase() => {
+            first.to_lowercase().chain(title.chars().skip(1)).collect()
+        }
+        _ => title,
+    }
+}
+
+/// What an eval's error class (as the worker records it) means, in a few words.
+pub fn error_text(class: &str) -> String {
+    match class {
+        "judge_timeout" => "judge timed out".into(),
+        "judge_connect" => "judge unreachable".into(),
+        "judge_rate_limited" => "judge rate-limited".into(),
+        "judge_upstream_5xx" => "judge's provider failed".into(),
+        "judge_upstream_4xx" => "judge's provider refused the call".into(),
+        "judge_protocol" => "judge's answer broke off".into(),
+        "judge_other" => "judge failed".into(),
+        "malformed" => "unusable judge answer".into(),
+        "config" => "eval settings unusable".into(),
+        other => other.replace('_', " "),
+    }
+}
+
 /// Estimated US dollars the judge charges to score one request on `metrics`.
 pub fn judge_cost_per_request(judge: &CatalogModel, metrics: &[String]) -> f64 {
     let calls: u32 = metrics.iter().filter_map(|m| metric(m)).map(|m| m.judge_calls).sum();
@@ -140,6 +178,20 @@ mod tests {
             simulated: true,
             simulation: None,
         }
+    }
+
+    #[test]
+    fn metrics_read_as_words() {
+        assert_eq!(short_title("answer_relevancy"), "Answer relevancy");
+        assert_eq!(short_title("g_eval"), "G-Eval");
+        assert_eq!(words("answer_relevancy"), "answer relevancy");
+        assert_eq!(words("toxicity"), "toxicity");
+        assert_eq!(words("g_eval"), "G-Eval");
+        assert_eq!(words("json_correctness"), "JSON correctness");
+        assert_eq!(words("made_up"), "made up");
+        assert_eq!(error_text("judge_timeout"), "judge timed out");
+        assert_eq!(error_text("malformed"), "unusable judge answer");
+        assert_eq!(error_text("judge_new_thing"), "judge new thing");
     }
 
     #[test]

@@ -5,10 +5,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::evals::{G_EVAL, JSON_CORRECTNESS};
 use crate::model_set::{
-    normalise_details, slugify, validate_name, validate_slug, Comparator, Dimension, EvalSettings, Field, FieldError,
-    ModelSet, ModelSetSpec, Objective, Requirement, Statistic, DESCRIPTION_MAX, LABELS_MAX, LABEL_MAX, MODELS_MAX,
-    REQUIREMENTS_MAX,
+    normalise_details, slugify, validate_evals, validate_name, validate_slug, Comparator, Dimension, EvalSettings,
+    Field, FieldError, ModelSet, ModelSetSpec, Objective, Requirement, Statistic, CRITERIA_MAX, DESCRIPTION_MAX,
+    JSON_SCHEMA_MAX, LABELS_MAX, LABEL_MAX, MODELS_MAX, REQUIREMENTS_MAX,
 };
 use crate::views::{SaveTarget, SetForm};
 
@@ -40,7 +41,40 @@ pub struct Draft {
     pub metrics: Vec<String>,
     /// Sampling probability as a percentage, as typed ("10").
     pub sampling: String,
+    /// G-Eval's criteria, as typed (kept while G-Eval is unticked; saved only while ticked).
+    #[serde(default)]
+    pub criteria: String,
+    /// JSON correctness's schema, as typed (likewise); empty: any valid JSON.
+    #[serde(default)]
+    pub json_schema: String,
     pub next_key: u32,
+}
+
+/// Where a draft names an eval metric it does not run: a requirement row (its key) or the
+/// objective.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unmeasured {
+    Requirement { key: u32, metric: String },
+    Objective { metric: String },
+}
+
+impl Unmeasured {
+    pub fn metric(&self) -> &str {
+        match self {
+            Unmeasured::Requirement { metric, .. } | Unmeasured::Objective { metric } => metric,
+        }
+    }
+
+    /// "Answer relevancy is not measured: tick it in Evals."
+    pub fn message(&self) -> String {
+        let words = crate::evals::words(self.metric());
+        let mut chars = words.chars();
+        let sentence: String = match chars.next() {
+            Some(first) => first.to_uppercase().chain(chars).collect(),
+            None => words,
+        };
+        format!("{sentence} is not measured: tick it in Evals.")
+    }
 }
 
 /// A dimension's unit in the form: the typed number times `scale` is the stored value.
@@ -75,11 +109,35 @@ pub fn unit(dimension: &Dimension) -> Unit {
     }
 }
 
-/// The statistics a dimension offers: percentiles where it has a distribution.
+/// The statistics a dimension offers: percentiles where it has a distribution. Eval scores
+/// are monitored as means only.
 pub fn statistics(dimension: &Dimension) -> &'static [Statistic] {
     match dimension {
-        Dimension::ErrorRate => &[Statistic::Mean],
+        Dimension::ErrorRate | Dimension::Eval(_) => &[Statistic::Mean],
         _ => &[Statistic::Mean, Statistic::P50, Statistic::P90, Statistic::P99],
+    }
+}
+
+/// A metric's one-line meaning, without the "(lower is better)" its description ends with
+/// (the editor marks that apart).
+pub fn metric_meaning(m: &crate::evals::EvalMetric) -> String {
+    m.description.replace(" (lower is better)", "")
+}
+
+/// What judging one request on a metric takes: "2 judge calls · about $0.00045 a judged
+/// request", "no judge call: free".
+pub fn judge_calls_text(m: &crate::evals::EvalMetric, judge: Option<&crate::catalog::CatalogModel>) -> String {
+    let calls = match m.judge_calls {
+        0 => return "no judge call: free".to_string(),
+        1 => "1 judge call".to_string(),
+        n => format!("{n} judge calls"),
+    };
+    match judge {
+        Some(judge) => format!(
+            "{calls} · about {} a judged request",
+            crate::format::usd(crate::evals::judge_cost_per_request(judge, &[m.name.to_string()]))
+        ),
+        None => calls,
     }
 }
 
@@ -188,6 +246,8 @@ impl Draft {
             objective: Objective::Minimize(Dimension::Cost),
             metrics: Vec::new(),
             sampling: "10".into(),
+            criteria: String::new(),
+            json_schema: String::new(),
             next_key: 0,
         };
         draft.push(Requirement::new(
@@ -228,6 +288,8 @@ impl Draft {
             objective: set.spec.objective.clone(),
             metrics: set.spec.evals.metrics.clone(),
             sampling: target_text(&Dimension::ErrorRate, set.spec.evals.sampling),
+            criteria: set.spec.evals.criteria.clone(),
+            json_schema: set.spec.evals.json_schema.clone(),
             next_key: 0,
         };
         for r in &set.spec.requirements {
@@ -282,6 +344,54 @@ impl Draft {
         Ok(percent / 100.0)
     }
 
+    /// Whether an eval metric is ticked.
+    pub fn measures(&self, metric: &str) -> bool {
+        self.metrics.iter().any(|m| m == metric)
+    }
+
+    /// Requirements (and the objective) on an eval metric that is not ticked: nothing would
+    /// ever measure them.
+    pub fn unmeasured(&self) -> Vec<Unmeasured> {
+        let mut out: Vec<Unmeasured> = self
+            .requirements
+            .iter()
+            .filter_map(|r| match &r.dimension {
+                Dimension::Eval(metric) if !self.measures(metric) => Some(Unmeasured::Requirement {
+                    key: r.key,
+                    metric: metric.clone(),
+                }),
+                _ => None,
+            })
+            .collect();
+        if let Objective::Minimize(Dimension::Eval(metric)) | Objective::Maximize(Dimension::Eval(metric)) =
+            &self.objective
+        {
+            if !self.measures(metric) {
+                out.push(Unmeasured::Objective { metric: metric.clone() });
+            }
+        }
+        out
+    }
+
+    /// The eval settings to save: G-Eval's criteria and the schema only while their metric
+    /// is ticked (the draft keeps them either way).
+    fn eval_settings(&self, sampling: f64) -> EvalSettings {
+        EvalSettings {
+            metrics: self.metrics.clone(),
+            sampling,
+            criteria: if self.measures(G_EVAL) {
+                self.criteria.trim().to_string()
+            } else {
+                String::new()
+            },
+            json_schema: if self.measures(JSON_CORRECTNESS) {
+                self.json_schema.trim().to_string()
+            } else {
+                String::new()
+            },
+        }
+    }
+
     /// The behaviour the engine projects: rows that parse, in order.
     pub fn reading(&self) -> Reading {
         let mut errors = Vec::new();
@@ -313,11 +423,7 @@ impl Draft {
                 models: self.models.clone(),
                 requirements,
                 objective: self.objective.clone(),
-                evals: EvalSettings {
-                    metrics: self.metrics.clone(),
-                    sampling,
-                    ..EvalSettings::default()
-                },
+                evals: self.eval_settings(sampling),
             },
             rows,
             errors,
@@ -370,6 +476,55 @@ impl Draft {
                 Field::Requirements,
                 format!("At most {REQUIREMENTS_MAX} requirements."),
             ));
+        }
+        errors.extend(self.eval_errors());
+        errors
+    }
+
+    /// The eval fields' errors, each beside its field: the metrics as the server checks them,
+    /// G-Eval's criteria and the JSON Schema in full sentences.
+    pub fn eval_errors(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        // Checkboxes cannot produce an unknown or doubled metric, but a restored draft can.
+        let metrics = EvalSettings {
+            metrics: self.metrics.clone(),
+            ..EvalSettings::default()
+        };
+        if let Err(e) = validate_evals(&metrics) {
+            // Criteria and schema are checked below, in full sentences.
+            if e.field == Field::EvalsMetrics {
+                errors.push(e);
+            }
+        }
+        let settings = self.eval_settings(0.0);
+        let criteria = settings.criteria.chars().count();
+        if self.measures(G_EVAL) && criteria == 0 {
+            errors.push(FieldError::new(
+                Field::EvalsCriteria,
+                "G-Eval needs criteria: what makes an answer good, in a sentence or two.",
+            ));
+        } else if criteria > CRITERIA_MAX {
+            errors.push(FieldError::new(
+                Field::EvalsCriteria,
+                format!("At most {CRITERIA_MAX} characters (this has {criteria})."),
+            ));
+        }
+        let schema = settings.json_schema.as_str();
+        let length = schema.chars().count();
+        if length > JSON_SCHEMA_MAX {
+            errors.push(FieldError::new(
+                Field::EvalsSchema,
+                format!("At most {JSON_SCHEMA_MAX} characters (this has {length})."),
+            ));
+        } else if !schema.is_empty() {
+            match serde_json::from_str::<serde_json::Value>(schema) {
+                Ok(serde_json::Value::Object(_)) => {}
+                Ok(_) => errors.push(FieldError::new(
+                    Field::EvalsSchema,
+                    "A JSON Schema is a JSON object, e.g. {\"type\": \"object\"}.",
+                )),
+                Err(e) => errors.push(FieldError::new(Field::EvalsSchema, format!("Not valid JSON: {e}."))),
+            }
         }
         errors
     }
@@ -491,6 +646,8 @@ mod tests {
         draft.rename("  ".into());
         draft.sampling = "200".into();
         draft.requirements[1].target = "x".into();
+        draft.metrics = vec!["g_eval".into(), "json_correctness".into()];
+        draft.json_schema = "{".into();
         let fields: Vec<Field> = draft.check(true).iter().map(|e| e.field).collect();
         for f in [
             Field::Name,
@@ -498,11 +655,169 @@ mod tests {
             Field::Models,
             Field::EvalsSampling,
             Field::Requirements,
+            Field::EvalsCriteria,
+            Field::EvalsSchema,
         ] {
             assert!(fields.contains(&f), "{f:?} missing from {fields:?}");
         }
         // An edit keeps its name and slug: they are not checked.
         assert!(!draft.check(false).iter().any(|e| e.field == Field::Name));
+    }
+
+    #[test]
+    fn eval_settings_are_kept_checked_and_saved() {
+        let mut draft = Draft::blank(vec!["openai/gpt-4o-mini".into()]);
+        draft.metrics = vec!["g_eval".into(), "json_correctness".into()];
+        // G-Eval without criteria; a schema that is not JSON.
+        draft.json_schema = "{\"type\": ".into();
+        let errors = draft.check(false);
+        let message = |field| errors.iter().find(|e| e.field == field).map(|e| e.message.clone());
+        assert!(message(Field::EvalsCriteria).is_some_and(|m| m.starts_with("G-Eval needs criteria")));
+        assert!(message(Field::EvalsSchema).is_some_and(|m| m.starts_with("Not valid JSON")));
+        draft.json_schema = "[1]".into();
+        assert!(draft
+            .eval_errors()
+            .iter()
+            .any(|e| e.field == Field::EvalsSchema && e.message.contains("JSON object")));
+        draft.criteria = "  The answer is correct and cites its sources.  ".into();
+        draft.json_schema = r#"{"type": "object"}"#.into();
+        assert_eq!(draft.eval_errors(), vec![]);
+        let evals = draft.reading().spec.evals;
+        assert_eq!(evals.criteria, "The answer is correct and cites its sources.");
+        assert_eq!(evals.json_schema, r#"{"type": "object"}"#);
+        // What the editor saves passes the server's own check.
+        assert_eq!(crate::model_set::validate_evals(&evals), Ok(()));
+        // Unticked, they are kept in the draft but neither saved nor checked.
+        draft.metrics = vec!["answer_relevancy".into()];
+        draft.json_schema = "not json".into();
+        assert_eq!(draft.eval_errors(), vec![]);
+        let evals = draft.form().spec.evals;
+        assert_eq!((evals.criteria.as_str(), evals.json_schema.as_str()), ("", ""));
+        assert_eq!(draft.json_schema, "not json");
+        // A doubled metric (a restored draft) is named as the server names it.
+        draft.metrics = vec!["bias".into(), "bias".into()];
+        let doubled = draft.eval_errors();
+        assert_eq!((doubled[0].field, doubled[0].index), (Field::EvalsMetrics, Some(1)));
+    }
+
+    #[test]
+    fn edits_and_clones_start_from_the_sets_eval_settings() {
+        let set = ModelSet {
+            id: 1,
+            owner: "demo".into(),
+            slug: "q".into(),
+            name: "Q".into(),
+            description: String::new(),
+            categories: vec![],
+            tags: vec![],
+            spec: ModelSetSpec {
+                models: vec!["openai/gpt-4o".into()],
+                evals: EvalSettings {
+                    metrics: vec!["g_eval".into(), "json_correctness".into()],
+                    sampling: 0.25,
+                    criteria: "Cites its sources.".into(),
+                    json_schema: r#"{"type":"object"}"#.into(),
+                },
+                ..ModelSetSpec::default()
+            },
+            revision: 1,
+            created_at: 0,
+            updated_at: 0,
+            cloned_from: None,
+        };
+        for target in [
+            SaveTarget::Edit {
+                owner: "demo".into(),
+                slug: "q".into(),
+            },
+            SaveTarget::Clone {
+                source: "@demo/q".into(),
+            },
+        ] {
+            let draft = Draft::from_set(&set, &target);
+            assert_eq!(
+                (draft.criteria.as_str(), draft.sampling.as_str()),
+                ("Cites its sources.", "25")
+            );
+            assert_eq!(draft.form().spec.evals, set.spec.evals, "{target:?}");
+        }
+    }
+
+    #[test]
+    fn a_draft_saved_before_the_eval_fields_still_restores() {
+        let mut json = serde_json::to_value(Draft::blank(vec![])).expect("json");
+        let fields = json.as_object_mut().expect("object");
+        fields.remove("criteria");
+        fields.remove("json_schema");
+        let back: Draft = serde_json::from_value(json).expect("restores");
+        assert_eq!(back.criteria, "");
+    }
+
+    #[test]
+    fn metrics_say_what_they_mean_and_cost() {
+        let judge = crate::catalog::CatalogModel {
+            id: crate::evals::JUDGE_MODEL.into(),
+            provider: "openai".into(),
+            upstream_name: "gpt-4o-mini".into(),
+            input_price_per_mtok: 0.15,
+            output_price_per_mtok: 0.60,
+            context_window: 128_000,
+            capabilities: Default::default(),
+            simulated: true,
+            simulation: None,
+        };
+        let metric = |name| crate::evals::metric(name).expect("known");
+        assert_eq!(
+            judge_calls_text(metric("answer_relevancy"), Some(&judge)),
+            "2 judge calls · about $0.00045 a judged request"
+        );
+        assert_eq!(judge_calls_text(metric("g_eval"), None), "1 judge call");
+        assert_eq!(
+            judge_calls_text(metric("json_correctness"), Some(&judge)),
+            "no judge call: free"
+        );
+        for m in crate::evals::METRICS {
+            assert!(!metric_meaning(m).contains("lower is better"), "{}", m.name);
+        }
+        assert_eq!(
+            metric_meaning(metric("toxicity")),
+            "Share of the answer's opinions that are toxic."
+        );
+    }
+
+    #[test]
+    fn evals_not_ticked_are_pointed_out() {
+        let mut draft = Draft::blank(Vec::new());
+        draft.push(Requirement::new(
+            Dimension::Eval("answer_relevancy".into()),
+            Statistic::Mean,
+            Comparator::AtLeast,
+            0.8,
+        ));
+        draft.objective = Objective::Maximize(Dimension::Eval("g_eval".into()));
+        let key = draft.requirements[2].key;
+        let found = draft.unmeasured();
+        assert_eq!(
+            found,
+            vec![
+                Unmeasured::Requirement {
+                    key,
+                    metric: "answer_relevancy".into()
+                },
+                Unmeasured::Objective {
+                    metric: "g_eval".into()
+                },
+            ]
+        );
+        assert_eq!(
+            found[0].message(),
+            "Answer relevancy is not measured: tick it in Evals."
+        );
+        assert_eq!(found[1].message(), "G-Eval is not measured: tick it in Evals.");
+        draft.metrics = vec!["answer_relevancy".into(), "g_eval".into()];
+        assert_eq!(draft.unmeasured(), vec![]);
+        // Scores are monitored as means: no percentile is offered for them.
+        assert_eq!(statistics(&Dimension::Eval("bias".into())), &[Statistic::Mean]);
     }
 
     #[test]

@@ -102,7 +102,7 @@ impl EditorState {
             return Some(e.message);
         }
         // Typed values that do not parse show at once; missing ones once a save was tried.
-        let live = matches!(field, Field::Requirements | Field::EvalsSampling);
+        let live = matches!(field, Field::Requirements | Field::EvalsSampling | Field::EvalsSchema);
         if !live && !self.attempted.get() {
             return None;
         }
@@ -112,6 +112,24 @@ impl EditorState {
                 .find(|e| e.field == field && e.index == index)
                 .map(|e| e.message.clone())
         })
+    }
+}
+
+impl EditorState {
+    /// The message for a field whatever its list entry (a metric named by its index), shown
+    /// once a save was tried.
+    pub fn any_error(&self, field: Field) -> Option<String> {
+        if let Some(e) = self
+            .server_errors
+            .with(|errors| errors.iter().find(|e| e.field == field).cloned())
+        {
+            return Some(e.message);
+        }
+        if !self.attempted.get() {
+            return None;
+        }
+        self.errors
+            .with(|errors| errors.iter().find(|e| e.field == field).map(|e| e.message.clone()))
     }
 }
 

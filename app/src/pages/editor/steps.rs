@@ -9,7 +9,7 @@ use crate::api::editor::slug_available;
 use crate::describe;
 use crate::evals::{self, METRICS};
 use crate::format;
-use crate::model_set::{Comparator, Dimension, Field, Objective, Statistic};
+use crate::model_set::{Comparator, Dimension, Field, Objective, Statistic, CRITERIA_MAX};
 use crate::pages::model_set::capabilities;
 
 #[component]
@@ -165,6 +165,13 @@ fn RequirementEditor(state: EditorState, key: u32) -> impl IntoView {
         })
     };
     let message = Signal::derive(move || state.error(Field::Requirements, index()));
+    let unmeasured = Signal::derive(move || {
+        draft.with(|d| {
+            d.unmeasured()
+                .into_iter()
+                .find(|u| matches!(u, form::Unmeasured::Requirement { key: k, .. } if *k == key))
+        })
+    });
     let error_id = format!("requirement-{key}-error");
     let dim_id = format!("requirement-{key}-dimension");
     let stat_id = format!("requirement-{key}-statistic");
@@ -243,6 +250,7 @@ fn RequirementEditor(state: EditorState, key: u32) -> impl IntoView {
                 }
             >"✕"</button>
             <FieldMessage id=error_id message/>
+            <UnmeasuredNote state which=unmeasured/>
         </li>
     }
 }
@@ -254,6 +262,13 @@ fn ObjectiveEditor(state: EditorState) -> impl IntoView {
     let dimension = move || match objective() {
         Objective::Minimize(d) | Objective::Maximize(d) => d,
     };
+    let unmeasured = Signal::derive(move || {
+        draft.with(|d| {
+            d.unmeasured()
+                .into_iter()
+                .find(|u| matches!(u, form::Unmeasured::Objective { .. }))
+        })
+    });
     view! {
         <div class="objective-row">
             <label class="field compact">
@@ -288,6 +303,7 @@ fn ObjectiveEditor(state: EditorState) -> impl IntoView {
                 </select>
             </label>
         </div>
+        <UnmeasuredNote state which=unmeasured/>
     }
 }
 
@@ -296,6 +312,7 @@ fn Evals(state: EditorState) -> impl IntoView {
     let draft = state.draft;
     let judge = state.start.with_value(|s| s.judge.clone());
     let message = Signal::derive(move || state.error(Field::EvalsSampling, None));
+    let metrics_error = Signal::derive(move || state.any_error(Field::EvalsMetrics));
     let cost = {
         let judge = judge.clone();
         move || {
@@ -315,37 +332,65 @@ fn Evals(state: EditorState) -> impl IntoView {
                 "An LLM judge (" <code>{judge_name}</code> ") scores a sampled share of requests with DeepEval's metrics. "
                 "Scores can be requirements or just watched; judging is charged like any request."
             </p>
-            <fieldset class="metric-list">
+            <fieldset class="metric-list" aria-describedby="metrics-error">
                 <legend>"Metrics to run"</legend>
                 {METRICS.iter().map(|m| {
                     let name = m.name.to_string();
                     let checked = {
                         let name = name.clone();
-                        move || draft.with(|d| d.metrics.contains(&name))
+                        Memo::new(move |_| draft.with(|d| d.measures(&name)))
+                    };
+                    // Named by a requirement or the objective, yet not ticked.
+                    let needed = {
+                        let name = name.clone();
+                        move || !checked.get() && draft.with(|d| d.unmeasured().iter().any(|u| u.metric() == name))
                     };
                     let id = format!("metric-{}", m.name);
+                    let calls = form::judge_calls_text(m, judge.as_ref());
+                    let metric_name = m.name;
                     view! {
-                        <label class="check" for=id.clone()>
-                            <input
-                                type="checkbox"
-                                id=id.clone()
-                                prop:checked=checked
-                                on:change=move |ev| {
-                                    let on = event_target_checked(&ev);
-                                    let name = name.clone();
-                                    draft.update(|d| {
-                                        d.metrics.retain(|x| x != &name);
-                                        if on {
-                                            d.metrics.push(name);
-                                        }
-                                    });
-                                }
-                            />
-                            <span><strong>{m.title}</strong> " " <span class="muted small">{m.description}</span></span>
-                        </label>
+                        <div class="metric-option" data-testid=format!("metric-option-{}", m.name)>
+                            <label class="check" for=id.clone()>
+                                <input
+                                    type="checkbox"
+                                    id=id.clone()
+                                    data-testid=id.clone()
+                                    prop:checked=checked
+                                    on:change=move |ev| {
+                                        let on = event_target_checked(&ev);
+                                        let name = name.clone();
+                                        state.server_errors.set(Vec::new());
+                                        draft.update(|d| {
+                                            d.metrics.retain(|x| x != &name);
+                                            if on {
+                                                d.metrics.push(name);
+                                            }
+                                        });
+                                    }
+                                />
+                                <span class="metric-text">
+                                    <span class="metric-title">
+                                        <strong>{m.title}</strong>
+                                        {(!m.higher_is_better).then(|| view! { <span class="badge muted small">"lower is better"</span> })}
+                                    </span>
+                                    <span class="muted small">{form::metric_meaning(m)}</span>
+                                    <span class="muted small metric-calls">{calls}</span>
+                                    {move || needed().then(|| view! {
+                                        <span class="field-warning">"A requirement or the objective uses it: tick it so that it is measured."</span>
+                                    })}
+                                </span>
+                            </label>
+                            // The metric's own setting, while it is ticked.
+                            {move || match (checked.get(), metric_name) {
+                                (true, evals::G_EVAL) => Some(view! { <CriteriaField state/> }.into_any()),
+                                (true, evals::JSON_CORRECTNESS) => Some(view! { <SchemaField state/> }.into_any()),
+                                _ => None,
+                            }}
+                        </div>
                     }
                 }).collect_view()}
             </fieldset>
+            <FieldMessage id="metrics-error".to_string() message=metrics_error/>
             <label class="field">
                 <span class="field-label">"Share of requests judged"</span>
                 <span class="with-unit">
@@ -373,6 +418,95 @@ fn Evals(state: EditorState) -> impl IntoView {
                 }}
             </p>
         </section>
+    }
+}
+
+/// G-Eval's criteria, shown while G-Eval is ticked.
+#[component]
+fn CriteriaField(state: EditorState) -> impl IntoView {
+    let draft = state.draft;
+    let error = Signal::derive(move || state.error(Field::EvalsCriteria, None));
+    let length = move || draft.with(|d| d.criteria.trim().chars().count());
+    view! {
+        <label class="field metric-extra">
+            <span class="field-label">"G-Eval criteria " <span class="muted small">"(what makes an answer good, in your words)"</span></span>
+            <textarea
+                rows="3"
+                data-testid="eval-criteria"
+                placeholder="The answer is correct, cites its sources and stays under 200 words."
+                aria-invalid=move || error.get().is_some().to_string()
+                aria-describedby="criteria-error criteria-count"
+                prop:value=move || draft.with(|d| d.criteria.clone())
+                on:input=move |ev| {
+                    let text = event_target_value(&ev);
+                    state.server_errors.set(Vec::new());
+                    draft.update(|d| d.criteria = text);
+                }
+            ></textarea>
+            <span class="hint" id="criteria-count">
+                {move || format!("{} / {} characters", format::count(length() as u64), format::count(CRITERIA_MAX as u64))}
+            </span>
+            <FieldMessage id="criteria-error".to_string() message=error/>
+        </label>
+    }
+}
+
+/// JSON correctness's optional schema, shown while it is ticked.
+#[component]
+fn SchemaField(state: EditorState) -> impl IntoView {
+    let draft = state.draft;
+    let error = Signal::derive(move || state.error(Field::EvalsSchema, None));
+    view! {
+        <label class="field metric-extra">
+            <span class="field-label">"JSON Schema " <span class="muted small">"(optional)"</span></span>
+            <textarea
+                rows="4"
+                class="mono"
+                spellcheck="false"
+                data-testid="eval-schema"
+                placeholder=r#"{"type": "object", "required": ["answer"]}"#
+                aria-invalid=move || error.get().is_some().to_string()
+                aria-describedby="schema-error schema-hint"
+                prop:value=move || draft.with(|d| d.json_schema.clone())
+                on:input=move |ev| {
+                    let text = event_target_value(&ev);
+                    state.server_errors.set(Vec::new());
+                    draft.update(|d| d.json_schema = text);
+                }
+            ></textarea>
+            <span class="hint" id="schema-hint">"Empty: any valid JSON answer scores 1. With a schema, the answer must also satisfy it."</span>
+            <FieldMessage id="schema-error".to_string() message=error/>
+        </label>
+    }
+}
+
+/// Beside a requirement or the objective on an eval that is not ticked: says so, with a
+/// button that ticks it.
+#[component]
+fn UnmeasuredNote(state: EditorState, which: Signal<Option<form::Unmeasured>>) -> impl IntoView {
+    move || {
+        which.get().map(|u| {
+            let metric = u.metric().to_string();
+            let label = format!("Tick {} in Evals", evals::words(&metric));
+            view! {
+                <p class="field-warning" data-testid="unmeasured">
+                    {u.message()} " "
+                    <button
+                        type="button"
+                        class="link-button small"
+                        aria-label=label
+                        on:click=move |_| {
+                            let metric = metric.clone();
+                            state.draft.update(|d| {
+                                if !d.measures(&metric) {
+                                    d.metrics.push(metric);
+                                }
+                            });
+                        }
+                    >"Tick it"</button>
+                </p>
+            }
+        })
     }
 }
 

@@ -21,6 +21,10 @@ pub enum Metric {
     OutputTokens,
     ErrorRate,
     ErrorsByClass,
+    /// The mean score of an eval metric, by its DeepEval name (`answer_relevancy`).
+    Eval(&'static str),
+    /// What the judge charged for the evals.
+    EvalCost,
 }
 
 /// The four sections and their charts.
@@ -39,14 +43,24 @@ pub const SECTIONS: [(&str, &str, &[Metric]); 4] = [
     ("errors", "Errors", &[Metric::ErrorRate, Metric::ErrorsByClass]),
 ];
 
+/// The Evals section's charts: each of the set's (known) eval metrics, then the eval cost.
+pub fn eval_charts(metrics: &[String]) -> Vec<Metric> {
+    metrics
+        .iter()
+        .filter_map(|name| crate::evals::metric(name))
+        .map(|m| Metric::Eval(m.name))
+        .chain(std::iter::once(Metric::EvalCost))
+        .collect()
+}
+
 impl Metric {
     /// Whether the chart follows the statistic switch (a distribution was measured).
     pub fn has_distribution(self) -> bool {
         matches!(self, Metric::Latency | Metric::Ttft)
     }
 
-    fn name(self) -> &'static str {
-        match self {
+    fn name(self) -> String {
+        let name = match self {
             Metric::Latency => "latency",
             Metric::Ttft => "time to first token",
             Metric::Throughput => "output tokens/s",
@@ -57,7 +71,10 @@ impl Metric {
             Metric::OutputTokens => "output tokens",
             Metric::ErrorRate => "error rate",
             Metric::ErrorsByClass => "errors by class",
-        }
+            Metric::Eval(metric) => return crate::evals::words(metric),
+            Metric::EvalCost => "eval cost",
+        };
+        name.to_string()
     }
 
     fn unit(self) -> Unit {
@@ -69,6 +86,8 @@ impl Metric {
             Metric::Requests | Metric::ErrorsByClass => Unit::Requests,
             Metric::InputTokens | Metric::OutputTokens => Unit::Tokens,
             Metric::ErrorRate => Unit::Share,
+            Metric::Eval(_) => Unit::Score,
+            Metric::EvalCost => Unit::Usd,
         }
     }
 
@@ -80,6 +99,7 @@ impl Metric {
             Metric::Throughput => Some(Dimension::Throughput),
             Metric::CostPerRequest => Some(Dimension::Cost),
             Metric::ErrorRate => Some(Dimension::ErrorRate),
+            Metric::Eval(metric) => Some(Dimension::Eval(metric.to_string())),
             _ => None,
         }
     }
@@ -96,6 +116,8 @@ impl Metric {
             Metric::OutputTokens => Some(b.completion_tokens as f64),
             Metric::ErrorRate => b.error_rate(),
             Metric::ErrorsByClass => Some(b.errors as f64),
+            Metric::Eval(metric) => b.eval_mean(metric),
+            Metric::EvalCost => Some(b.eval_cost_usd),
         }
     }
 
@@ -119,7 +141,9 @@ impl Metric {
                 };
                 format!("{stat} {}", self.name())
             }
-            Metric::ErrorRate => self.name().to_string(),
+            Metric::ErrorRate => self.name(),
+            // Scores are kept as means only: no percentile applies.
+            Metric::Eval(_) => format!("mean {}", self.name()),
             _ => format!("{} per {per}", self.name()),
         }
     }
@@ -161,6 +185,8 @@ pub fn chart(
         match metric {
             Metric::Ttft => format!("No streamed requests in the {range}: only a stream has a time to first token"),
             Metric::ErrorsByClass => format!("No errors in the {range}"),
+            Metric::Eval(_) => format!("No {} scores in the {range}", metric.name()),
+            Metric::EvalCost => format!("No evals in the {range}"),
             _ => format!("No {} measured in the {range}", metric.name()),
         }
     };
@@ -342,5 +368,58 @@ mod tests {
             Scope::parse(&Scope::Model("a/x".into()).param()),
             Scope::Model("a/x".into())
         );
+    }
+
+    #[test]
+    fn eval_charts_draw_means_on_a_score_axis_with_their_target() {
+        use crate::monitoring::EvalScores;
+        let mut s = series();
+        let scores = |scored: u64, sum: f64| {
+            vec![EvalScores {
+                metric: "answer_relevancy".into(),
+                scored,
+                sum,
+                failed: 0,
+            }]
+        };
+        s.set.buckets[0].evals = scores(4, 3.4);
+        s.set.buckets[1].eval_cost_usd = 0.002;
+        s.models[1].buckets[1].evals = scores(2, 1.0);
+        let models = vec!["a/x".to_string(), "b/y".to_string()];
+        let reqs = vec![Requirement::new(
+            Dimension::Eval("answer_relevancy".into()),
+            Statistic::Mean,
+            Comparator::AtLeast,
+            0.8,
+        )];
+        let metrics = eval_charts(&["answer_relevancy".into(), "unknown".into()]);
+        assert_eq!(metrics, vec![Metric::Eval("answer_relevancy"), Metric::EvalCost]);
+        // The statistic switch does not apply: the mean, whatever is chosen.
+        let c = chart(&s, &models, &reqs, metrics[0], &Scope::Set, Statistic::P90);
+        assert_eq!(c.title, "Mean answer relevancy, whole set, last 24\u{a0}h");
+        assert_eq!(c.unit, Unit::Score);
+        assert_eq!(
+            c.lines[0].points,
+            vec![(0, 0.85)],
+            "a bucket without scores has no point"
+        );
+        assert_eq!(
+            c.target,
+            Some(Target {
+                value: 0.8,
+                at_most: false
+            })
+        );
+        let per_model = chart(&s, &models, &reqs, metrics[0], &Scope::Models, Statistic::Mean);
+        assert_eq!(per_model.lines[1].points, vec![(900_000, 0.5)]);
+        assert_eq!(per_model.lines[1].color, 1, "a/x keeps its colour");
+        let cost = chart(&s, &models, &reqs, metrics[1], &Scope::Set, Statistic::Mean);
+        assert_eq!(cost.title, "Eval cost per 15 min, whole set, last 24\u{a0}h");
+        assert_eq!(cost.lines[0].points, vec![(0, 0.0), (900_000, 0.002)]);
+        assert_eq!(cost.target, None);
+        // No scores yet: the chart says so.
+        let none = chart(&series(), &models, &reqs, metrics[0], &Scope::Set, Statistic::Mean);
+        assert!(none.lines[0].points.is_empty());
+        assert_eq!(none.empty_message, "No answer relevancy scores in the last 24\u{a0}h");
     }
 }

@@ -4,6 +4,7 @@
 //! how to call it, and its history.
 
 mod charts;
+mod evals;
 mod history;
 mod monitoring;
 mod try_it;
@@ -116,6 +117,15 @@ fn SetView(detail: SetDetail) -> impl IntoView {
 
         <monitoring::Monitoring detail=detail.clone() missed/>
 
+        {(detail.viewer_is_owner && !set.spec.evals.metrics.is_empty()).then(|| view! {
+            <evals::LatestEvals
+                owner=set.owner.clone()
+                slug=set.slug.clone()
+                requirements=set.spec.requirements.clone()
+                sampling=set.spec.evals.sampling
+            />
+        })}
+
         {detail.viewer_is_owner.then(|| view! { <try_it::TryIt owner=set.owner.clone() slug=set.slug.clone()/> })}
 
         <section class="card" id="use">
@@ -127,20 +137,10 @@ fn SetView(detail: SetDetail) -> impl IntoView {
             <Snippet base=detail.base_url.clone() address=address.clone()/>
         </section>
 
-        <section class="card">
-            <h2>"Evals"</h2>
-            {if set.spec.evals.metrics.is_empty() {
-                view! { <p class="muted">"No eval metrics configured."</p> }.into_any()
-            } else {
-                view! {
-                    <p>
-                        "Metrics: " {set.spec.evals.metrics.join(", ")}
-                        {format!(" · sampling {} of requests", format::percent(set.spec.evals.sampling))}
-                    </p>
-                    <p class="muted small">"Eval scores are not measured yet: the judge runs are a coming feature."</p>
-                }.into_any()
-            }}
-        </section>
+        <evals::EvalSettingsCard
+            settings=set.spec.evals.clone()
+            edit_href=detail.viewer_is_owner.then(|| format!("/model-sets/{address}/edit"))
+        />
 
         <history::History revisions=detail.revisions.clone() owner=set.owner.clone()/>
     }
@@ -171,7 +171,13 @@ fn Targets(detail: SetDetail) -> impl IntoView {
                             <tr><th>"Requirement"</th><th class="num">"Last 24 h"</th><th>"Status"</th></tr>
                         </thead>
                         <tbody>
-                            {detail.requirements.iter().map(|r| view! { <RequirementRow status=r.clone()/> }).collect_view()}
+                            {detail.requirements.iter().map(|r| {
+                                let measured = match &r.requirement.dimension {
+                                    crate::model_set::Dimension::Eval(metric) => spec.evals.metrics.contains(metric),
+                                    _ => true,
+                                };
+                                view! { <RequirementRow status=r.clone() measured/> }
+                            }).collect_view()}
                         </tbody>
                     </table>
                 }.into_any()
@@ -184,13 +190,19 @@ fn Targets(detail: SetDetail) -> impl IntoView {
     }
 }
 
+/// One requirement with its realised value; `measured`: false for an eval the set does not run.
 #[component]
-fn RequirementRow(status: RequirementStatus) -> impl IntoView {
+fn RequirementRow(status: RequirementStatus, measured: bool) -> impl IntoView {
     let r = &status.requirement;
+    let missing = match (&r.dimension, measured) {
+        (_, false) => "not measured: no such eval runs",
+        (crate::model_set::Dimension::Eval(_), true) => "no scores yet",
+        _ => "no data",
+    };
     let realised = status
         .realised
         .map(|v| describe::value(&r.dimension, v))
-        .unwrap_or_else(|| "no data".to_string());
+        .unwrap_or_else(|| missing.to_string());
     let (class, mark) = match status.met() {
         Some(true) => ("badge ok", "Met"),
         Some(false) => ("badge bad", "Missed"),

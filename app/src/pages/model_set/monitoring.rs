@@ -1,5 +1,5 @@
 //! The monitoring sections of a set page: Performance, Cost, Usage and Errors, each a few
-//! charts of the set's series. Range, whose lines (the whole set, each model, one model) and
+//! charts of the set's series, and Evals when the set has eval metrics ([`super::evals`]). Range, whose lines (the whole set, each model, one model) and
 //! statistic (average, p50, p90, p99) are in the URL, switched by links and a GET form, so
 //! they work without JavaScript; once hydrated, the charts refresh every few seconds.
 
@@ -7,7 +7,8 @@ use leptos::prelude::*;
 use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 
-use super::charts::{chart, Metric, Scope, SECTIONS};
+use super::charts::{chart, eval_charts, Metric, Scope, SECTIONS};
+use super::evals::evals_body;
 use crate::api::model_sets::set_series;
 use crate::charts::time_chart;
 use crate::describe;
@@ -36,7 +37,23 @@ fn section_of(dimension: &Dimension) -> &'static str {
     match dimension {
         Dimension::Cost => "cost",
         Dimension::ErrorRate => "errors",
+        Dimension::Eval(_) => "evals",
         _ => "performance",
+    }
+}
+
+/// The sections open when the page loads: those holding a missed requirement's chart (the
+/// Evals section only where it is shown), else Performance.
+fn open_sections(missed: &[RequirementStatus], has_evals: bool) -> Vec<&'static str> {
+    let open: Vec<&'static str> = missed
+        .iter()
+        .map(|m| section_of(&m.requirement.dimension))
+        .filter(|&id| id != "evals" || has_evals)
+        .collect();
+    if open.is_empty() {
+        vec!["performance"]
+    } else {
+        open
     }
 }
 
@@ -102,11 +119,9 @@ pub fn Monitoring(detail: SetDetail, missed: Vec<RequirementStatus>) -> impl Int
     );
     let models = set.spec.models.clone();
     let requirements = set.spec.requirements.clone();
-    let open: Vec<&'static str> = if missed.is_empty() {
-        vec!["performance"]
-    } else {
-        missed.iter().map(|m| section_of(&m.requirement.dimension)).collect()
-    };
+    let evals = set.spec.evals.clone();
+    let has_evals = !evals.metrics.is_empty();
+    let open = open_sections(&missed, has_evals);
 
     let range_links = {
         let base = base.clone();
@@ -172,13 +187,16 @@ pub fn Monitoring(detail: SetDetail, missed: Vec<RequirementStatus>) -> impl Int
                         {move || series.get().map(|result| result.ok().map(|series| {
                             let total = &series.set.total;
                             let hint = (total.requests == 0).then_some(" — send one with the snippet below");
+                            let judged = (total.eval_cost_usd > 0.0)
+                                .then(|| format!(" (+ {} for evals)", format::usd(total.eval_cost_usd)));
                             view! {
                                 <p class="muted small range-summary">
                                     <strong data-testid="range-requests">{format::count(total.requests)}</strong>
                                     {format!(
-                                        " requests in the {} · {} · updated every {}",
+                                        " requests in the {} · {}{} · updated every {}",
                                         series.range.label(),
                                         format::usd(total.cost_usd),
+                                        judged.unwrap_or_default(),
                                         if refresh_ticks(series.range) == 1 { "5 s" } else { "15 s" },
                                     )}
                                     {hint}
@@ -235,11 +253,36 @@ pub fn Monitoring(detail: SetDetail, missed: Vec<RequirementStatus>) -> impl Int
                     }
                 })
                 .collect_view()}
+            {has_evals.then(|| {
+                let is_open = open.contains(&"evals");
+                let metrics = eval_charts(&evals.metrics);
+                view! {
+                    <details class="card section" open=is_open data-section="evals">
+                        <summary><h3>"Evals"</h3></summary>
+                        <Transition fallback=|| view! { <p class="muted section-body">"Loading…"</p> }>
+                            {move || {
+                                let (models, requirements, evals, metrics) =
+                                    (models.clone(), requirements.clone(), evals.clone(), metrics.clone());
+                                series.get().map(move |result| match result {
+                                    Err(e) => view! { <p class="form-error">{e.to_string()}</p> }.into_any(),
+                                    Ok(series) => {
+                                        let v = view_state.get();
+                                        evals_body(&series, &evals, &requirements, &v.scope, || {
+                                            charts_of(&series, &models, &requirements, &metrics, &v.scope, v.statistic)
+                                        })
+                                        .into_any()
+                                    }
+                                })
+                            }}
+                        </Transition>
+                    </details>
+                }
+            })}
         </section>
     }
 }
 
-fn charts_of(
+pub(super) fn charts_of(
     series: &Series,
     models: &[String],
     requirements: &[crate::model_set::Requirement],
@@ -261,4 +304,27 @@ fn charts_of(
             }
         })
         .collect_view()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model_set::{Comparator, Requirement};
+
+    #[test]
+    fn the_sections_holding_a_missed_target_open() {
+        let missed = |dimension: Dimension| RequirementStatus {
+            requirement: Requirement::new(dimension, Statistic::Mean, Comparator::AtLeast, 0.8),
+            realised: Some(0.5),
+        };
+        assert_eq!(open_sections(&[], true), vec!["performance"]);
+        let eval = missed(Dimension::Eval("answer_relevancy".into()));
+        assert_eq!(open_sections(std::slice::from_ref(&eval), true), vec!["evals"]);
+        assert_eq!(
+            open_sections(&[eval.clone(), missed(Dimension::Cost)], true),
+            vec!["evals", "cost"]
+        );
+        // No Evals section (no eval metric configured): the page opens as usual.
+        assert_eq!(open_sections(&[eval], false), vec!["performance"]);
+    }
 }
