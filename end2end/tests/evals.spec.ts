@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { snap } from "./helpers";
+import { sendTraffic, snap } from "./helpers";
 
 // Evals on the pages, without waiting for a judge: a newcomer starts from the "Most relevant
 // under a budget" intent and is told its metric is not measured, ticks it from there; in the
@@ -91,5 +91,74 @@ test.describe("evals", () => {
     await expect(visitor.getByTestId("latest-evals")).toHaveCount(0);
     expect(asked).toEqual([]);
     await visitor.close();
+  });
+
+  test("the judge scores sampled requests: the chart fills, the owner reads scores, reasons and the judge's cost", async ({ page }, testInfo) => {
+    test.setTimeout(180_000);
+    const baseURL = testInfo.project.use.baseURL!;
+    const judged = `judged${run}`;
+    // Signed up through the page's own context, so the page is the owner's.
+    const signUp = await page.request.post("/api/sign_up", {
+      form: { username: judged, password: "evals test password" },
+      headers: { accept: "application/json" },
+    });
+    expect(signUp.status()).toBe(200);
+    const key = await page.request.post("/api/create_api_key", {
+      form: { name: "evals" },
+      headers: { accept: "application/json" },
+    });
+    const secret = (await key.json()).secret as string;
+    const created = await page.request.post("/api/v1/model-sets", {
+      headers: { Authorization: `Bearer ${secret}` },
+      data: {
+        name: `Relevant ${run}`,
+        models: ["groq/llama-3.1-8b-instant", "anthropic/claude-3-7-sonnet"],
+        requirements: [
+          { dimension: { kind: "eval", metric: "answer_relevancy" }, statistic: "mean", comparator: ">=", target: 0.8 },
+        ],
+        evals: { metrics: ["answer_relevancy"], sampling: 1.0 },
+      },
+    });
+    expect(created.status(), await created.text()).toBe(201);
+    const set = await created.json();
+    const traffic = await sendTraffic(baseURL, secret, `@${judged}/${set.slug}`, 6, 4);
+    const answered = traffic.plain + traffic.streamed;
+
+    // Every answered request is judged (sampling 1.0), off the request path, within seconds.
+    let scored: any[] = [];
+    for (let i = 0; i < 90 && scored.length < answered; i++) {
+      const latest = await page.request.post("/api/latest_evals", {
+        form: { owner: judged, slug: set.slug },
+        headers: { accept: "application/json" },
+      });
+      expect(latest.status()).toBe(200);
+      scored = await latest.json();
+      if (scored.length < answered) await page.waitForTimeout(1000);
+    }
+    expect(scored.length).toBe(answered);
+    for (const request of scored) {
+      const [relevancy] = request.results;
+      expect(relevancy.metric).toBe("answer_relevancy");
+      // A score from the judge's verdicts, with its reason, and what the judge charged.
+      if (relevancy.error) continue;
+      expect(relevancy.score).toBeGreaterThanOrEqual(0);
+      expect(relevancy.score).toBeLessThanOrEqual(1);
+      expect(relevancy.reason).toMatch(/statement/);
+      expect(relevancy.cost_usd).toBeGreaterThan(0);
+    }
+    expect(scored.filter((r) => !r.results[0].error).length).toBeGreaterThan(answered / 2);
+
+    await page.goto(`/model-sets/@${judged}/${set.slug}?range=1h`);
+    const section = page.locator('details[data-section="evals"]');
+    if ((await section.getAttribute("open")) === null) await section.locator("summary").click();
+    // The chart of mean answer relevancy has points (each with its value on hover).
+    const chart = section.locator("svg").first();
+    await expect(chart).toBeVisible();
+    await expect(chart.locator("title").first()).toBeAttached({ timeout: 20_000 });
+    await expect(section.getByTestId("no-evals")).toHaveCount(0);
+    const latest = page.getByTestId("latest-evals");
+    await expect(latest).toContainText("statement");
+    await expect(latest).toContainText("$");
+    await snap(page, testInfo, "evals-04-scored", true);
   });
 });

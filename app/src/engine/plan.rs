@@ -702,8 +702,18 @@ pub(crate) fn bounds(
         Vec::new()
     };
     let available = models.iter().filter(|m| m.available).count();
+    // When no available model has data on some required dimension (an eval before the judge
+    // has scored anything), nothing can be weighed: traffic is spread evenly until it has.
+    let all_unknown = available > 0
+        && models
+            .iter()
+            .zip(unknown.iter().chain(std::iter::repeat(&false)))
+            .filter(|(m, _)| m.available)
+            .all(|(_, &u)| u);
     // Floors never take all traffic: leave room for the known models.
-    let floor = if exploring.is_empty() || exploring.len() == available {
+    let floor = if all_unknown {
+        1.0 / available as f64
+    } else if exploring.is_empty() || exploring.len() == available {
         if exploring.len() == available && available > 0 {
             (1.0 / available as f64).min(opts.explore_floor.max(0.0))
         } else {
@@ -720,7 +730,7 @@ pub(crate) fn bounds(
                 return (0.0, 0.0);
             }
             let lo = if exploring.contains(&i) { floor } else { 0.0 };
-            let hi = if unknown.get(i).copied().unwrap_or(false) && available > 1 {
+            let hi = if unknown.get(i).copied().unwrap_or(false) && available > 1 && !all_unknown {
                 lo
             } else {
                 1.0
@@ -926,6 +936,32 @@ mod tests {
         let p = plan(&spec, &models, None, &PlanOptions::default()).expect("plan");
         assert!(p.exploring.is_empty(), "{p:?}");
         assert!((0.2..0.41).contains(&p.weights[1]), "{:?}", p.weights);
+    }
+
+    /// Before the judge has scored anything, no model can be weighed on an eval requirement:
+    /// the plan spreads traffic evenly (rather than failing) until scores arrive.
+    #[test]
+    fn an_eval_nobody_has_scored_yet_spreads_traffic_evenly() {
+        let models = vec![
+            model("a", 0.001, 800.0, 500),
+            model("b", 0.01, 400.0, 500),
+            model("c", 0.002, 600.0, 500),
+        ];
+        let spec = ModelSetSpec {
+            models: vec!["a".into(), "b".into(), "c".into()],
+            requirements: vec![Requirement::new(
+                Dimension::Eval("answer_relevancy".into()),
+                Statistic::Mean,
+                Comparator::AtLeast,
+                0.8,
+            )],
+            ..Default::default()
+        };
+        let p = plan(&spec, &models, None, &PlanOptions::default()).expect("a plan, not an error");
+        for w in &p.weights {
+            assert!((w - 1.0 / 3.0).abs() < 1e-6, "{:?}", p.weights);
+        }
+        assert_eq!(p.exploring, vec![0, 1, 2]);
     }
 
     #[test]
