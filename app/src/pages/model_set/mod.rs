@@ -208,8 +208,14 @@ fn RequirementRow(status: RequirementStatus, measured: bool) -> impl IntoView {
         Some(false) => ("badge bad", "Missed"),
         None => ("badge muted", "No data"),
     };
+    // A ≤ target is missed by running over it, a ≥ target by falling short of it.
+    let at_least = r.comparator == crate::model_set::Comparator::AtLeast;
     let margin = status.margin().map(|m| {
-        let side = if m >= 0.0 { "inside" } else { "over" };
+        let side = match (m >= 0.0, at_least) {
+            (true, _) => "inside",
+            (false, false) => "over",
+            (false, true) => "short",
+        };
         format!("{} {side}", format::percent(m.abs()))
     });
     view! {
