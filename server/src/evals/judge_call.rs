@@ -25,9 +25,9 @@ pub struct ProviderJudge {
 }
 
 impl ProviderJudge {
-    /// The model that judges first (named in results).
+    /// The model that judges first (named in results); `none` when no judge is configured.
     pub fn name(&self) -> &str {
-        self.models.first().map_or("", |m| m.id.as_str())
+        self.models.first().map_or("none", |m| m.id.as_str())
     }
 
     async fn ask_model(&self, model: &CatalogModel, raw: Bytes) -> Result<JudgeReply, JudgeError> {
