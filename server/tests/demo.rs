@@ -171,7 +171,9 @@ async fn seeds_a_week_that_tells_a_story(backend: Backend) {
     );
     assert!((before.0 - history::PRICE_BEFORE_CUT).abs() < 1e-9, "{before:?}");
     assert!((after.0 - 1.0).abs() < 1e-9, "{after:?}");
-    assert!(after.1 * 2.0 < before.1, "cost per request {before:?} -> {after:?}");
+    // Per request the cut shows less cleanly than per token (3×, above): which sets send to
+    // the model, with their own prompt sizes, changes with it (Support Bot moves in).
+    assert!(after.1 * 1.5 < before.1, "cost per request {before:?} -> {after:?}");
     let support = sets.iter().find(|s| s.slug == "support-bot").expect("support-bot");
     let side = |after: bool, model: Option<&str>| -> (f64, i64) {
         let rows: Vec<&RollupRow> = hourly
