@@ -508,11 +508,13 @@ async fn demo_data_is_seeded_once(backend: Backend) {
             body["data"].as_array().map(Vec::len).unwrap_or(0)
         }
     };
-    let server = Server::start_with(&db.url, &[("SETPOINT_DEMO", "true")]).await;
+    // Seeding a week of history takes seconds (tens in a debug build on a busy machine).
+    let seeding = std::time::Duration::from_secs(120);
+    let server = Server::start_args(&db.url, &["serve"], &[("SETPOINT_DEMO", "true")], seeding).await;
     let seeded = list(&server).await;
     assert!(seeded >= 6, "six or more demo sets, not {seeded}");
     assert!(server.stop().success());
-    let server = Server::start_with(&db.url, &[("SETPOINT_DEMO", "true")]).await;
+    let server = Server::start_args(&db.url, &["serve"], &[("SETPOINT_DEMO", "true")], seeding).await;
     assert_eq!(list(&server).await, seeded, "a second start seeds nothing more");
     let client = http();
     let (status, _) = error_of(
