@@ -130,7 +130,7 @@ mod tests {
         let judge = InstantJudge::new(judge_model(), 2);
         let mut rng = StdRng::seed_from_u64(3);
         let question = Question::new(QUESTION, QUESTION);
-        let mut mean = |quality: f64, rng: &mut StdRng| {
+        let mean = |quality: f64, rng: &mut StdRng| {
             let answers: Vec<String> = (0..60)
                 .map(|_| answer::text(&question, rng.random_range(150..300), quality, rng))
                 .collect();
