@@ -1,8 +1,9 @@
 //! Demo data for a first look (`setpoint serve --demo`, which scripts/run uses): a `demo`
-//! account that cannot log in, owning public Model Sets over the demo catalog, each with a
-//! week of history ([`history`]: the real router and the simulator's behaviour run over a
-//! simulated clock, folded by the real rollups), and live traffic through the real gateway
-//! while the server runs ([`traffic`]).
+//! account that cannot log in (until an operator sets its password: `setpoint account
+//! password`), owning public Model Sets over the demo catalog, each with a week of history
+//! ([`history`]: the real router and the simulator's behaviour run over a simulated clock,
+//! folded by the real rollups, with evals for sets that have metrics), and live traffic
+//! through the real gateway while the server runs ([`traffic`]).
 //!
 //! Seeding is idempotent per set: a set is created when missing and given a history when it
 //! has none from [`history::WRITER`], so a second start writes nothing and a set added to
