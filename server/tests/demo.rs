@@ -409,6 +409,20 @@ async fn serve_demo_sends_live_traffic() {
     for slug in ["budget-chat", "batch-summaries", "support-bot"] {
         assert!(listed.contains(slug), "{slug} not listed: {listed}");
     }
+    // The history's eval scores reached the live routing at start: the set that requires a
+    // relevancy of 0.8 knows its realised relevancy before the live traffic's first eval
+    // (about one a minute for this set) could be scored.
+    let routing: serde_json::Value = common::http()
+        .get(server.url("/api/v1/model-sets/demo/quality-assistant/routing"))
+        .send()
+        .await
+        .expect("routing")
+        .json()
+        .await
+        .expect("json");
+    let realised = routing["routing"]["realised"][1].as_f64();
+    assert!(realised.is_some_and(|r| r > 0.8), "{routing}");
+    assert_eq!(routing["routing"]["feasible"], true, "{routing}");
 
     let storage = storage::connect(&db.url).await.expect("connect");
     let count = || async { storage.count_request_records().await.expect("count") };
