@@ -1,5 +1,6 @@
 //! The command line: `setpoint [serve]` runs the server; `account` and `key` manage
-//! accounts and API keys on the same database, also while the server runs.
+//! accounts and API keys on the same database, also while the server runs; `evals status`
+//! shows the eval queue.
 
 use std::io::BufRead;
 use std::net::SocketAddr;
@@ -46,6 +47,16 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Look at the evals.
+    #[command(subcommand)]
+    Evals(EvalsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum EvalsCommand {
+    /// The eval queue: jobs waiting, running and retrying, the age of the oldest queued
+    /// request, and the evals that failed in the last hour.
+    Status,
 }
 
 #[derive(Debug, Args, Default)]
@@ -65,6 +76,15 @@ struct ServeArgs {
 enum AccountCommand {
     /// Create an account; the password is read from the first line of standard input.
     Create {
+        #[arg(long)]
+        username: String,
+        /// Read the password from standard input (required: passwords never go in arguments).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Set an existing account's password, read from the first line of standard input (e.g.
+    /// to log in as the demo's `demo` account, which has none).
+    Password {
         #[arg(long)]
         username: String,
         /// Read the password from standard input (required: passwords never go in arguments).
@@ -114,6 +134,8 @@ enum CliError {
     Serve(#[from] ServeError),
     #[error(transparent)]
     Account(#[from] AccountError),
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
     #[error("{0}")]
     Usage(String),
 }
@@ -173,12 +195,24 @@ async fn dispatch(command: Option<Command>, config: Config) -> Result<(), CliErr
         Some(command) => command,
     };
     let storage = serve::open_storage(&config).await?;
-    let accounts = Accounts::new(storage, config.login_limits);
+    let accounts = Accounts::new(storage.clone(), config.login_limits);
     match command {
         Command::Account(AccountCommand::Create { username, .. }) => {
             let password = read_password()?;
             let account = accounts.create_account(&username, &password).await?;
             println!("created account {} (id {})", account.username, account.id);
+        }
+        Command::Account(AccountCommand::Password { username, .. }) => {
+            let password = read_password()?;
+            let account = accounts.set_password(&username, &password).await?;
+            println!("set the password of {} (id {})", account.username, account.id);
+        }
+        Command::Evals(EvalsCommand::Status) => {
+            let now = crate::clock::now_ms();
+            let stats = storage.eval_queue_stats(now, now - 3_600_000).await?;
+            for line in status_lines(&stats, now) {
+                println!("{line}");
+            }
         }
         Command::Key(KeyCommand::Create { account, name }) => {
             let owner = accounts.account_by_username(&account).await?;
@@ -238,6 +272,21 @@ async fn dispatch(command: Option<Command>, config: Config) -> Result<(), CliErr
         Command::Serve(_) => unreachable!("handled above"),
     }
     Ok(())
+}
+
+/// `evals status`, a line per figure.
+fn status_lines(stats: &crate::storage::EvalQueueStats, now: i64) -> Vec<String> {
+    let oldest = match stats.oldest_request_at {
+        Some(at) => format!("{} s", (now - at).max(0) / 1000),
+        None => "none queued".into(),
+    };
+    vec![
+        format!("waiting: {}", stats.waiting),
+        format!("running: {}", stats.running),
+        format!("retrying: {}", stats.retrying),
+        format!("oldest queued request age: {oldest}"),
+        format!("failed in the last hour: {}", stats.failed_since),
+    ]
 }
 
 /// The first line of standard input, without its line ending.

@@ -19,6 +19,11 @@ use crate::storage::{self, SharedStorage};
 
 /// Records read at start-up to warm the routing estimates.
 const SEED_RECORDS: i64 = 20_000;
+/// Eval scores read at start-up to warm the routing's eval estimates: the latest ones of the
+/// last [`SEED_EVAL_HOURS`] hours, up to this many (the estimates halve every half hour, so
+/// older ones would weigh next to nothing).
+const SEED_EVALS: i64 = 10_000;
+const SEED_EVAL_HOURS: i64 = 24;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -94,8 +99,38 @@ pub async fn run(config: Config, demo: bool) -> Result<(), ServeError> {
             records.sort_by_key(|r| r.at);
         }
     }
-    routing.seed(&records, crate::clock::now_ms());
+    let now = crate::clock::now_ms();
+    routing.seed(&records, now);
     drop(records);
+    // Eval scores come back too: a set that requires or maximises one has no plan without
+    // them, and routes uniformly until new evals are scored.
+    let mut scores = match storage
+        .recent_eval_scores(now - SEED_EVAL_HOURS * 3_600_000, SEED_EVALS)
+        .await
+    {
+        Ok(scores) => scores,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read recent eval scores; routing waits for new ones");
+            Vec::new()
+        }
+    };
+    if let Some(seeded) = &seeded {
+        // The history's latest results are stored as well, and read above: each once.
+        let stored: std::collections::HashSet<(&str, &str)> = scores
+            .iter()
+            .map(|r| (r.request_id.as_str(), r.metric.as_str()))
+            .collect();
+        let fresh: Vec<_> = seeded
+            .recent_evals
+            .iter()
+            .filter(|r| !stored.contains(&(r.request_id.as_str(), r.metric.as_str())))
+            .cloned()
+            .collect();
+        scores.extend(fresh);
+        scores.sort_by_key(|r| r.scored_at);
+    }
+    routing.seed_evals(&scores, now);
+    drop(scores);
     tokio::spawn(routing.clone().replan_forever());
     let providers = Arc::new(providers);
     let evals = crate::evals::Evals::start(

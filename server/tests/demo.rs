@@ -10,6 +10,7 @@ use std::time::Duration;
 use common::{fresh_db, Backend, Server};
 use server::config::{Config, Overrides};
 use server::demo::{self, history};
+use server::metrics::rollup::EvalSums;
 use server::storage::{self, Grain, RollupRow, SetFilter, SharedStorage};
 
 on_both_backends!(seeds_a_week_that_tells_a_story, seeding_again_adds_nothing);
@@ -200,6 +201,143 @@ async fn seeds_a_week_that_tells_a_story(backend: Backend) {
         per_request(side(false, None)),
         per_request(side(true, None)),
     );
+
+    evals_tell_their_part(backend, &storage, &catalog, &sets, &seeded, &hourly, now).await;
+}
+
+/// The evals of the week: the relevancy set's hourly scores across it, each model scoring by
+/// its profile's quality through the judge, the judge's cost apart from the gateway's, and
+/// the owner's latest evaluated requests stored for the last hours.
+async fn evals_tell_their_part(
+    backend: Backend,
+    storage: &SharedStorage,
+    catalog: &server::catalog::Catalog,
+    sets: &[app::model_set::ModelSet],
+    seeded: &demo::Seeded,
+    hourly: &[RollupRow],
+    now: i64,
+) {
+    const METRIC: &str = "answer_relevancy";
+    let set = sets
+        .iter()
+        .find(|s| s.spec.evals.metrics.iter().any(|m| m == METRIC))
+        .expect("a set scored on answer relevancy");
+    let rows: Vec<&RollupRow> = hourly
+        .iter()
+        .filter(|r| r.set_id == set.id && r.writer == history::WRITER)
+        .collect();
+    let sums = |r: &RollupRow| -> Option<EvalSums> {
+        let evals: BTreeMap<String, EvalSums> = serde_json::from_str(&r.evals).expect("evals JSON");
+        evals.get(METRIC).copied().filter(|e| e.n + e.failed > 0)
+    };
+
+    // Hourly scores across the week: most hours (a night hour may draw none at a tenth of a
+    // few dozen requests), from the first day to the last hours.
+    let hours: BTreeSet<i64> = rows.iter().filter(|r| sums(r).is_some()).map(|r| r.minute).collect();
+    let first = *hours.first().expect("hours with evals");
+    let last = *hours.last().expect("hours with evals");
+    assert!(hours.len() >= 6 * 24, "{} hours with evals", hours.len());
+    assert!(first < history::start_of(now) + 24 * HOUR_MS, "evals start at {first}");
+    assert!(last >= now - 2 * HOUR_MS, "evals end at {last}");
+
+    // By model: the mean score follows the profile's quality (the judge reads only the
+    // answers), and the models that answered more than a few drawn requests are ordered as
+    // their qualities are.
+    let mut by_model: BTreeMap<&str, (i64, f64, i64)> = BTreeMap::new();
+    for r in &rows {
+        if let Some(e) = sums(r) {
+            let entry = by_model.entry(r.model_id.as_str()).or_default();
+            *entry = (entry.0 + e.n, entry.1 + e.sum, entry.2 + e.failed);
+        }
+    }
+    let quality = |model: &str| {
+        catalog
+            .get(model)
+            .and_then(|m| m.simulation)
+            .map(|p| p.quality)
+            .expect("a simulated model")
+    };
+    let mut measured: Vec<(f64, f64, i64)> = by_model
+        .iter()
+        .map(|(model, (n, sum, _))| (quality(model), sum / (*n).max(1) as f64, *n))
+        .collect();
+    eprintln!("{backend:?}: {METRIC} by model (quality, mean score, evals): {by_model:?} -> {measured:?}");
+    let failed: i64 = by_model.values().map(|(_, _, f)| f).sum();
+    let scored: i64 = by_model.values().map(|(n, _, _)| n).sum();
+    assert!(scored > 1000, "{scored} evals in the week");
+    assert!(failed * 100 <= scored, "{failed} failed of {scored}");
+    measured.retain(|(_, _, n)| *n >= 30);
+    measured.sort_by(|a, b| a.0.total_cmp(&b.0));
+    assert!(
+        measured.len() >= 2,
+        "two models with evals enough to compare: {measured:?}"
+    );
+    for (q, mean, _) in &measured {
+        // Hedges count as relevant: about 0.05 + 0.95 × quality.
+        assert!((mean - (0.05 + 0.95 * q)).abs() < 0.05, "quality {q}: {mean}");
+    }
+    let (low, high) = (measured[0], measured[measured.len() - 1]);
+    assert!(high.0 - low.0 >= 0.05 && high.1 > low.1, "{measured:?}");
+
+    // The judge's cost: on the evaluated set's rows only, and apart from what the requests
+    // cost (their tokens at list price, no model of the set having had a price cut).
+    let eval_cost: f64 = rows.iter().map(|r| r.eval_cost_usd).sum();
+    assert!(eval_cost > 0.0, "the judge charged");
+    for r in &rows {
+        let listed = catalog.get(&r.model_id).expect("model");
+        let list = (r.prompt_tokens as f64 * listed.input_price_per_mtok
+            + r.completion_tokens as f64 * listed.output_price_per_mtok)
+            / 1e6;
+        assert!((r.cost_usd - list).abs() <= 1e-12 + 1e-9 * list, "{r:?}");
+    }
+    let gateway_cost: f64 = rows.iter().map(|r| r.cost_usd).sum();
+    eprintln!(
+        "{backend:?}: {}: gateway ${gateway_cost:.4}, judge ${eval_cost:.4}",
+        set.slug
+    );
+    assert!(
+        eval_cost < gateway_cost,
+        "a tenth sampled on a mini judge costs less than the answers"
+    );
+    let others = hourly.iter().filter(|r| r.set_id != set.id);
+    for r in others {
+        assert_eq!((r.eval_cost_usd, r.evals.as_str()), (0.0, "{}"), "{r:?}");
+    }
+
+    // The owner's latest evaluated requests: the last hours', with the metric's reason and
+    // no texts, and the same ones handed to the live routing.
+    let latest = storage.latest_eval_results(set.id, 1000).await.expect("latest");
+    assert!(!latest.is_empty(), "eval results for the last hours");
+    let horizon = now - 2 * HOUR_MS - 60_000;
+    for r in &latest {
+        assert!(r.request_id.starts_with("demo-"), "{}", r.request_id);
+        assert!(r.request_at >= horizon && r.scored_at > r.request_at, "{r:?}");
+        assert_eq!(
+            (r.metric.as_str(), r.judge_model.as_str()),
+            (METRIC, app::evals::JUDGE_MODEL)
+        );
+        assert!(r.input.is_none() && r.output.is_none(), "no judged texts kept");
+        assert!(r.cost_usd > 0.0 && r.judge_calls >= 2, "{r:?}");
+        match r.score {
+            Some(score) => {
+                assert!((0.0..=1.0).contains(&score));
+                assert!(r.reason.contains("statements address the input"), "{}", r.reason);
+            }
+            None => assert!(r.error.is_some()),
+        }
+    }
+    assert_eq!(seeded.recent_evals.len(), latest.len());
+    let recent_ids: BTreeSet<&str> = seeded.recent.iter().map(|r| r.request_id.as_str()).collect();
+    assert!(
+        seeded
+            .recent_evals
+            .iter()
+            .all(|r| recent_ids.contains(r.request_id.as_str())),
+        "the results are those of the recent records"
+    );
+    let sampled = seeded.recent.iter().filter(|r| r.eval_sampled).count();
+    assert_eq!(sampled, latest.len(), "one metric per sampled record");
+    assert!(seeded.recent.iter().all(|r| r.eval_sampled == (r.eval_cost_usd > 0.0)));
 }
 
 async fn seeding_again_adds_nothing(backend: Backend) {
@@ -210,9 +348,20 @@ async fn seeding_again_adds_nothing(backend: Backend) {
         all_rows(&storage, Grain::Hour).await,
     );
 
+    let results = |storage: SharedStorage| async move {
+        let mut all = Vec::new();
+        for set in storage.search_model_sets(&SetFilter::default()).await.expect("sets") {
+            all.extend(storage.latest_eval_results(set.id, 10_000).await.expect("results"));
+        }
+        all
+    };
+    let evaluated = results(storage.clone()).await;
+    assert!(!evaluated.is_empty());
+
     let again = demo::seed(&storage, &catalog).await.expect("seed again");
     assert_eq!((again.sets_created, again.histories), (0, 0));
-    assert!(again.recent.is_empty());
+    assert!(again.recent.is_empty() && again.recent_evals.is_empty());
+    assert_eq!(results(storage.clone()).await, evaluated);
     assert_eq!(all_rows(&storage, Grain::Minute).await, minutes);
     assert_eq!(all_rows(&storage, Grain::Hour).await, hours);
 
@@ -262,6 +411,20 @@ async fn serve_demo_sends_live_traffic() {
     for slug in ["budget-chat", "batch-summaries", "support-bot"] {
         assert!(listed.contains(slug), "{slug} not listed: {listed}");
     }
+    // The history's eval scores reached the live routing at start: the set that requires a
+    // relevancy of 0.8 knows its realised relevancy before the live traffic's first eval
+    // (about one a minute for this set) could be scored.
+    let routing: serde_json::Value = common::http()
+        .get(server.url("/api/v1/model-sets/demo/quality-assistant/routing"))
+        .send()
+        .await
+        .expect("routing")
+        .json()
+        .await
+        .expect("json");
+    let realised = routing["routing"]["realised"][1].as_f64();
+    assert!(realised.is_some_and(|r| r > 0.8), "{routing}");
+    assert_eq!(routing["routing"]["feasible"], true, "{routing}");
 
     let storage = storage::connect(&db.url).await.expect("connect");
     let count = || async { storage.count_request_records().await.expect("count") };

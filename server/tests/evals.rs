@@ -280,7 +280,8 @@ async fn sampling_holds_its_probability(backend: Backend) {
 /// judge has scored both, traffic moves to the good one; the judge's cost lands in the
 /// records and rollups apart from the gateway's.
 async fn scores_move_traffic_and_the_judge_is_charged_apart(backend: Backend) {
-    let s = setup(backend, "judge = \"sim/judge\"\nworkers = 8").await;
+    let evals = "judge = \"sim/judge\"\nworkers = 8";
+    let mut s = setup(backend, evals).await;
     let set_id = create(
         &s,
         "relevant",
@@ -387,6 +388,22 @@ async fn scores_move_traffic_and_the_judge_is_charged_apart(backend: Backend) {
         (gateway - records_cost).abs() < 1e-9,
         "gateway cost stays the gateway's"
     );
+
+    // A restart remembers the scores: before any new request, the set knows its realised
+    // relevancy and plans on it (without them it could not be planned, and would route
+    // evenly until evals came in again).
+    s.crash_and_restart(write_config(evals)).await;
+    let restarted = routing_status(&s, "relevant").await;
+    eprintln!(
+        "{backend:?}: after a restart: planned {}, realised {}",
+        restarted["routing"]["weights"], restarted["routing"]["realised"]
+    );
+    assert!(
+        restarted["routing"]["realised"][0].as_f64().is_some_and(|r| r > 0.6),
+        "{restarted}"
+    );
+    assert_eq!(restarted["routing"]["feasible"], true, "{restarted}");
+    assert!(planned(&restarted) > 0.55, "{restarted}");
 }
 
 /// A judge that answers 500, and one slower than the evals' limit: each eval ends as an

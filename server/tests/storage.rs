@@ -6,8 +6,8 @@ use app::catalog::{Capabilities, CatalogModel};
 use app::model_set::{Comparator, Dimension, ModelSetSpec, Requirement, Statistic};
 use common::{fresh_db, Backend, TestDb};
 use server::storage::{
-    self, Grain, NewModelSet, RegistryQuery, RequestRecord, RollupRow, SetContent, SetFilter, SetSort, SharedStorage,
-    StorageError,
+    self, EvalResultRow, Grain, NewModelSet, RegistryQuery, RequestRecord, RollupRow, SetContent, SetFilter, SetSort,
+    SharedStorage, StorageError,
 };
 
 on_both_backends!(
@@ -18,6 +18,7 @@ on_both_backends!(
     catalog,
     model_sets,
     request_records,
+    eval_results,
     rollups,
     registry_pages,
 );
@@ -60,6 +61,23 @@ async fn accounts(backend: Backend) {
     assert_eq!(by_id, alice);
     assert!(s.account_by_username("bob").await.expect("query").is_none());
     assert!(s.account_by_id(alice.id + 1000).await.expect("query").is_none());
+
+    s.set_password_hash(alice.id, "$argon2id$new")
+        .await
+        .expect("set the hash");
+    let changed = s.account_by_id(alice.id).await.expect("query").expect("found");
+    assert_eq!(
+        changed,
+        storage::Account {
+            password_hash: "$argon2id$new".into(),
+            ..alice.clone()
+        },
+        "the hash alone changed"
+    );
+    assert!(matches!(
+        s.set_password_hash(alice.id + 1000, "x").await,
+        Err(StorageError::NotFound)
+    ));
 }
 
 async fn sessions(backend: Backend) {
@@ -375,6 +393,84 @@ async fn request_records(backend: Backend) {
     assert_eq!(recent, batch[247..].to_vec(), "the latest, oldest first, as written");
     let all = s.list_request_records(1000).await.expect("list all");
     assert_eq!(all, batch, "every field of every record, in order");
+}
+
+fn eval_result(request_id: &str, set_id: i64, metric: &str, score: Option<f64>, scored_at: i64) -> EvalResultRow {
+    EvalResultRow {
+        request_id: request_id.into(),
+        set_id,
+        account_id: 3,
+        model_id: "a/m".into(),
+        metric: metric.into(),
+        score,
+        reason: format!("{metric} of {request_id}"),
+        error: score.is_none().then(|| "malformed".to_string()),
+        judge_model: "openai/gpt-4o-mini".into(),
+        judge_calls: 2,
+        prompt_tokens: 900,
+        completion_tokens: 80,
+        cost_usd: 0.000_25,
+        request_at: scored_at - 5_000,
+        scored_at,
+        input: None,
+        output: score.map(|_| "kept".to_string()),
+    }
+}
+
+/// Results stored outside the queue keep the first of a (request, metric); the latest scores
+/// of every set come back oldest first, the failed ones and the older ones left out.
+async fn eval_results(backend: Backend) {
+    let (s, _db) = open(backend).await;
+    let first = vec![
+        eval_result("demo-1", 7, "answer_relevancy", Some(0.75), 1_000),
+        eval_result("demo-1", 7, "toxicity", Some(0.0), 1_000),
+        eval_result("demo-2", 8, "answer_relevancy", None, 2_000),
+        eval_result("demo-3", 7, "answer_relevancy", Some(1.0), 3_000),
+        eval_result("demo-4", 8, "answer_relevancy", Some(0.5), 4_000),
+    ];
+    s.insert_eval_results(&first).await.expect("insert");
+    s.insert_eval_results(&[]).await.expect("an empty batch is fine");
+    let again = EvalResultRow {
+        score: Some(0.1),
+        ..first[0].clone()
+    };
+    s.insert_eval_results(&[again, eval_result("demo-5", 7, "answer_relevancy", Some(0.25), 5_000)])
+        .await
+        .expect("a stored (request, metric) is kept, the new one added");
+
+    let latest = s.latest_eval_results(7, 10).await.expect("latest");
+    let ids: Vec<(&str, &str, Option<f64>)> = latest
+        .iter()
+        .map(|r| (r.request_id.as_str(), r.metric.as_str(), r.score))
+        .collect();
+    assert_eq!(ids[0], ("demo-5", "answer_relevancy", Some(0.25)));
+    assert!(ids.contains(&("demo-1", "answer_relevancy", Some(0.75))), "{ids:?}");
+    assert_eq!(latest.len(), 4);
+    assert_eq!(
+        latest.iter().find(|r| r.request_id == "demo-3"),
+        Some(&first[3]),
+        "every field as written"
+    );
+
+    let scores = |rows: Vec<EvalResultRow>| -> Vec<(String, String, i64)> {
+        rows.into_iter()
+            .map(|r| (r.request_id, r.metric, r.scored_at))
+            .collect()
+    };
+    let all = s.recent_eval_scores(0, 100).await.expect("recent");
+    assert_eq!(all.len(), 5, "the failed one left out: {:?}", scores(all.clone()));
+    assert!(all.windows(2).all(|w| w[0].scored_at <= w[1].scored_at), "oldest first");
+    assert_eq!(
+        scores(s.recent_eval_scores(2_500, 2).await.expect("recent")),
+        [
+            ("demo-4".to_string(), "answer_relevancy".to_string(), 4_000),
+            ("demo-5".to_string(), "answer_relevancy".to_string(), 5_000)
+        ],
+        "the latest two since the time asked, oldest first"
+    );
+    assert!(s.recent_eval_scores(6_000, 10).await.expect("none").is_empty());
+    let stats = s.eval_queue_stats(10_000, 0).await.expect("stats");
+    assert_eq!(stats.failed_since, 1, "the failed one counts as failed");
 }
 
 fn rollup(set_id: i64, model: &str, minute: i64, writer: &str, count: i64) -> RollupRow {

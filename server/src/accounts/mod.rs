@@ -134,6 +134,26 @@ impl Accounts {
         }
     }
 
+    /// Sets an existing account's password (the operator's command line: there is no page
+    /// for it). The rules are sign-up's; the hash is made the same way.
+    pub async fn set_password(&self, username: &str, password: &str) -> Result<Account, AccountError> {
+        validate_password(password).map_err(AccountError::Invalid)?;
+        let account = self.account_by_username(username).await?;
+        let pw = password.to_string();
+        let phc = blocking(move || password::hash(&pw))
+            .await?
+            .map_err(|e| AccountError::Internal(e.to_string()))?;
+        match self.storage.set_password_hash(account.id, &phc).await {
+            Ok(()) => Ok(Account {
+                password_hash: phc,
+                ..account
+            }),
+            // Deleted between the lookup and the update.
+            Err(StorageError::NotFound) => Err(AccountError::NoSuchAccount(username.to_string())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Checks credentials. Unknown user and wrong password are the same error, and cost
     /// the same time.
     pub async fn verify_login(&self, username: &str, password: &str) -> Result<Account, AccountError> {

@@ -12,9 +12,20 @@
 //!   catalog price before), so cost per request drops and cost-minimising sets shift to it
 //!   (Support Bot moves from gpt-4o-mini to it).
 //!
+//! Evals, for sets with metrics: each answered request is drawn with the set's sampling
+//! probability; a drawn one gets the answer its model would have written ([`answer::text`],
+//! at the model's quality, to one of the set's traffic prompts) and is scored on each metric
+//! by the real metric code ([`metrics::score_named`]) with the simulated judge in process
+//! ([`InstantJudge`]). Its scores reach routing a few seconds after the answer, as a live
+//! worker's would, so the week routes by them; they and the judge's cost are folded into the
+//! rollups, and the results of the last [`RECENT_HOURS`] hours are stored as the owner's
+//! latest evaluated requests (without texts, as the default retention keeps none).
+//!
 //! Only rollups are stored (per hour for the week, per minute for the last
-//! [`MINUTE_ROWS_HOURS`] hours), under the writer id [`WRITER`]; no request records.
-//! A seeded RNG makes the history the same for the same sets, catalog and end time.
+//! [`MINUTE_ROWS_HOURS`] hours), under the writer id [`WRITER`], with those eval results; no
+//! request records. A seeded RNG makes the history the same for the same sets, catalog and
+//! end time; the evals draw from a seeded RNG of their own, so that evaluating changes no
+//! draw of the traffic's.
 
 use app::catalog::{CatalogModel, SimulationProfile};
 use rand::rngs::StdRng;
@@ -23,10 +34,15 @@ use rand_distr::{Distribution, Poisson, StandardNormal};
 
 use super::Target;
 use crate::catalog::Catalog;
-use crate::metrics::rollup::{minute_of, Rollups};
+use crate::evals::judge::JudgeUsage;
+use crate::evals::metrics::{self, Case, Failed, Scored};
+use crate::hash_map::HashMap;
+use crate::metrics::rollup::{minute_of, EvalOutcome, Rollups};
+use crate::providers::simulated::answer::{self, Question};
+use crate::providers::simulated::instant_judge::InstantJudge;
 use crate::providers::simulated::Draw;
 use crate::routing::{Outcome, Routing};
-use crate::storage::{RequestRecord, SharedStorage, StorageResult};
+use crate::storage::{EvalResultRow, RequestRecord, SharedStorage, StorageResult};
 
 /// The rollup writer id of the history: its rows never mix with a server's.
 pub const WRITER: &str = "demo-history";
@@ -65,6 +81,11 @@ const PROMPT_JITTER: f64 = 0.5;
 /// (about 80% of it, 40 s in a debug build). Breakers still act on every request.
 const REPLAN_MINUTES: i64 = 5;
 const SEED: u64 = 0x5e79_0147;
+/// The evals' own draws.
+const EVAL_SEED: u64 = 0xe7a1_5eed;
+/// How long after its answer a request's evals are scored: a live worker takes up a job
+/// within a second and the judge answers its two calls in a few.
+const JUDGED_AFTER_MS: i64 = 4_000;
 
 /// What [`generate`] made.
 #[derive(Debug, Default)]
@@ -77,6 +98,12 @@ pub struct Made {
     pub write_ms: u64,
     /// The last [`RECENT_HOURS`] hours of records, oldest first.
     pub recent: Vec<RequestRecord>,
+    /// Requests drawn for evals and scored.
+    pub evals: usize,
+    /// Of the time taken, milliseconds spent writing and scoring answers for the evals.
+    pub eval_ms: u64,
+    /// The eval results of the last [`RECENT_HOURS`] hours, as stored, oldest first.
+    pub recent_evals: Vec<EvalResultRow>,
 }
 
 /// When the week starts for a history ending at `end_ms`.
@@ -135,6 +162,17 @@ pub async fn generate(
         account_id,
         next_id: 0,
     };
+    let mut evaluator = match catalog.get(app::evals::JUDGE_MODEL) {
+        Some(judge) => Some(Evaluator::new(judge.clone())),
+        None => {
+            tracing::info!(
+                judge = app::evals::JUDGE_MODEL,
+                "the demo history has no evals: its judge is not in the catalog"
+            );
+            None
+        }
+    };
+    let mut evaluated: Vec<Evaluated> = Vec::new();
     let mut rollups = Rollups::new(WRITER.into())
         .without_stored_rows()
         .minutes_from(end - MINUTE_ROWS_HOURS * HOUR_MS);
@@ -155,7 +193,28 @@ pub async fn generate(
         }
         arrivals.sort_unstable();
         for &(at, i) in &arrivals {
+            let before = hour.len();
             sim.request(&sets[i], at, &mut hour);
+            let Some(evaluator) = evaluator.as_mut() else {
+                continue;
+            };
+            // The request's last record is its answer, when it was answered.
+            let Some(record) = hour[before..].last_mut().filter(|r| r.error_class.is_none()) else {
+                continue;
+            };
+            let evaluating = std::time::Instant::now();
+            if let Some(e) = evaluator.evaluate(&sets[i], record).await {
+                let scores: Vec<(String, f64)> = e
+                    .results
+                    .iter()
+                    .filter_map(|r| Some((r.metric.clone(), r.score?)))
+                    .collect();
+                let judged_at = sim.engine_time(record.at + JUDGED_AFTER_MS);
+                sim.routing
+                    .report_evals_at(sets[i].target.set.id, &record.model_id, &scores, judged_at);
+                evaluated.push(e);
+            }
+            made.eval_ms += evaluating.elapsed().as_millis() as u64;
         }
         minute += MINUTE_MS;
         if (minute - start) % (REPLAN_MINUTES * MINUTE_MS) == 0 {
@@ -166,17 +225,158 @@ pub async fn generate(
             // batch all the same: the rollups bucket each by its own time.
             let writing = std::time::Instant::now();
             rollups.add(storage, &hour).await?;
+            let outcomes: Vec<EvalOutcome> = evaluated.iter().flat_map(|e| e.results.iter().map(outcome)).collect();
+            rollups.add_evals(storage, &outcomes).await?;
+            made.evals += evaluated.len();
+            let recent_evals: Vec<EvalResultRow> = evaluated
+                .drain(..)
+                .flat_map(|e| e.results)
+                .filter(|r| r.request_at >= recent_from)
+                .collect();
+            // Before the hour's rollups: the last hour's rows say the history is complete.
+            storage.insert_eval_results(&recent_evals).await?;
             rollups.write(storage).await?;
             made.write_ms += writing.elapsed().as_millis() as u64;
             made.requests += hour.len();
             made.recent.extend(hour.drain(..).filter(|r| r.at >= recent_from));
+            made.recent_evals.extend(recent_evals);
         }
     }
     let (minute_rows, hour_rows) = rollups.rows_written();
     made.minute_rows = minute_rows;
     made.hour_rows = hour_rows;
     made.recent.sort_by_key(|r| r.at);
+    made.recent_evals.sort_by_key(|r| r.scored_at);
     Ok(made)
+}
+
+/// One request's evals: a result per metric of its set.
+struct Evaluated {
+    results: Vec<EvalResultRow>,
+}
+
+/// How the rollups count a result.
+fn outcome(r: &EvalResultRow) -> EvalOutcome {
+    EvalOutcome {
+        set_id: r.set_id,
+        model_id: r.model_id.clone(),
+        request_at: r.request_at,
+        metric: r.metric.clone(),
+        score: r.score,
+        cost_usd: r.cost_usd,
+    }
+}
+
+/// The history's evals: the judge and the draws that are theirs.
+struct Evaluator {
+    judge: InstantJudge,
+    rng: StdRng,
+    /// G-Eval's steps per criteria, made once (as the server keeps them).
+    steps: HashMap<String, Vec<String>>,
+}
+
+impl Evaluator {
+    fn new(judge: CatalogModel) -> Evaluator {
+        let mut rng = StdRng::seed_from_u64(EVAL_SEED);
+        Evaluator {
+            judge: InstantJudge::new(judge, rng.random()),
+            rng,
+            steps: HashMap::default(),
+        }
+    }
+
+    /// Draws the answered `record` of a request to `set` for evals and, if drawn, scores it:
+    /// the record says it was sampled and what the judge charged.
+    async fn evaluate(&mut self, set: &Simulated<'_>, record: &mut RequestRecord) -> Option<Evaluated> {
+        let settings = &set.target.set.spec.evals;
+        if settings.metrics.is_empty() || !crate::evals::drawn(settings, self.rng.random()) {
+            return None;
+        }
+        let model = set.models.iter().find(|m| m.id == record.model_id)?;
+        let prompts = set.target.traffic.prompts;
+        let prompt = match prompts.len() {
+            0 => "",
+            n => prompts[self.rng.random_range(0..n)],
+        };
+        let quality = model.simulation.unwrap_or_default().quality;
+        let words = usize::try_from(record.completion_tokens).unwrap_or(1);
+        let output = answer::text(&Question::new(prompt, prompt), words, quality, &mut self.rng);
+        let case = Case {
+            input: prompt.to_string(),
+            output,
+        };
+        let scored_at = record.at + JUDGED_AFTER_MS;
+        let mut results = Vec::with_capacity(settings.metrics.len());
+        for metric in &settings.metrics {
+            let (score, reason, error, usage) = match self.score(metric, settings, &case).await {
+                Ok(Scored { score, reason, usage }) => (Some(score.clamp(0.0, 1.0)), reason, None, usage),
+                // As the worker records a failure for good (the instant judge never fails in a
+                // way worth another try).
+                Err(Failed { error, usage }) => (
+                    None,
+                    format!("Not scored: {error}"),
+                    Some(error.class().to_string()),
+                    usage,
+                ),
+            };
+            results.push(EvalResultRow {
+                request_id: record.request_id.clone(),
+                set_id: set.target.set.id,
+                account_id: record.account_id,
+                model_id: record.model_id.clone(),
+                metric: metric.clone(),
+                score,
+                reason,
+                error,
+                judge_model: self.judge.name().to_string(),
+                judge_calls: i64::from(usage.calls),
+                prompt_tokens: i64::try_from(usage.prompt_tokens).unwrap_or(i64::MAX),
+                completion_tokens: i64::try_from(usage.completion_tokens).unwrap_or(i64::MAX),
+                cost_usd: usage.cost_usd,
+                request_at: record.at,
+                scored_at,
+                // The operator's default retention keeps no judged texts.
+                input: None,
+                output: None,
+            });
+        }
+        record.eval_sampled = true;
+        record.eval_cost_usd = results.iter().map(|r| r.cost_usd).sum();
+        Some(Evaluated { results })
+    }
+
+    /// One metric's score; G-Eval's steps are made on first use and charged to that eval, as
+    /// the worker does.
+    async fn score(
+        &mut self,
+        metric: &str,
+        settings: &app::model_set::EvalSettings,
+        case: &Case,
+    ) -> Result<Scored, Failed> {
+        if metric != app::evals::G_EVAL {
+            return metrics::score_named(metric, settings, &[], case, &self.judge).await;
+        }
+        let criteria = settings.criteria.trim();
+        let mut usage = JudgeUsage::default();
+        if !self.steps.contains_key(criteria) {
+            let (steps, made) = metrics::g_eval_steps(criteria, &self.judge).await?;
+            usage = made;
+            self.steps.insert(criteria.to_string(), steps);
+        }
+        let steps = self.steps.get(criteria).map_or(&[][..], Vec::as_slice);
+        match metrics::score_named(metric, settings, steps, case, &self.judge).await {
+            Ok(mut scored) => {
+                usage.add(scored.usage);
+                scored.usage = usage;
+                Ok(scored)
+            }
+            Err(mut failed) => {
+                usage.add(failed.usage);
+                failed.usage = usage;
+                Err(failed)
+            }
+        }
+    }
 }
 
 /// Traffic relative to the day's mean at `at_ms`: lowest around 03:00 UTC, highest around
@@ -249,7 +449,9 @@ impl Simulation {
         }
         self.next_id += 1;
         let mut record = RequestRecord {
-            request_id: format!("demo-{:x}", self.next_id),
+            // Unique across histories (a set added later gets one of its own): eval results
+            // are stored by request id.
+            request_id: format!("demo-{:x}-{:x}", self.start / MINUTE_MS, self.next_id),
             at,
             account_id: self.account_id,
             api_key_id: None,

@@ -1,8 +1,9 @@
 //! Demo data for a first look (`setpoint serve --demo`, which scripts/run uses): a `demo`
-//! account that cannot log in, owning public Model Sets over the demo catalog, each with a
-//! week of history ([`history`]: the real router and the simulator's behaviour run over a
-//! simulated clock, folded by the real rollups), and live traffic through the real gateway
-//! while the server runs ([`traffic`]).
+//! account that cannot log in (until an operator sets its password: `setpoint account
+//! password`), owning public Model Sets over the demo catalog, each with a week of history
+//! ([`history`]: the real router and the simulator's behaviour run over a simulated clock,
+//! folded by the real rollups, with evals for sets that have metrics), and live traffic
+//! through the real gateway while the server runs ([`traffic`]).
 //!
 //! Seeding is idempotent per set: a set is created when missing and given a history when it
 //! has none from [`history::WRITER`], so a second start writes nothing and a set added to
@@ -17,7 +18,9 @@ use app::model_set::{Comparator, Dimension, EvalSettings, ModelSet, ModelSetSpec
 
 use crate::catalog::Catalog;
 use crate::clock::now_ms;
-use crate::storage::{Grain, NewModelSet, RequestRecord, SetContent, SharedStorage, StorageError, StorageResult};
+use crate::storage::{
+    EvalResultRow, Grain, NewModelSet, RequestRecord, SetContent, SharedStorage, StorageError, StorageResult,
+};
 
 pub const DEMO_ACCOUNT: &str = "demo";
 /// Not a PHC string, so no password ever verifies against it.
@@ -296,6 +299,8 @@ pub struct Seeded {
     /// The history's last hours as records, oldest first, to warm the live routing with
     /// (empty when no history was made).
     pub recent: Vec<RequestRecord>,
+    /// The history's eval results of the same hours (as stored), oldest first, for the same.
+    pub recent_evals: Vec<EvalResultRow>,
 }
 
 /// A demo set that exists, with what its traffic looks like.
@@ -351,10 +356,13 @@ pub async fn seed(storage: &SharedStorage, catalog: &Catalog) -> StorageResult<S
         let made = history::generate(storage, catalog, owner.id, &without_history, now).await?;
         seeded.histories = without_history.len();
         seeded.recent = made.recent;
+        seeded.recent_evals = made.recent_evals;
         tracing::info!(
             sets_created = seeded.sets_created,
             histories = seeded.histories,
             requests = made.requests,
+            evals = made.evals,
+            evals_ms = made.eval_ms,
             minute_rows = made.minute_rows,
             hour_rows = made.hour_rows,
             writing_ms = made.write_ms,

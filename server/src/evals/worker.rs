@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{watch, Notify};
 
 use super::judge_call::ProviderJudge;
-use super::metrics::{self, Case, EvalError, Failed, MetricSpec, Scored};
+use super::metrics::{self, Case, EvalError, Failed, Scored};
 use super::EvalConfig;
 use crate::clock::now_ms;
 use crate::metrics::rollup::{EvalOutcome, Rollups};
@@ -231,45 +231,23 @@ fn backoff_ms(config: &EvalConfig, attempts: i64) -> i64 {
 }
 
 async fn score_metric(shared: &Shared, metric: &str, settings: &EvalSettings, case: &Case) -> Result<Scored, Failed> {
-    let config = |message: String| Failed {
-        error: EvalError::Config(message),
-        usage: Default::default(),
-    };
-    match metric {
-        "answer_relevancy" => metrics::score(&MetricSpec::AnswerRelevancy, case, &shared.judge).await,
-        "toxicity" => metrics::score(&MetricSpec::Toxicity, case, &shared.judge).await,
-        "bias" => metrics::score(&MetricSpec::Bias, case, &shared.judge).await,
-        "json_correctness" => {
-            let schema = match settings.json_schema.trim() {
-                "" => None,
-                text => Some(serde_json::from_str(text).map_err(|e| config(format!("the JSON Schema: {e}")))?),
-            };
-            let spec = MetricSpec::JsonCorrectness {
-                schema: schema.as_ref(),
-            };
-            metrics::score(&spec, case, &shared.judge).await
+    if metric != app::evals::G_EVAL {
+        return metrics::score_named(metric, settings, &[], case, &shared.judge).await;
+    }
+    // G-Eval's steps are made once per criteria and kept; making them is charged to the eval
+    // that needed them.
+    let (steps, mut usage) = steps_for(shared, settings.criteria.trim()).await?;
+    match metrics::score_named(metric, settings, &steps, case, &shared.judge).await {
+        Ok(mut scored) => {
+            usage.add(scored.usage);
+            scored.usage = usage;
+            Ok(scored)
         }
-        "g_eval" => {
-            let criteria = settings.criteria.trim();
-            let (steps, mut usage) = steps_for(shared, criteria).await?;
-            let spec = MetricSpec::GEval {
-                criteria,
-                steps: &steps,
-            };
-            match metrics::score(&spec, case, &shared.judge).await {
-                Ok(mut scored) => {
-                    usage.add(scored.usage);
-                    scored.usage = usage;
-                    Ok(scored)
-                }
-                Err(mut failed) => {
-                    usage.add(failed.usage);
-                    failed.usage = usage;
-                    Err(failed)
-                }
-            }
+        Err(mut failed) => {
+            usage.add(failed.usage);
+            failed.usage = usage;
+            Err(failed)
         }
-        other => Err(config(format!("unknown metric {other:?}"))),
     }
 }
 

@@ -26,7 +26,7 @@ use serde::Serialize;
 
 use crate::catalog::Catalog;
 use crate::hash_map::HashMap;
-use crate::storage::RequestRecord;
+use crate::storage::{EvalResultRow, RequestRecord};
 use learned::Learned;
 
 /// How often active sets are re-planned.
@@ -220,6 +220,33 @@ impl Routing {
             if let Some(outcome) = Outcome::of(r) {
                 self.learned.observe(&outcome, now + (r.at - now_ms) as f64 / 1000.0);
             }
+        }
+    }
+
+    /// Warms the eval estimates from stored scores (e.g. after a restart), oldest first: each
+    /// request's scores are learned together at the time they were scored, as the workers
+    /// reported them. Failed evals (no score) teach nothing.
+    pub fn seed_evals(&self, results: &[EvalResultRow], now_ms: i64) {
+        let now = self.now();
+        // A request's metrics are stored as rows of their own; one report per request keeps
+        // the set's window of eval observations counting requests, as live reports do.
+        let mut requests: Vec<(&EvalResultRow, Vec<(String, f64)>)> = Vec::new();
+        let mut index: HashMap<&str, usize> = HashMap::default();
+        for r in results {
+            let Some(score) = r.score else {
+                continue;
+            };
+            match index.get(r.request_id.as_str()) {
+                Some(&i) => requests[i].1.push((r.metric.clone(), score)),
+                None => {
+                    index.insert(&r.request_id, requests.len());
+                    requests.push((r, vec![(r.metric.clone(), score)]));
+                }
+            }
+        }
+        for (first, scores) in &requests {
+            let at = now + (first.scored_at - now_ms) as f64 / 1000.0;
+            self.learned.observe_evals(first.set_id, &first.model_id, scores, at);
         }
     }
 
@@ -430,5 +457,99 @@ fn uniform_plan(inputs: &[ModelInput], targets: Vec<f64>) -> Plan {
         targets,
         exploring: Vec::new(),
         objective: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use app::model_set::{Comparator, Dimension, EvalSettings, Objective, Requirement, Statistic};
+
+    use super::*;
+
+    fn model(id: &str) -> CatalogModel {
+        CatalogModel {
+            id: id.into(),
+            provider: "simulated".into(),
+            upstream_name: id.into(),
+            input_price_per_mtok: 1.0,
+            output_price_per_mtok: 1.0,
+            context_window: 8000,
+            capabilities: Default::default(),
+            simulated: true,
+            simulation: None,
+        }
+    }
+
+    fn relevancy() -> Dimension {
+        Dimension::Eval("answer_relevancy".into())
+    }
+
+    fn result(request: usize, model: &str, metric: &str, score: Option<f64>, scored_at: i64) -> EvalResultRow {
+        EvalResultRow {
+            request_id: format!("r{request}"),
+            set_id: 1,
+            account_id: 1,
+            model_id: model.into(),
+            metric: metric.into(),
+            score,
+            reason: String::new(),
+            error: None,
+            judge_model: "judge".into(),
+            judge_calls: 2,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            cost_usd: 0.0,
+            request_at: scored_at,
+            scored_at,
+            input: None,
+            output: None,
+        }
+    }
+
+    /// A set that needs eval scores cannot be planned until it has some; stored scores fed at
+    /// start let it plan at once, towards the model that scored higher.
+    #[test]
+    fn stored_eval_scores_warm_the_routing() {
+        let catalog = crate::catalog::index(&[model("m/good"), model("m/poor")]);
+        let routing = Routing::new(&catalog);
+        let set = ModelSet {
+            id: 1,
+            owner: "o".into(),
+            slug: "s".into(),
+            name: "s".into(),
+            description: String::new(),
+            categories: Vec::new(),
+            tags: Vec::new(),
+            spec: ModelSetSpec {
+                models: vec!["m/good".into(), "m/poor".into()],
+                requirements: vec![Requirement::new(relevancy(), Statistic::Mean, Comparator::AtLeast, 0.5)],
+                objective: Objective::Maximize(relevancy()),
+                evals: EvalSettings {
+                    metrics: vec!["answer_relevancy".into()],
+                    ..EvalSettings::default()
+                },
+            },
+            revision: 1,
+            created_at: 0,
+            updated_at: 0,
+            cloned_from: None,
+        };
+        assert!(routing.view(&set).realised[0].is_none(), "nothing scored yet");
+
+        let now_ms = 10_000_000;
+        let mut rows = Vec::new();
+        for i in 0..40 {
+            let (model, score) = if i % 2 == 0 { ("m/good", 0.95) } else { ("m/poor", 0.55) };
+            let at = now_ms - 600_000 + i64::try_from(i).expect("small") * 1000;
+            rows.push(result(i, model, "answer_relevancy", Some(score), at));
+            rows.push(result(i, model, "toxicity", Some(0.0), at));
+            rows.push(result(1000 + i, model, "answer_relevancy", None, at));
+        }
+        routing.seed_evals(&rows, now_ms);
+        let view = routing.view(&set);
+        let realised = view.realised[0].expect("realised from the stored scores");
+        assert!((realised - 0.75).abs() < 1e-9, "{realised}");
+        let weight = |id: &str| view.weights.iter().find(|w| w.model == id).map_or(0.0, |w| w.weight);
+        assert!(weight("m/good") > weight("m/poor"), "{:?}", view.weights);
     }
 }

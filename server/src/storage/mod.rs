@@ -314,6 +314,8 @@ pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
     async fn account_by_username(&self, username: &str) -> StorageResult<Option<Account>>;
     async fn account_by_id(&self, id: i64) -> StorageResult<Option<Account>>;
     async fn count_accounts(&self) -> StorageResult<i64>;
+    /// Replaces the account's password hash; `NotFound` when there is no such account.
+    async fn set_password_hash(&self, account_id: i64, password_hash: &str) -> StorageResult<()>;
 
     // Sessions, keyed by a hash of the session id so a database leak yields no live cookie.
     /// Inserts only if `id_hash` is new; returns false on a collision.
@@ -414,6 +416,12 @@ pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
         results: &[EvalResultRow],
         next: &JobNext,
     ) -> StorageResult<bool>;
+    /// Stores results scored outside the queue (the demo's history), each committed on its
+    /// own; a (request, metric) already stored is kept.
+    async fn insert_eval_results(&self, results: &[EvalResultRow]) -> StorageResult<()>;
+    /// The latest `limit` scored results (not the failed ones) of every set scored at or after
+    /// `since`, oldest first: what routing learned from evals before a restart.
+    async fn recent_eval_scores(&self, since: i64, limit: i64) -> StorageResult<Vec<EvalResultRow>>;
     /// The queue's depth and age, and the evals failed since `since`.
     async fn eval_queue_stats(&self, now: i64, since: i64) -> StorageResult<EvalQueueStats>;
     /// The set's latest results, newest first.

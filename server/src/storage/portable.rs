@@ -189,6 +189,35 @@ macro_rules! portable_sql_storage {
             })
         }
 
+        /// Stores one eval result unless its (request, metric) has one already.
+        fn insert_eval_result(
+            r: &EvalResultRow,
+        ) -> sqlx::query::Query<'_, <$row as sqlx::Row>::Database, <<$row as sqlx::Row>::Database as sqlx::Database>::Arguments<'_>> {
+            sqlx::query(
+                "INSERT INTO eval_results (request_id, set_id, account_id, model_id, metric, score, reason, error, \
+                 judge_model, judge_calls, prompt_tokens, completion_tokens, cost_usd, request_at, scored_at, \
+                 input, output) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+                 ON CONFLICT (request_id, metric) DO NOTHING",
+            )
+            .bind(&r.request_id)
+            .bind(r.set_id)
+            .bind(r.account_id)
+            .bind(&r.model_id)
+            .bind(&r.metric)
+            .bind(r.score)
+            .bind(&r.reason)
+            .bind(&r.error)
+            .bind(&r.judge_model)
+            .bind(r.judge_calls)
+            .bind(r.prompt_tokens)
+            .bind(r.completion_tokens)
+            .bind(r.cost_usd)
+            .bind(r.request_at)
+            .bind(r.scored_at)
+            .bind(&r.input)
+            .bind(&r.output)
+        }
+
         fn rollup_row(row: &$row) -> StorageResult<RollupRow> {
             Ok(RollupRow {
                 set_id: row.try_get("set_id")?,
@@ -282,6 +311,18 @@ macro_rules! portable_sql_storage {
 
             async fn count_accounts(&self) -> StorageResult<i64> {
                 Ok(sqlx::query_scalar("SELECT COUNT(*) FROM accounts").fetch_one(&self.pool).await?)
+            }
+
+            async fn set_password_hash(&self, account_id: i64, password_hash: &str) -> StorageResult<()> {
+                let done = sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
+                    .bind(password_hash)
+                    .bind(account_id)
+                    .execute(&self.pool)
+                    .await?;
+                match done.rows_affected() {
+                    0 => Err(StorageError::NotFound),
+                    _ => Ok(()),
+                }
             }
 
             async fn session_insert(&self, id_hash: &str, data: &str, expires_at: i64) -> StorageResult<bool> {
@@ -881,31 +922,7 @@ macro_rules! portable_sql_storage {
                 let mut charged = 0.0;
                 let mut request_id: Option<&str> = None;
                 for r in results {
-                    let stored = sqlx::query(
-                        "INSERT INTO eval_results (request_id, set_id, account_id, model_id, metric, score, reason, error, \
-                         judge_model, judge_calls, prompt_tokens, completion_tokens, cost_usd, request_at, scored_at, \
-                         input, output) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
-                         ON CONFLICT (request_id, metric) DO NOTHING",
-                    )
-                    .bind(&r.request_id)
-                    .bind(r.set_id)
-                    .bind(r.account_id)
-                    .bind(&r.model_id)
-                    .bind(&r.metric)
-                    .bind(r.score)
-                    .bind(&r.reason)
-                    .bind(&r.error)
-                    .bind(&r.judge_model)
-                    .bind(r.judge_calls)
-                    .bind(r.prompt_tokens)
-                    .bind(r.completion_tokens)
-                    .bind(r.cost_usd)
-                    .bind(r.request_at)
-                    .bind(r.scored_at)
-                    .bind(&r.input)
-                    .bind(&r.output)
-                    .execute(&mut *tx)
-                    .await?;
+                    let stored = insert_eval_result(r).execute(&mut *tx).await?;
                     if stored.rows_affected() == 1 {
                         charged += r.cost_usd;
                         request_id = Some(&r.request_id);
@@ -925,6 +942,25 @@ macro_rules! portable_sql_storage {
                 }
                 tx.commit().await?;
                 Ok(true)
+            }
+
+            async fn insert_eval_results(&self, results: &[EvalResultRow]) -> StorageResult<()> {
+                for r in results {
+                    insert_eval_result(r).execute(&self.pool).await?;
+                }
+                Ok(())
+            }
+
+            async fn recent_eval_scores(&self, since: i64, limit: i64) -> StorageResult<Vec<EvalResultRow>> {
+                let rows = sqlx::query(
+                    "SELECT * FROM (SELECT * FROM eval_results WHERE scored_at >= $1 AND score IS NOT NULL \
+                     ORDER BY scored_at DESC, id DESC LIMIT $2) AS latest ORDER BY scored_at, id",
+                )
+                .bind(since)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(eval_result).collect()
             }
 
             async fn eval_queue_stats(&self, now: i64, since: i64) -> StorageResult<EvalQueueStats> {

@@ -32,6 +32,8 @@ mod toxicity;
 
 pub use g_eval::g_eval_steps;
 
+use app::model_set::EvalSettings;
+
 use crate::evals::judge::{Judge, JudgeError, JudgeUsage};
 
 /// What an eval judges: what the client sent (rendered as text) and the answer it received.
@@ -147,6 +149,45 @@ pub async fn score(metric: &MetricSpec<'_>, case: &Case, judge: &dyn Judge) -> R
             Ok(Scored { score, reason, usage })
         }
         Err(error) => Err(Failed { error, usage }),
+    }
+}
+
+/// Scores `case` on the metric `name` (as a set's `EvalSettings::metrics` names it) with what
+/// the settings give it: the JSON Schema, and G-Eval's criteria with `steps`, the steps made
+/// for them by [`g_eval_steps`] (the caller keeps those; other metrics ignore `steps`).
+pub async fn score_named(
+    name: &str,
+    settings: &EvalSettings,
+    steps: &[String],
+    case: &Case,
+    judge: &dyn Judge,
+) -> Result<Scored, Failed> {
+    let config = |message: String| Failed {
+        error: EvalError::Config(message),
+        usage: JudgeUsage::default(),
+    };
+    match name {
+        "answer_relevancy" => score(&MetricSpec::AnswerRelevancy, case, judge).await,
+        "toxicity" => score(&MetricSpec::Toxicity, case, judge).await,
+        "bias" => score(&MetricSpec::Bias, case, judge).await,
+        app::evals::JSON_CORRECTNESS => {
+            let schema = match settings.json_schema.trim() {
+                "" => None,
+                text => Some(serde_json::from_str(text).map_err(|e| config(format!("the JSON Schema: {e}")))?),
+            };
+            let spec = MetricSpec::JsonCorrectness {
+                schema: schema.as_ref(),
+            };
+            score(&spec, case, judge).await
+        }
+        app::evals::G_EVAL => {
+            let spec = MetricSpec::GEval {
+                criteria: settings.criteria.trim(),
+                steps,
+            };
+            score(&spec, case, judge).await
+        }
+        other => Err(config(format!("unknown metric {other:?}"))),
     }
 }
 

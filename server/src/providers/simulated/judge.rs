@@ -11,6 +11,7 @@ use rand::Rng;
 use serde::Serialize;
 
 use super::words::{self, Topic};
+use crate::evals::judge::TokenLogprob;
 
 /// Probability that the judge answers in prose instead of JSON, so that the metric code's
 /// retry on malformed output runs in the demo too.
@@ -263,6 +264,36 @@ pub fn score_tokens(exact: f64) -> ScoreTokens {
     }
     top.sort_by(|a, b| b.1.total_cmp(&a.1));
     ScoreTokens { score, top }
+}
+
+/// The log probability of a token nothing else competed with (OpenAI reports a value just
+/// below zero for these).
+pub const SURE_LOGPROB: f64 = -1e-4;
+
+/// Each piece of a reply with its log probability and the alternatives a model weighed for
+/// its place, most likely first: the G-Eval score token (the first piece that is the score)
+/// lists the neighbouring integers [`score_tokens`] weighed; every other piece is certain.
+pub fn token_logprobs(pieces: &[String], score: Option<&ScoreTokens>) -> Vec<TokenLogprob> {
+    let at = score.and_then(|s| pieces.iter().position(|p| *p == s.score.to_string()));
+    pieces
+        .iter()
+        .enumerate()
+        .map(|(i, piece)| {
+            let top: Vec<(String, f64)> = match score {
+                Some(score) if Some(i) == at => score.top.iter().map(|(s, p)| (s.to_string(), p.ln())).collect(),
+                _ => vec![(piece.clone(), SURE_LOGPROB)],
+            };
+            let logprob = top
+                .iter()
+                .find(|(token, _)| token == piece)
+                .map_or(SURE_LOGPROB, |(_, logprob)| *logprob);
+            TokenLogprob {
+                token: piece.clone(),
+                logprob,
+                top,
+            }
+        })
+        .collect()
 }
 
 /// Splits a reply into tokens roughly as OpenAI's tokenizers pre-split text: a word with the

@@ -4,9 +4,12 @@
 //!   often as the profile's `quality` says (or a JSON object in JSON mode).
 //! - [`judge`]: a prompt that names a judge task (`app::evals::task`) is answered as that
 //!   task asks, from the prompt's content alone, so that offline the simulator is the judge.
+//!   [`instant_judge`]: the same judge as an in-process [`crate::evals::judge::Judge`] that
+//!   does not sleep (the demo's history scores its evals with it).
 //! - [`words`]: the one word rule both use (content words, sentences, hedges, opinions).
 
 pub mod answer;
+pub mod instant_judge;
 pub mod judge;
 pub mod words;
 
@@ -145,10 +148,6 @@ struct Output {
     logprobs: Option<Vec<Value>>,
 }
 
-/// The log probability of a token nothing else competed with (OpenAI reports a value just
-/// below zero for these).
-const SURE_LOGPROB: f64 = -1e-4;
-
 impl Output {
     /// The reply to `asked` for a model of `profile` whose draw gave `output_tokens`. A judge
     /// prompt gets the task's JSON, split into tokens; anything else an answer of exactly
@@ -191,26 +190,14 @@ impl Output {
 }
 
 /// OpenAI's `logprobs.content`, one entry per piece (`token`, `logprob`, `bytes`,
-/// `top_logprobs` cut to `top` entries). The G-Eval score token (the first piece that is the
-/// score) lists the neighbouring integers [`judge::score_tokens`] weighed; every other piece
-/// is certain.
+/// `top_logprobs` cut to `top` entries), from [`judge::token_logprobs`].
 fn logprobs(pieces: &[String], score: Option<&judge::ScoreTokens>, top: usize) -> Vec<Value> {
     let entry = |token: &str, logprob: f64| json!({"token": token, "logprob": logprob, "bytes": token.as_bytes()});
-    let at = score.and_then(|s| pieces.iter().position(|p| *p == s.score.to_string()));
-    pieces
-        .iter()
-        .enumerate()
-        .map(|(i, piece)| {
-            let alternatives: Vec<(String, f64)> = match score {
-                Some(score) if Some(i) == at => score.top.iter().map(|(s, p)| (s.to_string(), p.ln())).collect(),
-                _ => vec![(piece.clone(), SURE_LOGPROB)],
-            };
-            let own = alternatives
-                .iter()
-                .find(|(token, _)| token == piece)
-                .map_or(SURE_LOGPROB, |(_, logprob)| *logprob);
-            let mut value = entry(piece, own);
-            value["top_logprobs"] = alternatives.iter().take(top).map(|(t, l)| entry(t, *l)).collect();
+    judge::token_logprobs(pieces, score)
+        .into_iter()
+        .map(|t| {
+            let mut value = entry(&t.token, t.logprob);
+            value["top_logprobs"] = t.top.iter().take(top).map(|(t, l)| entry(t, *l)).collect();
             value
         })
         .collect()
