@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use server::storage::{EvalResultRow, RequestRecord, SharedStorage};
 
 on_both_backends!(
+    a_judge_that_answers_in_prose_is_an_error_not_a_score,
     sampling_holds_its_probability,
     scores_move_traffic_and_the_judge_is_charged_apart,
     judge_failures_are_recorded_and_requests_unaffected,
@@ -490,4 +491,67 @@ async fn the_queue_survives_a_crash(backend: Backend) {
         (judged - on_records).abs() < 1e-12,
         "charged once: {judged} vs {on_records}"
     );
+}
+
+/// An OpenAI-compatible judge on loopback that always answers in prose, never the JSON asked
+/// for; returns its base URL and how many calls it got.
+async fn prose_judge() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use axum::routing::post;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let calls = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        post(move || {
+            let calls = counted.clone();
+            async move {
+                calls.fetch_add(1, Ordering::SeqCst);
+                axum::Json(json!({
+                    "id": "chatcmpl-prose", "object": "chat.completion", "created": 1, "model": "prose",
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": "I think the answer is quite relevant overall."}}],
+                    "usage": {"prompt_tokens": 300, "completion_tokens": 10, "total_tokens": 310}
+                }))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}/v1"), calls)
+}
+
+/// Malformed judge output: asked again once, then recorded as the eval's error with what the
+/// two calls cost; no score is made up and the request is answered as usual.
+async fn a_judge_that_answers_in_prose_is_an_error_not_a_score(backend: Backend) {
+    let (url, calls) = prose_judge().await;
+    let evals = format!(
+        "judge = \"prose/judge\"\n\n[providers.prose]\nkind = \"openai\"\nbase_url = \"{url}\"\n\n\
+         [[catalog]]\nid = \"prose/judge\"\nprovider = \"prose\"\nupstream_name = \"prose\"\n\
+         input_price_per_mtok = 1.0\noutput_price_per_mtok = 2.0\ncontext_window = 8000\n"
+    );
+    let s = setup(backend, &evals).await;
+    let set_id = create(
+        &s,
+        "prose",
+        &["sim/good"],
+        json!({"metrics": ["answer_relevancy"], "sampling": 1.0}),
+        json!([]),
+    )
+    .await;
+    send(&s, "@alice/prose", 3, 3).await;
+    let done = wait_for_evals(&s.storage, set_id, 3, Duration::from_secs(30)).await;
+    assert_eq!(done.len(), 3);
+    for r in &done {
+        assert_eq!(r.score, None, "no score is made up");
+        assert_eq!(r.error.as_deref(), Some("malformed"), "{r:?}");
+        assert_eq!(r.judge_calls, 2, "asked once more, then given up");
+        // 2 × (300 × $1 + 10 × $2) per million tokens.
+        assert!((r.cost_usd - 2.0 * 320e-6).abs() < 1e-12, "{}", r.cost_usd);
+    }
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 6);
+    let stored = records(&s.storage).await;
+    assert!(stored.iter().all(|r| r.status == 200 && r.error_class.is_none()));
 }
