@@ -364,18 +364,8 @@ impl Evaluator {
             self.steps.insert(criteria.to_string(), steps);
         }
         let steps = self.steps.get(criteria).map_or(&[][..], Vec::as_slice);
-        match metrics::score_named(metric, settings, steps, case, &self.judge).await {
-            Ok(mut scored) => {
-                usage.add(scored.usage);
-                scored.usage = usage;
-                Ok(scored)
-            }
-            Err(mut failed) => {
-                usage.add(failed.usage);
-                failed.usage = usage;
-                Err(failed)
-            }
-        }
+        let scored = metrics::score_named(metric, settings, steps, case, &self.judge).await;
+        metrics::with_earlier_usage(scored, usage)
     }
 }
 

@@ -13,6 +13,18 @@ pub struct JudgeUsage {
 }
 
 impl JudgeUsage {
+    /// One call of `tokens` (prompt, completion) to `model`, at its catalog prices.
+    pub fn of_call(model: &app::catalog::CatalogModel, prompt_tokens: u64, completion_tokens: u64) -> JudgeUsage {
+        JudgeUsage {
+            calls: 1,
+            prompt_tokens,
+            completion_tokens,
+            cost_usd: (prompt_tokens as f64 * model.input_price_per_mtok
+                + completion_tokens as f64 * model.output_price_per_mtok)
+                / 1e6,
+        }
+    }
+
     pub fn add(&mut self, other: JudgeUsage) {
         self.calls += other.calls;
         self.prompt_tokens += other.prompt_tokens;

@@ -132,18 +132,10 @@ fn reply(model: &CatalogModel, body: &[u8]) -> Result<JudgeReply, String> {
     let completion_tokens = usage["completion_tokens"]
         .as_u64()
         .unwrap_or_else(|| (text.len() as u64).div_ceil(4));
-    let cost_usd = (prompt_tokens as f64 * model.input_price_per_mtok
-        + completion_tokens as f64 * model.output_price_per_mtok)
-        / 1e6;
     Ok(JudgeReply {
         text,
         logprobs,
-        usage: JudgeUsage {
-            calls: 1,
-            prompt_tokens,
-            completion_tokens,
-            cost_usd,
-        },
+        usage: JudgeUsage::of_call(model, prompt_tokens, completion_tokens),
     })
 }
 

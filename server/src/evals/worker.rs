@@ -236,19 +236,9 @@ async fn score_metric(shared: &Shared, metric: &str, settings: &EvalSettings, ca
     }
     // G-Eval's steps are made once per criteria and kept; making them is charged to the eval
     // that needed them.
-    let (steps, mut usage) = steps_for(shared, settings.criteria.trim()).await?;
-    match metrics::score_named(metric, settings, &steps, case, &shared.judge).await {
-        Ok(mut scored) => {
-            usage.add(scored.usage);
-            scored.usage = usage;
-            Ok(scored)
-        }
-        Err(mut failed) => {
-            usage.add(failed.usage);
-            failed.usage = usage;
-            Err(failed)
-        }
-    }
+    let (steps, usage) = steps_for(shared, settings.criteria.trim()).await?;
+    let scored = metrics::score_named(metric, settings, &steps, case, &shared.judge).await;
+    metrics::with_earlier_usage(scored, usage)
 }
 
 /// G-Eval's steps for `criteria`: remembered, stored, or generated now (and stored), with

@@ -133,6 +133,23 @@ struct Measured {
     reason: String,
 }
 
+/// `result` with `earlier` calls counted in its usage (G-Eval's steps, made for this eval).
+pub fn with_earlier_usage(result: Result<Scored, Failed>, earlier: JudgeUsage) -> Result<Scored, Failed> {
+    let mut usage = earlier;
+    match result {
+        Ok(mut scored) => {
+            usage.add(scored.usage);
+            scored.usage = usage;
+            Ok(scored)
+        }
+        Err(mut failed) => {
+            usage.add(failed.usage);
+            failed.usage = usage;
+            Err(failed)
+        }
+    }
+}
+
 /// Scores `case` on `metric`.
 pub async fn score(metric: &MetricSpec<'_>, case: &Case, judge: &dyn Judge) -> Result<Scored, Failed> {
     let mut usage = JudgeUsage::default();

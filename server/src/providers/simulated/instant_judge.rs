@@ -58,18 +58,10 @@ impl Judge for InstantJudge {
         // four bytes a token, at least one, and a token per piece of the reply.
         let prompt_tokens = (prompt.len() as u64).div_ceil(4).max(1);
         let completion_tokens = pieces.len() as u64;
-        let cost_usd = (prompt_tokens as f64 * self.model.input_price_per_mtok
-            + completion_tokens as f64 * self.model.output_price_per_mtok)
-            / 1e6;
         Ok(JudgeReply {
             logprobs: logprobs.then(|| judge::token_logprobs(&pieces, judged.score.as_ref())),
             text: judged.text,
-            usage: JudgeUsage {
-                calls: 1,
-                prompt_tokens,
-                completion_tokens,
-                cost_usd,
-            },
+            usage: JudgeUsage::of_call(&self.model, prompt_tokens, completion_tokens),
         })
     }
 }
