@@ -11,6 +11,17 @@ const page = await browser.newPage();
 await page.goto(base + "/model-sets");
 const result = await page.evaluate(async (runs) => {
   const m = await import("/pkg/setpoint.js");
+  // The page's own script instantiates the WASM module this import shares; until it has, the
+  // exports have no instance to call. Wait for it (the load event does not).
+  for (let tries = 0; ; tries++) {
+    try {
+      m.bench_engine(20, 6, 24, 1);
+      break;
+    } catch (e) {
+      if (tries > 200 || !(e instanceof TypeError)) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
   // Warm up (JIT tiers), then measure.
   m.bench_engine(20, 6, 24, 20);
   return JSON.parse(m.bench_engine(20, 6, 24, runs));
