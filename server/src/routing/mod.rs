@@ -316,7 +316,8 @@ impl Routing {
         };
         for (set_id, active) in active {
             let current = active.published.read().unwrap_or_else(|p| p.into_inner()).clone();
-            self.learned.update_feedback(set_id, current.revision, &current.spec);
+            self.learned
+                .update_feedback(set_id, current.revision, &current.spec, now, !current.plan.feasible);
             let fresh = Arc::new(self.plan(set_id, current.revision, &current.spec, now, current.uniform));
             *active.published.write().unwrap_or_else(|p| p.into_inner()) = fresh;
         }
@@ -457,6 +458,7 @@ fn uniform_plan(inputs: &[ModelInput], targets: Vec<f64>) -> Plan {
         targets,
         exploring: Vec::new(),
         objective: None,
+        prospects: Vec::new(),
     }
 }
 
