@@ -176,7 +176,13 @@ fn trace(res: &SimResult) {
 }
 
 /// Runs `models` once per seed (in parallel) and judges each run.
-fn sweep(name: &str, spec: &ModelSetSpec, models: &[TrueModel], defaults: &[u64], cfg: fn(u64) -> SimConfig) -> Vec<Judged> {
+fn sweep(
+    name: &str,
+    spec: &ModelSetSpec,
+    models: &[TrueModel],
+    defaults: &[u64],
+    cfg: fn(u64) -> SimConfig,
+) -> Vec<Judged> {
     let mut out: Vec<Judged> = std::thread::scope(|s| {
         let handles: Vec<_> = seeds(defaults)
             .into_iter()
@@ -238,8 +244,16 @@ fn the_scenario_is_what_the_issue_describes() {
     let optimum = app::engine::plan(&spec, &truth, None, &opts).expect("a plan");
     assert!(optimum.feasible);
     // The optimum mixes the fast, cheap model with the steady one, and nothing else.
-    assert!(optimum.weights[0] > 0.1 && optimum.weights[STEADY] > 0.5, "{:?}", optimum.weights);
-    assert!(optimum.weights[2] + optimum.weights[PREMIUM] < 1e-6, "{:?}", optimum.weights);
+    assert!(
+        optimum.weights[0] > 0.1 && optimum.weights[STEADY] > 0.5,
+        "{:?}",
+        optimum.weights
+    );
+    assert!(
+        optimum.weights[2] + optimum.weights[PREMIUM] < 1e-6,
+        "{:?}",
+        optimum.weights
+    );
     // Without the steady model the set is infeasible: it is the one that must not be written off.
     let mut without = models.clone();
     without[STEADY].added_at = f64::INFINITY;
@@ -262,7 +276,12 @@ fn rare_event_requirements_hold_near_the_optimal_cost() {
     assert_holds("rare events", &runs, best, Feasibility::Yes);
     // The premium model could not lower the cost under any plausible behaviour: its first look only.
     for j in &runs {
-        assert!(j.served[PREMIUM] <= 200, "seed {}: premium served {:?}", j.seed, j.served);
+        assert!(
+            j.served[PREMIUM] <= 200,
+            "seed {}: premium served {:?}",
+            j.seed,
+            j.served
+        );
     }
 }
 

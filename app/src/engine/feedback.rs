@@ -270,6 +270,7 @@ mod tests {
                 std_err: long_se,
             })],
             long_fresh: 0.01,
+            infeasible: false,
         }
     }
 
@@ -317,6 +318,9 @@ mod tests {
         }
         // A whole window of fresh data read once moves k as much as ten tenths of it: the re-plan
         // interval does not change the loop's gain.
-        assert!((once.tighten[0] - tenths.tighten[0]).abs() < 1e-9, "{once:?} {tenths:?}");
+        assert!(
+            (once.tighten[0] - tenths.tighten[0]).abs() < 1e-9,
+            "{once:?} {tenths:?}"
+        );
     }
 }

@@ -111,6 +111,17 @@ fn default_explore_share_max() -> f64 {
     0.2
 }
 
+impl PlanOptions {
+    /// These options without exploration past the first look: the plan a set settles on once it knows
+    /// its models, which the editor's projection and trade-off curve show.
+    pub fn settled(&self) -> PlanOptions {
+        PlanOptions {
+            z_explore: 0.0,
+            ..self.clone()
+        }
+    }
+}
+
 impl Default for PlanOptions {
     fn default() -> Self {
         PlanOptions {
@@ -587,8 +598,10 @@ pub fn confident_margin(models: &[ModelInput], weights: &[f64], req: &Requiremen
 
 /// Solves with the requirements held on the mix's pessimistic estimate (see the module doc): `solve` is
 /// given the linear rows first (each model shifted by z of its own standard errors), then rows whose shifts
-/// are scaled to the mix's spread at that solution; the refined solution is kept only if every requirement
-/// keeps a non-negative margin at it. Infeasibility of the linear rows is returned as is.
+/// are scaled to the mix's spread at that solution. The refined solution is kept if every requirement
+/// keeps a non-negative margin at it; otherwise the best point on the segment between the two that does
+/// (the cone is convex and the objective linear, so that point is the furthest one that holds, found by
+/// bisection). Infeasibility of the linear rows is returned as is.
 pub(crate) fn solve_confident(
     rows: &ConfidentRows,
     solve: impl Fn(&[Option<Vec<f64>>]) -> Result<LpSolution, LpFail>,
@@ -602,10 +615,37 @@ pub(crate) fn solve_confident(
     if scale.iter().all(|k| *k >= 1.0 - 1e-9) {
         return Ok(first);
     }
-    match solve(&rows.rows(&scale)) {
-        Ok(refined) if (0..n).all(|j| rows.margin(j, &refined.weights).is_none_or(|m| m >= -1e-9)) => Ok(refined),
-        _ => Ok(first),
+    let holds = |w: &[f64]| (0..n).all(|j| rows.margin(j, w).is_none_or(|m| m >= -1e-9));
+    let Ok(refined) = solve(&rows.rows(&scale)) else {
+        return Ok(first);
+    };
+    if holds(&refined.weights) {
+        return Ok(refined);
     }
+    let at = |t: f64| -> Vec<f64> {
+        first
+            .weights
+            .iter()
+            .zip(&refined.weights)
+            .map(|(a, b)| a + t * (b - a))
+            .collect()
+    };
+    let (mut lo, mut hi) = (0.0, 1.0);
+    for _ in 0..12 {
+        let mid = (lo + hi) / 2.0;
+        if holds(&at(mid)) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    if lo <= 0.0 {
+        return Ok(first);
+    }
+    Ok(LpSolution {
+        weights: at(lo),
+        slacks: first.slacks,
+    })
 }
 
 /// Outcome of one LP.
@@ -891,12 +931,30 @@ pub fn plan(
     let mut exploring = first_looks.clone();
     let mut prospects = Vec::new();
     if opts.z_explore > 0.0 {
-        let (found, promise) =
-            look_for_prospects(models, &rows, &obj, maximize, &b, &first_looks, &sol, feasible, spec, opts);
+        let (found, promise) = look_for_prospects(
+            models,
+            &rows,
+            &obj,
+            maximize,
+            &b,
+            &first_looks,
+            &sol,
+            feasible,
+            spec,
+            opts,
+        );
         prospects = found;
-        if let Some((explored_sol, explored_feasible, explored)) =
-            explore(&obj, maximize, &b, &sol, feasible, &mut prospects, &promise, opts, &commit)
-        {
+        if let Some((explored_sol, explored_feasible, explored)) = explore(
+            &obj,
+            maximize,
+            &b,
+            &sol,
+            feasible,
+            &mut prospects,
+            &promise,
+            opts,
+            &commit,
+        ) {
             sol = explored_sol;
             feasible = explored_feasible;
             exploring.extend(explored);

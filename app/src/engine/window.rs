@@ -220,7 +220,7 @@ mod tests {
         let reqs = [Requirement {
             dimension: Dimension::Latency,
             statistic: Statistic::Mean,
-            comparator: Comparator::AtMost,
+            comparator: crate::model_set::Comparator::AtMost,
             target: 1.0,
         }];
         assert_eq!(

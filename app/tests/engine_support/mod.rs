@@ -9,8 +9,8 @@
 use app::engine::plan::{mix_objective, ModelInput, PlanOptions};
 use app::engine::stats::normal_cdf;
 use app::engine::{
-    grid, plan, AliasTable, BlendConfig, Breaker, BreakerConfig, BreakerState, DimEstimate, Estimate, Estimator,
-    realised_long, Feedback, FeedbackConfig, Histogram, Observation, Prior, Reading, Window, DEFAULT_HALF_LIFE_SECS,
+    grid, plan, realised_long, AliasTable, BlendConfig, Breaker, BreakerConfig, BreakerState, DimEstimate, Estimate,
+    Estimator, Feedback, FeedbackConfig, Histogram, Observation, Prior, Reading, Window, DEFAULT_HALF_LIFE_SECS,
 };
 use app::model_set::{Comparator, Dimension, ModelSetSpec, Objective, Requirement, Statistic};
 use rand::rngs::SmallRng;
