@@ -1099,6 +1099,9 @@ fn look_for_prospects(
     (prospects, promise)
 }
 
+/// The committed plan for given weight bounds: its solution and whether it meets every requirement.
+type Commit<'a> = dyn Fn(&[(f64, f64)]) -> Result<(LpSolution, bool), PlanError> + 'a;
+
 /// Gives the prospects an exploration share: each the share its better self would get, between
 /// [`PlanOptions::explore_floor`] and [`PlanOptions::explore_share_max`], all together within
 /// [`PlanOptions::explore_total_cap`]. The price of exploring is counted against what it could gain:
@@ -1108,8 +1111,8 @@ fn look_for_prospects(
 ///   until it does, or exploring is dropped);
 /// - when the committed mix misses requirements, exploring is how it may stop missing them, but only along
 ///   the cheapest paths: prospects whose better selves would allow a mix within 10 % of the best such mix's
-///   objective (a model 40 times the price is not tried while a cheap one could do); the least-violating
-///   mix is then found around their shares.
+///   objective and at most twice the committed mix's cost (a model 40 times the price is not tried while
+///   a cheap one could do); the least-violating mix is then found around their shares.
 ///
 /// Returns the explored solution, its feasibility and the models explored; marks them in `prospects`.
 #[allow(clippy::too_many_arguments)]
@@ -1122,7 +1125,7 @@ fn explore(
     prospects: &mut [Prospect],
     promise: &[f64],
     opts: &PlanOptions,
-    commit: &dyn Fn(&[(f64, f64)]) -> Result<(LpSolution, bool), PlanError>,
+    commit: &Commit<'_>,
 ) -> Option<(LpSolution, bool, Vec<usize>)> {
     let base = cost_of(obj, maximize, &committed.weights);
     let scale = base.abs().max(1e-12);
@@ -1151,7 +1154,9 @@ fn explore(
                     }
                 }
                 None => {
-                    if promise[i] > best_promise + 0.1 * best_promise.abs() + 1e-12 {
+                    // The cheapest paths only, and none that would more than double the objective's
+                    // cost (halve its value) against the committed mix.
+                    if promise[i] > best_promise + 0.1 * best_promise.abs() + 1e-12 || promise[i] - base > scale {
                         return None;
                     }
                 }
