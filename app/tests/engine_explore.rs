@@ -106,6 +106,17 @@ fn judge(spec: &ModelSetSpec, models: &[TrueModel], cfg: &SimConfig, res: &SimRe
             // NaN (unmeasured) is a miss too.
             if excess(r, v).is_nan() || excess(r, v) > tol {
                 ok = false;
+                if c.t >= from_t {
+                    eprintln!(
+                        "  seed {}: window ending t={:.0} s missed {:?} {:?} ≤ {}: {v:.5} (tolerance {:.1} %)",
+                        cfg.seed,
+                        c.t,
+                        r.dimension,
+                        r.statistic,
+                        r.target,
+                        100.0 * tol
+                    );
+                }
             }
         }
         if !ok {
@@ -168,10 +179,15 @@ fn best_single_ratio(spec: &ModelSetSpec, models: &[TrueModel], sampling: f64) -
 
 /// Prints the published weights and the targets planned against, every 40th re-plan.
 fn trace(res: &SimResult) {
-    for (k, ((t, w), (_, targets))) in res.plans.iter().zip(&res.planned_targets).enumerate() {
-        if k % 40 == 0 {
+    let explored = res.explored.iter().map(|e| &e.1);
+    for (k, (((t, w), (_, targets)), explored)) in res.plans.iter().zip(&res.planned_targets).zip(explored).enumerate()
+    {
+        if k % 40 == 0 || (k % 10 == 0 && !explored.is_empty()) {
             let w: Vec<String> = w.iter().map(|w| format!("{w:.3}")).collect();
-            eprintln!("  t={t:>6.0} weights [{}] targets {targets:.5?}", w.join(", "));
+            eprintln!(
+                "  t={t:>6.0} weights [{}] targets {targets:.5?} exploring {explored:?}",
+                w.join(", ")
+            );
         }
     }
 }
@@ -332,4 +348,74 @@ fn rare_event_mixes_cost_within_three_percent_of_the_optimum() {
     let spec = rare_spec(&unlucky);
     let runs = sweep("unlucky", &spec, &unlucky, &[1, 2, 3], rare_config);
     assert_near_optimal_cost("unlucky", &runs, best);
+}
+
+/// The controller's step response: at t = 600 s the cheap model of the four-model fleet becomes 1.6×
+/// slower, which the estimates (half-life 30 minutes) take a while to see. The feedback tightens the
+/// mean-latency target while realised windows run over, then gives it back as the estimates catch up,
+/// without swinging: its target moves one way, then the other, and successive plans move the weights
+/// by little. Prints the planned target every 5 minutes.
+#[test]
+fn the_controller_settles_without_swinging() {
+    let mut models = fleet();
+    models[0].drift = Some((600.0, 1.6));
+    let spec = feasible_spec(&models);
+    let cfg = SimConfig {
+        seed: 11,
+        ..SimConfig::default()
+    };
+    let res = run(&spec, &models, Router::Planner, &cfg);
+    // The requirement the drift moves most (p90 latency: the slowed model's tail).
+    let moved = (0..spec.requirements.len())
+        .max_by(|&a, &b| {
+            let span = |j: usize| {
+                let t = spec.requirements[j].target;
+                res.planned_targets
+                    .iter()
+                    .map(|(_, k)| (k[j] / t - 1.0).abs())
+                    .fold(0.0f64, f64::max)
+            };
+            span(a).total_cmp(&span(b))
+        })
+        .unwrap_or(0);
+    let target = spec.requirements[moved].target;
+    let series: Vec<(f64, f64)> = res.planned_targets.iter().map(|(t, k)| (*t, k[moved])).collect();
+    let windows: Vec<(f64, f64)> = res
+        .checkpoints
+        .iter()
+        .map(|c| (c.t, c.realised[moved].unwrap_or(f64::NAN)))
+        .collect();
+    for (t, planned) in series.iter().filter(|(t, _)| (*t as u64) % 300 == 0) {
+        let realised = windows.iter().rev().find(|(wt, _)| wt <= t).map_or(f64::NAN, |w| w.1);
+        eprintln!(
+            "step response: t = {t:>5.0} s, requirement {moved} planned at {planned:.1} (target {target}), last window {realised:.1}"
+        );
+    }
+    // Direction reversals of the planned target, ignoring moves under 0.1 % of the target.
+    let mut reversals = 0;
+    let mut last_dir = 0i8;
+    let mut anchor = series.first().map_or(target, |s| s.1);
+    for &(_, v) in &series {
+        if (v - anchor).abs() < 0.001 * target {
+            continue;
+        }
+        let dir = if v > anchor { 1 } else { -1 };
+        if last_dir != 0 && dir != last_dir {
+            reversals += 1;
+        }
+        last_dir = dir;
+        anchor = v;
+    }
+    eprintln!("step response: {reversals} reversals");
+    assert!(reversals <= 4, "the planned target swung {reversals} times");
+    // Successive plans after warm-up move the weights by little (L1 distance).
+    let warm = cfg.warmup as f64 * cfg.dt;
+    let swing = res
+        .plans
+        .windows(2)
+        .filter(|p| p[0].0 >= warm)
+        .map(|p| p[0].1.iter().zip(&p[1].1).map(|(a, b)| (a - b).abs()).sum::<f64>())
+        .fold(0.0f64, f64::max);
+    eprintln!("step response: largest change of weights between two plans {swing:.3}");
+    assert!(swing <= 0.5, "{swing}");
 }

@@ -9,24 +9,29 @@
 //! above a ≤ target (below a ≥ one) because the realised values sit confidently inside it.
 //!
 //! It steers on two measures of each requirement, each with its standard error ([`Measured`]):
-//! * the **short window** (the set's last few thousand requests): only *tightens*, and only when the
+//! * the **short window** (the set's last few thousand requests) only *tightens*, and only when the
 //!   window is over its target by more than [`FeedbackConfig::tighten_z`] of its own standard errors — a
-//!   real problem (an outage's errors, a sudden slowdown), not window noise;
-//! * the **long horizon** (the set's own traffic over the estimates' half-life, pooled): both ways, when it
-//!   is over or under by more than [`FeedbackConfig::long_z`] standard errors. Near 1 % error rates a
-//!   window of 2,000 requests has a relative standard error near 20 %; only thousands more can say the
-//!   set is inside its target with room to spare.
+//!   real problem (a slowdown the estimates have not caught up with, a set whose prompts differ), not
+//!   window noise;
+//! * the **long measure** only *loosens*: the current mix's value on the set's own traffic to each model
+//!   over the estimates' half-life ([`realised_long`]), when it is inside the target by more than
+//!   [`FeedbackConfig::long_z`] standard errors and the short window is inside it too. It holds far more
+//!   requests than a window (near 1 % error rates a window of 2,000 has a relative standard error near
+//!   20 %; only thousands more can say the set is inside its target with room to spare), and being the
+//!   current mix's it does not lag behind a change of plan. This is what gives back the margin the
+//!   planner's pessimism keeps: at equilibrium the current mix sits `long_z` of its standard errors
+//!   inside the target instead of the planner's `z`.
 //!
-//! **Damping.** Each update adds `gain × fresh × e`, where `e` is the confident relative excess (the excess
-//! beyond its z standard errors) and `fresh` the share of the measure that is new since the last update
-//! (new requests over the window's length; for the decayed long horizon 1 − 2^(−Δt / half-life)). So
-//! `gain` is the share of a measured excess corrected per full turnover of its measure, whatever the
-//! traffic rate or re-plan interval: a measure that still holds the old behaviour is not counted again
-//! and again (integral windup, the swing between models from one re-plan to the next). With `gain` = 0.3
-//! the loop is an integrator behind a moving-average lag of one measure's length, well inside the
-//! non-oscillating range (a unit step settles in about three turnovers without overshoot; see
-//! `app/tests/engine_explore.rs`, `the_controller_settles_without_swinging`). A deadband of 0.5 % keeps
-//! it still when the excess is within noise.
+//! **Damping.** Each update adds `gain × fresh × e`, where `e` is the confident relative excess (the
+//! excess beyond its z standard errors) and `fresh` the share of the short window that is new since the
+//! last update (new requests over its length). So `gain` is the share of a measured excess corrected per
+//! window of fresh traffic, whatever the traffic rate or re-plan interval: a window that still holds the
+//! old behaviour is not counted again and again (integral windup, the swing between models from one
+//! re-plan to the next). With `gain` = 0.3 the loop is an integrator behind a moving-average lag of one
+//! window, inside the non-oscillating range (gain ≤ ¼ per lag for a critically damped integrator, a
+//! little more for a moving average's half-window mean delay); `the_controller_settles_without_swinging`
+//! in `app/tests/engine_explore.rs` shows its step response. A deadband of 0.5 % keeps it still within
+//! noise; while the plan is infeasible, tightening is released instead of wound up.
 
 use serde::{Deserialize, Serialize};
 
@@ -41,7 +46,7 @@ pub struct FeedbackConfig {
     pub gain: f64,
     /// Largest tightening (relative to the target).
     pub max_tighten: f64,
-    /// Largest loosening (relative to the target), once the long horizon shows room.
+    /// Largest loosening (relative to the target), once the long measure shows room.
     #[serde(default = "default_max_loosen")]
     pub max_loosen: f64,
     /// Relative excess (beyond its noise) below which nothing moves.
@@ -49,7 +54,7 @@ pub struct FeedbackConfig {
     /// Standard errors of its own noise the short window must be over by before it tightens.
     #[serde(default = "default_tighten_z")]
     pub tighten_z: f64,
-    /// Standard errors the long horizon must be over or under by before it moves the target.
+    /// Standard errors the long measure must be inside the target by before it loosens it.
     #[serde(default = "default_long_z")]
     pub long_z: f64,
 }
@@ -63,7 +68,7 @@ fn default_tighten_z() -> f64 {
 }
 
 fn default_long_z() -> f64 {
-    0.5
+    1.0
 }
 
 impl Default for FeedbackConfig {
@@ -87,13 +92,16 @@ pub struct Measured {
 }
 
 /// What the controller reads at one update: per requirement (spec order) the short window's and the
-/// long horizon's measure, and how much of each is new since the previous update (0–1).
+/// long measure, and the share of the short window that is new since the previous update (0–1).
 #[derive(Debug, Clone, Default)]
 pub struct Reading {
     pub short: Vec<Option<Measured>>,
     pub short_fresh: f64,
     pub long: Vec<Option<Measured>>,
-    pub long_fresh: f64,
+    /// Per requirement: whether it held the last plan back ([`crate::engine::Plan::binding`]). A
+    /// loosened requirement that no longer binds is brought back towards its target: room it does not
+    /// use would only let realised values drift when something changes.
+    pub binding: Vec<bool>,
     /// The last plan could not meet every (planned) target: tightening further cannot help and
     /// only moves the least-violating mix away from the real targets, so tightening is released
     /// instead (anti-windup).
@@ -169,23 +177,37 @@ impl Feedback {
         }
         let c = &self.cfg;
         let short_fresh = reading.short_fresh.clamp(0.0, 1.0);
-        let long_fresh = reading.long_fresh.clamp(0.0, 1.0);
         for (i, req) in reqs.iter().enumerate() {
-            let short = Self::confident(req, reading.short.get(i).copied().flatten(), c.tighten_z).max(0.0);
+            let measured_short = reading.short.get(i).copied().flatten();
+            let short = Self::confident(req, measured_short, c.tighten_z).max(0.0);
+            // The window at or inside its target (or not measured): only then is anything given back.
+            let window_inside = measured_short
+                .and_then(|m| Self::excess(req, m.value))
+                .is_none_or(|e| e <= 0.0);
             let long = Self::confident(req, reading.long.get(i).copied().flatten(), c.long_z);
-            // The short window only ever tightens; the long horizon moves either way, but does not
-            // loosen while the short window is over.
+            // The short window only ever tightens; the long measure only loosens, and only while
+            // the short window is inside its target.
             let mut step = 0.0;
             if short > c.deadband {
                 step += c.gain * short_fresh * short;
             }
-            if long > c.deadband || (long < -c.deadband && short <= c.deadband) {
-                step += c.gain * long_fresh * long;
+            let binding = reading.binding.get(i).copied().unwrap_or(true);
+            // Tightening is always given back once the long measure is inside; loosening past the
+            // target only for a requirement that holds the plan back.
+            if long < -c.deadband && window_inside && (binding || self.tighten[i] > 0.0) {
+                step += c.gain * short_fresh * long;
+            }
+            if !binding && self.tighten[i] < 0.0 {
+                step -= c.gain * short_fresh * self.tighten[i];
             }
             if reading.infeasible && self.tighten[i] > 0.0 {
-                step = -c.gain * short_fresh.max(long_fresh) * self.tighten[i];
+                step = -c.gain * short_fresh * self.tighten[i];
             }
-            let k = self.tighten[i] + step;
+            let mut k = self.tighten[i] + step;
+            if self.tighten[i] > 0.0 && !binding {
+                // Given back tightening stops at the target when the requirement does not bind.
+                k = k.max(0.0);
+            }
             self.tighten[i] = if k.is_finite() {
                 k.clamp(-c.max_loosen.max(0.0), c.max_tighten.max(0.0))
             } else {
@@ -212,33 +234,67 @@ impl Feedback {
     }
 }
 
-/// Each requirement's realised value over a set's own traffic as the per-model estimates of that traffic
-/// hold it (decayed with the estimates' half-life), pooled across the models in the proportion the set
-/// sent to them: the long horizon of [`Reading`]. A mean's standard error is the pooled one; a
-/// percentile's is half the distance between the quantiles one binomial standard error of rank either
-/// side of it.
-pub fn realised_long(reqs: &[Requirement], own: &[&Estimate]) -> Vec<Option<Measured>> {
-    let parts: Vec<(&Estimate, f64)> = own.iter().map(|e| (*e, 1.0)).collect();
-    let pooled = Estimate::pool(&parts);
+/// Each requirement's value for the mix `weights` on the set's own traffic to each model (its per-model
+/// estimates of that traffic, decayed with the estimates' half-life; `own[i]` is model i's, `None`
+/// when the set has sent it nothing): the long measure of [`Reading`]. Unlike the set's recent window,
+/// it is the *current* mix's, so it does not lag behind a change of plan; unlike the plan's estimates,
+/// it is the set's own traffic only, without other sets' or the catalog's. A mean's standard error is
+/// the mix's (‖w∘s‖); a percentile's is half the distance between the mixture quantiles one standard
+/// error of the mixture's CDF either side of it.
+pub fn realised_long(reqs: &[Requirement], own: &[Option<&Estimate>], weights: &[f64]) -> Vec<Option<Measured>> {
+    use super::histogram::mixture_quantile;
     reqs.iter()
         .map(|r| {
-            let d = pooled.dim(&r.dimension).filter(|d| d.n_eff > 1.0)?;
+            let parts: Vec<(&super::estimate::DimEstimate, f64, f64)> = own
+                .iter()
+                .zip(weights)
+                .filter(|(_, w)| **w > 0.0)
+                .filter_map(|(e, &w)| {
+                    let e = (*e)?;
+                    let d = e.dim(&r.dimension).filter(|d| d.n_eff > 1.0)?;
+                    Some((d, w * e.presence(&r.dimension), w))
+                })
+                .collect();
+            // Every weighted model must be measured, or the mix is not.
+            let weighted = weights.iter().filter(|w| **w > 0.0).count();
+            if parts.is_empty() || parts.len() < weighted {
+                return None;
+            }
+            let total: f64 = parts.iter().map(|p| p.1).sum();
+            if !(total > 0.0) {
+                return None;
+            }
             match quantile_level(r.statistic).filter(|_| has_distribution(&r.dimension)) {
                 Some(q) => {
-                    let h = d.hist.as_ref()?;
-                    let value = h.quantile(q)?;
-                    let spread = (q * (1.0 - q) / d.n_eff).sqrt();
-                    let lo = h.quantile((q - spread).max(0.0))?;
-                    let hi = h.quantile((q + spread).min(1.0))?;
+                    let hists: Vec<(&super::histogram::Histogram, f64)> = parts
+                        .iter()
+                        .filter_map(|(d, pw, _)| Some((d.hist.as_ref()?, *pw)))
+                        .collect();
+                    let value = mixture_quantile(&hists, q)?;
+                    // The mixture CDF at the value is about q; its variance from each model's sample.
+                    let var: f64 = parts
+                        .iter()
+                        .map(|(d, pw, _)| {
+                            let f = d.cdf(value).unwrap_or(q);
+                            (pw / total).powi(2) * f * (1.0 - f) / d.n_eff
+                        })
+                        .sum();
+                    let spread = var.sqrt();
+                    let lo = mixture_quantile(&hists, (q - spread).max(0.0))?;
+                    let hi = mixture_quantile(&hists, (q + spread).min(1.0))?;
                     Some(Measured {
                         value,
                         std_err: (hi - lo) / 2.0,
                     })
                 }
-                None => Some(Measured {
-                    value: d.mean,
-                    std_err: d.std_err(),
-                }),
+                None => {
+                    let value = parts.iter().map(|(d, pw, _)| pw * d.mean).sum::<f64>() / total;
+                    let var: f64 = parts.iter().map(|(d, pw, _)| (pw / total * d.std_err()).powi(2)).sum();
+                    Some(Measured {
+                        value,
+                        std_err: var.sqrt(),
+                    })
+                }
             }
         })
         .collect()
@@ -269,7 +325,7 @@ mod tests {
                 value: long,
                 std_err: long_se,
             })],
-            long_fresh: 0.01,
+            binding: vec![true],
             infeasible: false,
         }
     }
@@ -288,9 +344,9 @@ mod tests {
         let before = f.tighten[0];
         f.update(&reqs, &reading(1015.0, 10.0, 1000.0, 5.0));
         assert_eq!(f.tighten[0], before);
-        // The long horizon well inside (900 ± 5 ms) while the window is not over: gives back, and goes
+        // The long measure well inside (900 ± 5 ms) while the window is not over: gives back, and goes
         // on to plan above the target, up to the cap.
-        for _ in 0..5_000 {
+        for _ in 0..500 {
             f.update(&reqs, &reading(950.0, 10.0, 900.0, 5.0));
         }
         assert!(f.targets(&reqs)[0] > 1000.0, "{:?}", f.targets(&reqs));

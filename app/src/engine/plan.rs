@@ -222,6 +222,10 @@ pub struct Plan {
     /// explored. Empty when the planner did not look ([`PlanOptions::z_explore`] = 0).
     #[serde(default)]
     pub prospects: Vec<Prospect>,
+    /// Per requirement: whether it holds the plan back (met with under 2 % of its row's scale to
+    /// spare, or missed). Only a binding requirement's target is worth loosening.
+    #[serde(default)]
+    pub binding: Vec<bool>,
 }
 
 /// What the planner's look at one model found: why it is explored, or why it is not.
@@ -245,6 +249,59 @@ pub enum Prospect {
         share: f64,
         explored: bool,
     },
+}
+
+/// Why a model has the weight it has in a plan, in a form a page can show (see [`roles`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Role {
+    /// In the best mix on what is known of it.
+    Optimal,
+    /// Not in the best mix, and with its behaviour plausibly better than measured it still would not be.
+    Excluded,
+    /// Its first look: `requests` of the set's own so far, `needed` before it is judged on them (or it
+    /// has no data on a required dimension yet, or too few scores of a required eval).
+    FirstLook { requests: f64, needed: f64 },
+    /// Sent a share of traffic to learn more: with its behaviour plausibly better than measured, the
+    /// best mix would lower the objective by `gain` (relative), or meet targets the mix misses (`gain`
+    /// none).
+    Exploring { gain: Option<f64> },
+    /// It could improve the mix at plausibly better values, but exploring it would cost more than it
+    /// could gain or break a target the mix holds: not sent traffic for it.
+    NotWorthExploring { gain: Option<f64> },
+    /// Not routable now (removed from the catalog, or paused by its circuit breaker).
+    Unavailable,
+}
+
+/// Each model's [`Role`] in `plan` over `models` (same order).
+pub fn roles(plan: &Plan, models: &[ModelInput], opts: &PlanOptions) -> Vec<Role> {
+    models
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let weight = plan.weights.get(i).copied().unwrap_or(0.0);
+            match plan.prospects.get(i) {
+                _ if !m.available => Role::Unavailable,
+                Some(Prospect::Unavailable) => Role::Unavailable,
+                Some(Prospect::FirstLook) => Role::FirstLook {
+                    requests: m.local_requests,
+                    needed: opts.explore_min_samples,
+                },
+                Some(Prospect::CouldImprove {
+                    gain, explored: true, ..
+                }) => Role::Exploring { gain: *gain },
+                Some(Prospect::CouldImprove {
+                    gain, explored: false, ..
+                }) if weight <= 1e-6 => Role::NotWorthExploring { gain: *gain },
+                None if plan.exploring.contains(&i) => Role::FirstLook {
+                    requests: m.local_requests,
+                    needed: opts.explore_min_samples,
+                },
+                _ if weight > 1e-6 => Role::Optimal,
+                _ => Role::Excluded,
+            }
+        })
+        .collect()
 }
 
 /// Why no plan could be made.
@@ -968,6 +1025,9 @@ pub fn plan(
     };
     let feasible = feasible || violations.iter().all(|v| *v <= 1e-9);
     let objective = mix_objective(models, &sol.weights, &spec.objective);
+    let binding = (0..targets.len())
+        .map(|j| violations[j] > 1e-9 || rows.margin(j, &sol.weights).is_some_and(|m| m < 0.02))
+        .collect();
     Ok(Plan {
         weights: sol.weights,
         feasible,
@@ -976,6 +1036,7 @@ pub fn plan(
         exploring,
         objective,
         prospects,
+        binding,
     })
 }
 

@@ -351,6 +351,8 @@ pub struct SimResult {
     pub plans: Vec<(f64, Vec<f64>)>,
     /// (time, targets planned against) per re-plan of the planner.
     pub planned_targets: Vec<(f64, Vec<f64>)>,
+    /// (time, models explored) per re-plan of the planner.
+    pub explored: Vec<(f64, Vec<usize>)>,
     /// (time, true objective of the published weights) per re-plan.
     pub expected_objective: Vec<(f64, f64)>,
     /// Requests served per model, per checkpoint window.
@@ -383,10 +385,13 @@ pub fn run(spec: &ModelSetSpec, models: &[TrueModel], router: Router, cfg: &SimC
     let mut table: Option<AliasTable> = None;
     let mut last_avail: Vec<bool> = Vec::new();
     let mut last_feasible = true;
+    let mut last_weights: Vec<f64> = Vec::new();
+    let mut last_binding: Vec<bool> = Vec::new();
     let mut res = SimResult {
         checkpoints: Vec::new(),
         plans: Vec::new(),
         planned_targets: Vec::new(),
+        explored: Vec::new(),
         expected_objective: Vec::new(),
         served: Vec::new(),
         choices: Vec::with_capacity(cfg.requests),
@@ -426,14 +431,15 @@ pub fn run(spec: &ModelSetSpec, models: &[TrueModel], router: Router, cfg: &SimC
                 }
                 if window.len() >= cfg.window / 2 {
                     let own: Vec<Estimate> = local.iter().map(|e| e.snapshot(t)).collect();
-                    let own: Vec<&Estimate> = own.iter().collect();
+                    let own: Vec<Option<&Estimate>> =
+                        own.iter().zip(&sent).map(|(e, n)| (*n > 0).then_some(e)).collect();
                     feedback.update(
                         &spec.requirements,
                         &Reading {
                             short: window.measured(&spec.requirements),
                             short_fresh: cfg.replan_every as f64 / cfg.window as f64,
-                            long: realised_long(&spec.requirements, &own),
-                            long_fresh: 1.0 - 0.5f64.powf(cfg.replan_every as f64 * cfg.dt / cfg.half_life),
+                            long: realised_long(&spec.requirements, &own, &last_weights),
+                            binding: last_binding.clone(),
                             infeasible: !last_feasible,
                         },
                     );
@@ -450,6 +456,8 @@ pub fn run(spec: &ModelSetSpec, models: &[TrueModel], router: Router, cfg: &SimC
                                 res.infeasible_plans += 1;
                             }
                             last_feasible = p.feasible;
+                            last_binding = p.binding.clone();
+                            res.explored.push((t, p.exploring.clone()));
                             Some(p.weights)
                         }
                         Err(_) => None,
@@ -476,6 +484,7 @@ pub fn run(spec: &ModelSetSpec, models: &[TrueModel], router: Router, cfg: &SimC
                     }
                 }
                 table = AliasTable::new(&w).ok();
+                last_weights = w.clone();
                 res.plans.push((t, w));
             }
             last_avail = avail;

@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard, RwLock};
 
 use app::engine::{
     realised_long, Breaker, BreakerConfig, BreakerState, Estimate, Estimator, Feedback, FeedbackConfig, Measured,
-    ModelInput, Observation, Prior, Reading, Window, DEFAULT_HALF_LIFE_SECS,
+    ModelInput, Observation, Plan, Prior, Reading, Window, DEFAULT_HALF_LIFE_SECS,
 };
 use app::model_set::{Dimension, ModelSetSpec, Requirement};
 
@@ -85,11 +85,10 @@ struct SetLearning {
     /// The revision the feedback was built for: an edit may change the requirements.
     revision: i64,
     feedback: Feedback,
-    /// Requests and eval scores pushed since the feedback last read the windows, and when it
-    /// did (engine time): how much of each measure is new.
+    /// Requests and eval scores pushed since the feedback last read the windows: how much of
+    /// each window is new.
     pushed: usize,
     scored: usize,
-    read_at: Option<f64>,
 }
 
 impl SetLearning {
@@ -124,7 +123,6 @@ impl SetLearning {
             feedback: Feedback::new(0, FeedbackConfig::default()),
             pushed: 0,
             scored: 0,
-            read_at: None,
         }
     }
 }
@@ -277,21 +275,19 @@ impl Learned {
     }
 
     /// Moves the set's feedback one step: its short windows (requests, eval scores) and the
-    /// long horizon of its own traffic as the set's per-model estimates hold it.
-    /// `infeasible`: the set's last plan could not meet its planned targets.
-    pub fn update_feedback(&self, set_id: i64, revision: i64, spec: &ModelSetSpec, now: f64, infeasible: bool) {
+    /// long measure, the last `plan`'s weights on the set's own traffic to each model.
+    pub fn update_feedback(&self, set_id: i64, revision: i64, spec: &ModelSetSpec, now: f64, plan: &Plan) {
         let mut inner = self.inner();
         let inner = &mut *inner;
-        let own: Vec<Estimate> = match inner.local.get(&set_id) {
-            Some(models) => spec
-                .models
-                .iter()
-                .filter_map(|id| models.get(id))
-                .map(|local| local.estimator.snapshot(now))
-                .collect(),
-            None => Vec::new(),
-        };
-        let own: Vec<&Estimate> = own.iter().collect();
+        let own: Vec<Option<Estimate>> = spec
+            .models
+            .iter()
+            .map(|id| {
+                let local = inner.local.get(&set_id)?.get(id)?;
+                Some(local.estimator.snapshot(now))
+            })
+            .collect();
+        let own: Vec<Option<&Estimate>> = own.iter().map(Option::as_ref).collect();
         let set = inner.sets.entry(set_id).or_insert_with(SetLearning::new);
         if set.revision != revision || set.feedback.tighten.len() != spec.requirements.len() {
             set.revision = revision;
@@ -310,13 +306,12 @@ impl Learned {
         } else {
             set.pushed as f64 / WINDOW as f64
         };
-        let elapsed = set.read_at.map_or(0.0, |at| (now - at).max(0.0));
         let reading = Reading {
             short: set.measured(&spec.requirements),
             short_fresh,
-            long: realised_long(&spec.requirements, &own),
-            long_fresh: 1.0 - 0.5f64.powf(elapsed / DEFAULT_HALF_LIFE_SECS),
-            infeasible,
+            long: realised_long(&spec.requirements, &own, &plan.weights),
+            binding: plan.binding.clone(),
+            infeasible: !plan.feasible,
         };
         // Half a window before the short measure speaks: a handful of requests is no window.
         if set.window.len() >= WINDOW / 2 || set.evals.len() >= EVAL_WINDOW / 2 {
@@ -324,7 +319,28 @@ impl Learned {
         }
         set.pushed = 0;
         set.scored = 0;
-        set.read_at = Some(now);
+    }
+
+    /// Requirements the set's own recent traffic does not measure at all (index, requests seen),
+    /// once the set has sent enough requests to say so.
+    pub fn unmeasured(&self, set_id: i64, spec: &ModelSetSpec) -> Vec<(usize, u64)> {
+        const ENOUGH: usize = 100;
+        let inner = self.inner();
+        let Some(set) = inner.sets.get(&set_id) else {
+            return Vec::new();
+        };
+        if set.window.len() < ENOUGH {
+            return Vec::new();
+        }
+        spec.requirements
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| match r.dimension {
+                Dimension::Eval(_) => set.evals.count(&r.dimension) == 0,
+                _ => set.window.count(&r.dimension) == 0,
+            })
+            .map(|(i, _)| (i, set.window.len() as u64))
+            .collect()
     }
 
     pub fn realised(&self, set_id: i64, spec: &ModelSetSpec) -> Vec<Option<f64>> {
