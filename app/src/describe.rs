@@ -146,6 +146,29 @@ pub fn reasons(verdict: &Verdict, requirements: &[Requirement]) -> Vec<String> {
         .collect()
 }
 
+/// Why a model has its routing weight, in words.
+pub fn role(role: &crate::engine::Role) -> String {
+    use crate::engine::Role;
+    let gain = |g: &Option<f64>| match g {
+        Some(g) => format!("could lower the objective by {}", crate::format::percent(*g)),
+        None => "could meet targets the mix misses".to_string(),
+    };
+    match role {
+        Role::Optimal => "In the best mix on what is measured.".into(),
+        Role::Excluded => "Not in the best mix, even if it is somewhat better than measured.".into(),
+        Role::FirstLook { requests, needed } if requests < needed => {
+            format!("First look: {requests:.0} of {needed:.0} requests to learn its behaviour.")
+        }
+        Role::FirstLook { .. } => "First look: learning what a requirement needs to know of it.".into(),
+        Role::Exploring { gain: g } => format!("Explored: if somewhat better than measured, it {}.", gain(g)),
+        Role::NotWorthExploring { gain: g } => format!(
+            "Not explored: it {} at best, but finding out would cost more than that or break a target.",
+            gain(g)
+        ),
+        Role::Unavailable => "Not routable now.".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,28 +192,5 @@ mod tests {
             reasons(&verdict, &[r]),
             vec!["“p90 latency ≤ 3.4 s” would be achievable.".to_string()]
         );
-    }
-}
-
-/// Why a model has its routing weight, in words.
-pub fn role(role: &crate::engine::Role) -> String {
-    use crate::engine::Role;
-    let gain = |g: &Option<f64>| match g {
-        Some(g) => format!("could lower the objective by {}", crate::format::percent(*g)),
-        None => "could meet targets the mix misses".to_string(),
-    };
-    match role {
-        Role::Optimal => "In the best mix on what is measured.".into(),
-        Role::Excluded => "Not in the best mix, even if it is somewhat better than measured.".into(),
-        Role::FirstLook { requests, needed } if requests < needed => {
-            format!("First look: {requests:.0} of {needed:.0} requests to learn its behaviour.")
-        }
-        Role::FirstLook { .. } => "First look: learning what a requirement needs to know of it.".into(),
-        Role::Exploring { gain: g } => format!("Explored: if somewhat better than measured, it {}.", gain(g)),
-        Role::NotWorthExploring { gain: g } => format!(
-            "Not explored: it {} at best, but finding out would cost more than that or break a target.",
-            gain(g)
-        ),
-        Role::Unavailable => "Not routable now.".into(),
     }
 }
