@@ -10,8 +10,9 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 
 use super::estimate::{has_distribution, Observation};
+use super::feedback::Measured;
 use super::plan::quantile_level;
-use crate::model_set::{Comparator, Dimension, Requirement, Statistic};
+use crate::model_set::{Dimension, Requirement, Statistic};
 
 type Sums = (Dimension, f64, f64, f64);
 
@@ -161,21 +162,18 @@ impl Window {
         Some((vals[hi] - vals[lo]) / 2.0)
     }
 
-    /// Each requirement's realised value moved `z` standard errors toward violation: what feedback should
-    /// steer on so that windows meet their targets despite their own sampling noise.
-    pub fn realised_pessimistic(&self, reqs: &[Requirement], z: f64) -> Vec<Option<f64>> {
+    /// Each requirement's realised value with its standard error over the window: what the feedback
+    /// controller reads as its short measure ([`crate::engine::feedback::Reading`]).
+    pub fn measured(&self, reqs: &[Requirement]) -> Vec<Option<Measured>> {
         reqs.iter()
             .map(|r| {
-                let v = self.statistic(&r.dimension, r.statistic)?;
-                let se = match quantile_level(r.statistic).filter(|_| has_distribution(&r.dimension)) {
+                let value = self.statistic(&r.dimension, r.statistic)?;
+                let std_err = match quantile_level(r.statistic).filter(|_| has_distribution(&r.dimension)) {
                     Some(q) => self.quantile_std_err(&r.dimension, q),
                     None => self.mean_std_err(&r.dimension),
                 }
-                .unwrap_or(0.0);
-                Some(match r.comparator {
-                    Comparator::AtMost => v + z * se,
-                    Comparator::AtLeast => v - z * se,
-                })
+                .unwrap_or(f64::INFINITY);
+                Some(Measured { value, std_err })
             })
             .collect()
     }
@@ -222,10 +220,16 @@ mod tests {
         let reqs = [Requirement {
             dimension: Dimension::Latency,
             statistic: Statistic::Mean,
-            comparator: Comparator::AtMost,
+            comparator: crate::model_set::Comparator::AtMost,
             target: 1.0,
         }];
-        assert_eq!(w.realised_pessimistic(&reqs, 1.0), vec![Some(450.0 + se)]);
+        assert_eq!(
+            w.measured(&reqs),
+            vec![Some(Measured {
+                value: 450.0,
+                std_err: se
+            })]
+        );
         assert!(w.quantile_std_err(&Dimension::Latency, 0.5).is_some_and(|s| s > 0.0));
     }
 }
