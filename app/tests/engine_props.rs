@@ -82,12 +82,7 @@ proptest! {
         prop_assert!((p.weights.iter().sum::<f64>() - 1.0).abs() < 1e-6);
         prop_assert!(p.weights.iter().all(|w| *w >= 0.0));
         for &i in &p.exploring {
-            match p.prospects.get(i) {
-                // Explored for what it could gain: at the share the set can afford, which may be
-                // below the first look's floor, but some.
-                Some(app::engine::Prospect::CouldImprove { explored: true, .. }) => prop_assert!(p.weights[i] > 0.0),
-                _ => prop_assert!(p.weights[i] >= opts.explore_floor.min(opts.explore_total_cap / p.exploring.len() as f64) - 1e-7),
-            }
+            prop_assert!(p.weights[i] >= opts.explore_floor.min(opts.explore_total_cap / p.exploring.len() as f64) - 1e-7);
         }
         if p.feasible {
             for r in &reqs {
