@@ -129,44 +129,9 @@ pub fn reasons(verdict: &Verdict, requirements: &[Requirement]) -> Vec<String> {
             Reason::NoData { requirement } => {
                 format!("Nothing has measured “{}” yet.", name(*requirement))
             }
-            Reason::NotMeasured { requirement, requests } => {
-                let why = match requirements.get(*requirement).map(|r| &r.dimension) {
-                    Some(Dimension::Ttft) => " (time to first token comes only from streamed requests)",
-                    Some(Dimension::Throughput) => " (output speed comes only from answered requests)",
-                    Some(Dimension::Eval(_)) => " (scores come only from requests the judge scored)",
-                    _ => "",
-                };
-                format!(
-                    "None of this set's last {requests} requests measured “{}”{why}: it is planned on the models' behaviour elsewhere and cannot be checked here.",
-                    name(*requirement)
-                )
-            }
         })
         .filter(|s| !s.is_empty())
         .collect()
-}
-
-/// Why a model has its routing weight, in words.
-pub fn role(role: &crate::engine::Role) -> String {
-    use crate::engine::Role;
-    let gain = |g: &Option<f64>| match g {
-        Some(g) => format!("could lower the objective by {}", crate::format::percent(*g)),
-        None => "could meet targets the mix misses".to_string(),
-    };
-    match role {
-        Role::Optimal => "In the best mix on what is measured.".into(),
-        Role::Excluded => "Not in the best mix, even if it is somewhat better than measured.".into(),
-        Role::FirstLook { requests, needed } if requests < needed => {
-            format!("First look: {requests:.0} of {needed:.0} requests to learn its behaviour.")
-        }
-        Role::FirstLook { .. } => "First look: learning what a requirement needs to know of it.".into(),
-        Role::Exploring { gain: g } => format!("Explored: if somewhat better than measured, it {}.", gain(g)),
-        Role::NotWorthExploring { gain: g } => format!(
-            "Not explored: it {} at best, but finding out would cost more than that or break a target.",
-            gain(g)
-        ),
-        Role::Unavailable => "Not routable now.".into(),
-    }
 }
 
 #[cfg(test)]

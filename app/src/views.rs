@@ -93,9 +93,6 @@ pub struct SetModel {
     pub exploring: bool,
     /// `closed`, `open` or `half_open`.
     pub breaker: String,
-    /// Why the plan gives it this weight.
-    #[serde(default)]
-    pub role: Option<crate::engine::Role>,
 }
 
 /// A requirement with the value realised over the recent window.

@@ -46,9 +46,9 @@ pub mod window;
 pub use alias::{AliasError, AliasTable};
 pub use breaker::{Breaker, BreakerConfig, BreakerState};
 pub use estimate::{BlendConfig, DimEstimate, Estimate, Estimator, Observation, Prior, DEFAULT_HALF_LIFE_SECS};
-pub use feedback::{realised_long, Feedback, FeedbackConfig, Measured, Reading};
+pub use feedback::{Feedback, FeedbackConfig};
 pub use histogram::Histogram;
-pub use plan::{plan, roles, ModelInput, Plan, PlanError, PlanOptions, Prospect, Role, Stance};
+pub use plan::{plan, ModelInput, Plan, PlanError, PlanOptions, Stance};
 pub use project::{
     log_scaled, mixture_density, project, CheckStatus, DensityBin, DimensionProjection, Interval, ModelWeight,
     Projection, RequirementCheck,

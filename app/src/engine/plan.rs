@@ -78,48 +78,10 @@ pub struct PlanOptions {
     /// the request count alone would stop exploring a model before the judge has said much about it.
     #[serde(default = "default_explore_min_scores")]
     pub explore_min_scores: f64,
-    /// Standard errors of optimism of the look that decides exploration past the first look (0: none).
-    /// A model is explored when, with its behaviour this much better than measured (each of its
-    /// coefficients and its objective value), the best mix would lower the objective by more than
-    /// [`PlanOptions::explore_min_gain`] or meet requirements the committed mix cannot. A model the set
-    /// has sent few of its requests to is looked at more optimistically, as UCB does: z² grows by
-    /// 2·ln(set's requests / model's requests), so one written off on a small sample is looked at
-    /// again as the set's traffic grows. See [`Prospect`] and the module doc.
-    #[serde(default = "default_z_explore")]
-    pub z_explore: f64,
-    /// Relative objective gain below which a plausible improvement is not worth exploring for.
-    #[serde(default = "default_explore_min_gain")]
-    pub explore_min_gain: f64,
-    /// Largest share of traffic one model gets while it is explored for what it could gain.
-    #[serde(default = "default_explore_share_max")]
-    pub explore_share_max: f64,
 }
 
 fn default_explore_min_scores() -> f64 {
     10.0
-}
-
-fn default_z_explore() -> f64 {
-    2.0
-}
-
-fn default_explore_min_gain() -> f64 {
-    0.01
-}
-
-fn default_explore_share_max() -> f64 {
-    0.2
-}
-
-impl PlanOptions {
-    /// These options without exploration past the first look: the plan a set settles on once it knows
-    /// its models, which the editor's projection and trade-off curve show.
-    pub fn settled(&self) -> PlanOptions {
-        PlanOptions {
-            z_explore: 0.0,
-            ..self.clone()
-        }
-    }
 }
 
 impl Default for PlanOptions {
@@ -133,9 +95,6 @@ impl Default for PlanOptions {
             window_tolerance: 0.02,
             window_z: 3.5,
             explore_min_scores: default_explore_min_scores(),
-            z_explore: default_z_explore(),
-            explore_min_gain: default_explore_min_gain(),
-            explore_share_max: default_explore_share_max(),
         }
     }
 }
@@ -218,90 +177,6 @@ pub struct Plan {
     pub exploring: Vec<usize>,
     /// Objective value of the mix on point estimates (e.g. mean USD per request), if known.
     pub objective: Option<f64>,
-    /// Per model (same order as the inputs): what the optimistic look found, and why a model is
-    /// explored. Empty when the planner did not look ([`PlanOptions::z_explore`] = 0).
-    #[serde(default)]
-    pub prospects: Vec<Prospect>,
-    /// Per requirement: whether it holds the plan back (met with under 2 % of its row's scale to
-    /// spare, or missed). Only a binding requirement's target is worth loosening.
-    #[serde(default)]
-    pub binding: Vec<bool>,
-}
-
-/// What the planner's look at one model found: why it is explored, or why it is not.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
-pub enum Prospect {
-    /// Its first look: fewer of the set's own requests than [`PlanOptions::explore_min_samples`],
-    /// no data on a required dimension, or too few scores of a required eval.
-    FirstLook,
-    /// Unavailable (removed, or its breaker is open).
-    Unavailable,
-    /// Even with its behaviour [`PlanOptions::z_explore`] standard errors better than measured, the
-    /// best mix would not give it more traffic for a real gain: it has the weight it has on its merits.
-    Settled,
-    /// With its behaviour that much better, the best mix would give it `share` of the traffic and lower
-    /// the objective by `gain` (relative), or meet requirements the committed mix cannot (`gain` none).
-    /// Explored (`explored`) at a share the set can afford, unless exploring would cost more than it
-    /// could gain or break a requirement the committed mix holds.
-    CouldImprove {
-        gain: Option<f64>,
-        share: f64,
-        explored: bool,
-    },
-}
-
-/// Why a model has the weight it has in a plan, in a form a page can show (see [`roles`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
-pub enum Role {
-    /// In the best mix on what is known of it.
-    Optimal,
-    /// Not in the best mix, and with its behaviour plausibly better than measured it still would not be.
-    Excluded,
-    /// Its first look: `requests` of the set's own so far, `needed` before it is judged on them (or it
-    /// has no data on a required dimension yet, or too few scores of a required eval).
-    FirstLook { requests: f64, needed: f64 },
-    /// Sent a share of traffic to learn more: with its behaviour plausibly better than measured, the
-    /// best mix would lower the objective by `gain` (relative), or meet targets the mix misses (`gain`
-    /// none).
-    Exploring { gain: Option<f64> },
-    /// It could improve the mix at plausibly better values, but exploring it would cost more than it
-    /// could gain or break a target the mix holds: not sent traffic for it.
-    NotWorthExploring { gain: Option<f64> },
-    /// Not routable now (removed from the catalog, or paused by its circuit breaker).
-    Unavailable,
-}
-
-/// Each model's [`Role`] in `plan` over `models` (same order).
-pub fn roles(plan: &Plan, models: &[ModelInput], opts: &PlanOptions) -> Vec<Role> {
-    models
-        .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            let weight = plan.weights.get(i).copied().unwrap_or(0.0);
-            match plan.prospects.get(i) {
-                _ if !m.available => Role::Unavailable,
-                Some(Prospect::Unavailable) => Role::Unavailable,
-                Some(Prospect::FirstLook) => Role::FirstLook {
-                    requests: m.local_requests,
-                    needed: opts.explore_min_samples,
-                },
-                Some(Prospect::CouldImprove {
-                    gain, explored: true, ..
-                }) => Role::Exploring { gain: *gain },
-                Some(Prospect::CouldImprove {
-                    gain, explored: false, ..
-                }) if weight <= 1e-6 => Role::NotWorthExploring { gain: *gain },
-                None if plan.exploring.contains(&i) => Role::FirstLook {
-                    requests: m.local_requests,
-                    needed: opts.explore_min_samples,
-                },
-                _ if weight > 1e-6 => Role::Optimal,
-                _ => Role::Excluded,
-            }
-        })
-        .collect()
 }
 
 /// Why no plan could be made.
@@ -592,28 +467,6 @@ impl ConfidentRows {
         self.rows(&vec![1.0; self.parts.len()])
     }
 
-    /// The linear bound with model `i` shifted the other way, `z_up` of its standard errors better than
-    /// its point estimate: "what if it is that much better than measured?"
-    pub(crate) fn optimistic_for(&self, i: usize, z_up: f64) -> Vec<Option<Vec<f64>>> {
-        self.parts
-            .iter()
-            .map(|parts| {
-                let row: Vec<f64> = parts
-                    .iter()
-                    .enumerate()
-                    .map(|(j, p)| match p {
-                        Some((a, s)) if j == i => a + z_up * s,
-                        Some((a, s)) => a - self.z * s,
-                        None => 0.0,
-                    })
-                    .collect();
-                let max = row.iter().fold(0.0f64, |m, c| m.max(c.abs()));
-                let always = parts.iter().zip(&row).all(|(p, &c)| p.is_none() || c >= 0.0);
-                (!always && max > 0.0).then(|| row.into_iter().map(|c| c / max).collect())
-            })
-            .collect()
-    }
-
     /// ‖w∘s‖ / Σ wᵢsᵢ for requirement j: by how much the mix's standard error is below the weighted sum
     /// of the models' (1 for a single model; 1/√k for k equal shares).
     fn spread_ratio(&self, j: usize, weights: &[f64]) -> f64 {
@@ -655,10 +508,8 @@ pub fn confident_margin(models: &[ModelInput], weights: &[f64], req: &Requiremen
 
 /// Solves with the requirements held on the mix's pessimistic estimate (see the module doc): `solve` is
 /// given the linear rows first (each model shifted by z of its own standard errors), then rows whose shifts
-/// are scaled to the mix's spread at that solution. The refined solution is kept if every requirement
-/// keeps a non-negative margin at it; otherwise the best point on the segment between the two that does
-/// (the cone is convex and the objective linear, so that point is the furthest one that holds, found by
-/// bisection). Infeasibility of the linear rows is returned as is.
+/// are scaled to the mix's spread at that solution; the refined solution is kept only if every requirement
+/// keeps a non-negative margin at it. Infeasibility of the linear rows is returned as is.
 pub(crate) fn solve_confident(
     rows: &ConfidentRows,
     solve: impl Fn(&[Option<Vec<f64>>]) -> Result<LpSolution, LpFail>,
@@ -672,37 +523,10 @@ pub(crate) fn solve_confident(
     if scale.iter().all(|k| *k >= 1.0 - 1e-9) {
         return Ok(first);
     }
-    let holds = |w: &[f64]| (0..n).all(|j| rows.margin(j, w).is_none_or(|m| m >= -1e-9));
-    let Ok(refined) = solve(&rows.rows(&scale)) else {
-        return Ok(first);
-    };
-    if holds(&refined.weights) {
-        return Ok(refined);
+    match solve(&rows.rows(&scale)) {
+        Ok(refined) if (0..n).all(|j| rows.margin(j, &refined.weights).is_none_or(|m| m >= -1e-9)) => Ok(refined),
+        _ => Ok(first),
     }
-    let at = |t: f64| -> Vec<f64> {
-        first
-            .weights
-            .iter()
-            .zip(&refined.weights)
-            .map(|(a, b)| a + t * (b - a))
-            .collect()
-    };
-    let (mut lo, mut hi) = (0.0, 1.0);
-    for _ in 0..12 {
-        let mid = (lo + hi) / 2.0;
-        if holds(&at(mid)) {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    if lo <= 0.0 {
-        return Ok(first);
-    }
-    Ok(LpSolution {
-        weights: at(lo),
-        slacks: first.slacks,
-    })
 }
 
 /// Outcome of one LP.
@@ -955,69 +779,34 @@ pub fn plan(
     let rows = ConfidentRows::new(reqs, &targets, models, opts.z);
     let (obj, maximize) = objective_coefs(models, &spec.objective);
     let thin = thin_evals(spec, models, opts);
-    let (b, first_looks) = bounds(models, opts, &rows.unknown, true, &thin);
+    let (b, exploring) = bounds(models, opts, &rows.unknown, true, &thin);
     // With the window margins first; they are a refinement, so when they cannot hold the plan
     // falls back to the requirements alone.
     let margins = window_rows(reqs, &targets, models, opts);
-    let commit = |b: &[(f64, f64)]| -> Result<(LpSolution, bool), PlanError> {
-        let solve = |req_rows: &[Option<Vec<f64>>]| {
-            if margins.is_empty() {
-                return solve_lp(req_rows, &obj, maximize, b, false);
+    let solve = |req_rows: &[Option<Vec<f64>>]| {
+        if margins.is_empty() {
+            return solve_lp(req_rows, &obj, maximize, &b, false);
+        }
+        let mut with_margins = req_rows.to_vec();
+        with_margins.extend(margins.iter().cloned());
+        match solve_lp(&with_margins, &obj, maximize, &b, false) {
+            Ok(mut s) => {
+                s.slacks.truncate(req_rows.len());
+                Ok(s)
             }
-            let mut with_margins = req_rows.to_vec();
-            with_margins.extend(margins.iter().cloned());
-            match solve_lp(&with_margins, &obj, maximize, b, false) {
-                Ok(mut s) => {
-                    s.slacks.truncate(req_rows.len());
-                    Ok(s)
-                }
-                Err(_) => solve_lp(req_rows, &obj, maximize, b, false),
-            }
-        };
-        match solve_confident(&rows, solve) {
-            Ok(s) => Ok((s, true)),
-            Err(LpFail::Infeasible) => match solve_lp(&rows.linear(), &obj, maximize, b, true) {
-                Ok(s) => Ok((s, false)),
-                Err(LpFail::Infeasible) => Err(PlanError::Solver("slack LP reported infeasible".into())),
-                Err(LpFail::Other(e)) => Err(PlanError::Solver(e)),
-            },
-            Err(LpFail::Other(e)) => Err(PlanError::Solver(e)),
+            Err(_) => solve_lp(req_rows, &obj, maximize, &b, false),
         }
     };
-    let (mut sol, mut feasible) = commit(&b)?;
-    let mut exploring = first_looks.clone();
-    let mut prospects = Vec::new();
-    if opts.z_explore > 0.0 {
-        let (found, promise) = look_for_prospects(
-            models,
-            &rows,
-            &obj,
-            maximize,
-            &b,
-            &first_looks,
-            &sol,
-            feasible,
-            spec,
-            opts,
-        );
-        prospects = found;
-        if let Some((explored_sol, explored_feasible, explored)) = explore(
-            &obj,
-            maximize,
-            &b,
-            &sol,
-            feasible,
-            &mut prospects,
-            &promise,
-            opts,
-            &commit,
-        ) {
-            sol = explored_sol;
-            feasible = explored_feasible;
-            exploring.extend(explored);
-            exploring.sort_unstable();
-        }
-    }
+    let first = solve_confident(&rows, solve);
+    let (sol, feasible) = match first {
+        Ok(s) => (s, true),
+        Err(LpFail::Infeasible) => match solve_lp(&rows.linear(), &obj, maximize, &b, true) {
+            Ok(s) => (s, false),
+            Err(LpFail::Infeasible) => return Err(PlanError::Solver("slack LP reported infeasible".into())),
+            Err(LpFail::Other(e)) => return Err(PlanError::Solver(e)),
+        },
+        Err(LpFail::Other(e)) => return Err(PlanError::Solver(e)),
+    };
     let violations = if feasible {
         vec![0.0; targets.len()]
     } else {
@@ -1025,9 +814,6 @@ pub fn plan(
     };
     let feasible = feasible || violations.iter().all(|v| *v <= 1e-9);
     let objective = mix_objective(models, &sol.weights, &spec.objective);
-    let binding = (0..targets.len())
-        .map(|j| violations[j] > 1e-9 || rows.margin(j, &sol.weights).is_some_and(|m| m < 0.02))
-        .collect();
     Ok(Plan {
         weights: sol.weights,
         feasible,
@@ -1035,241 +821,7 @@ pub fn plan(
         targets,
         exploring,
         objective,
-        prospects,
-        binding,
     })
-}
-
-/// The LP's objective at `weights` (normalised coefficients), oriented so that lower is better.
-fn cost_of(obj: &[f64], maximize: bool, weights: &[f64]) -> f64 {
-    let v: f64 = obj.iter().zip(weights).map(|(c, w)| c * w).sum();
-    if maximize {
-        -v
-    } else {
-        v
-    }
-}
-
-/// Total normalised violation of the linear rows at their least-violating mix (0 when feasible).
-fn least_violation(rows: &[Option<Vec<f64>>], obj: &[f64], maximize: bool, b: &[(f64, f64)]) -> Option<f64> {
-    solve_lp(rows, obj, maximize, b, true)
-        .ok()
-        .map(|s| s.slacks.iter().sum::<f64>())
-}
-
-/// Standard errors of optimism for a model the set sent `own` of its `total` requests to (see
-/// [`PlanOptions::z_explore`]).
-fn optimism(z: f64, own: f64, total: f64) -> f64 {
-    let ratio = if own >= 1.0 { total / own } else { total.max(1.0) };
-    (z * z + 2.0 * ratio.max(1.0).ln()).sqrt()
-}
-
-/// The optimistic look, one model at a time: with model `i`'s behaviour `z_explore` standard errors
-/// better than measured and every other model as pessimistic as the committed plan sees it, what would
-/// the best mix be? A model whose better self would get more traffic for a real gain (a lower objective,
-/// or requirements met that the committed mix misses) could change the decision: it is a prospect.
-#[allow(clippy::too_many_arguments)]
-fn look_for_prospects(
-    models: &[ModelInput],
-    rows: &ConfidentRows,
-    obj: &[f64],
-    maximize: bool,
-    b: &[(f64, f64)],
-    first_looks: &[usize],
-    committed: &LpSolution,
-    feasible: bool,
-    spec: &ModelSetSpec,
-    opts: &PlanOptions,
-) -> (Vec<Prospect>, Vec<f64>) {
-    let objective_dim = match &spec.objective {
-        Objective::Minimize(d) | Objective::Maximize(d) => d,
-    };
-    // The objective coefficients' scale, to shift one model's by its standard error.
-    let raw_scale = models
-        .iter()
-        .filter_map(|m| objective_value(&m.estimate, &spec.objective))
-        .fold(0.0f64, |a, v| a.max(v.abs()));
-    let committed_violation = if feasible {
-        0.0
-    } else {
-        least_violation(&rows.linear(), obj, maximize, b).unwrap_or(f64::INFINITY)
-    };
-    let total_requests: f64 = models.iter().map(|m| m.local_requests.max(0.0)).sum();
-    // Per model: the objective (oriented, lower is better) of the mix its better self would allow.
-    let mut promise = vec![f64::INFINITY; models.len()];
-    let prospects = (0..models.len())
-        .map(|i| {
-            if !models[i].available {
-                return Prospect::Unavailable;
-            }
-            if first_looks.contains(&i) {
-                return Prospect::FirstLook;
-            }
-            let z_up = optimism(opts.z_explore, models[i].local_requests, total_requests);
-            let optimistic_rows = rows.optimistic_for(i, z_up);
-            let mut optimistic_obj = obj.to_vec();
-            if let (Some(d), true) = (
-                models[i].estimate.dim(objective_dim).filter(|d| d.n_eff > 0.0),
-                raw_scale > 0.0,
-            ) {
-                let se = d.std_err();
-                if se.is_finite() {
-                    let shift = z_up * se / raw_scale;
-                    optimistic_obj[i] += if maximize { shift } else { -shift };
-                }
-            }
-            if feasible {
-                let Ok(better) = solve_lp(&optimistic_rows, &optimistic_obj, maximize, b, false) else {
-                    return Prospect::Settled;
-                };
-                let now = cost_of(&optimistic_obj, maximize, &committed.weights);
-                let then = cost_of(&optimistic_obj, maximize, &better.weights);
-                let gain = (now - then) / now.abs().max(1e-12);
-                let share = better.weights[i];
-                promise[i] = then;
-                if gain > opts.explore_min_gain && share > committed.weights[i] + 0.01 {
-                    Prospect::CouldImprove {
-                        gain: Some(gain),
-                        share,
-                        explored: false,
-                    }
-                } else {
-                    Prospect::Settled
-                }
-            } else {
-                // The committed mix misses a requirement: a model whose better self would miss less
-                // (by a tenth of the violation, or meet everything) is worth a look.
-                let Ok(better) = solve_lp(&optimistic_rows, &optimistic_obj, maximize, b, true) else {
-                    return Prospect::Settled;
-                };
-                let violation: f64 = better.slacks.iter().sum();
-                let share = better.weights[i];
-                promise[i] = cost_of(&optimistic_obj, maximize, &better.weights);
-                if violation < committed_violation * 0.9 - 1e-9 && share > committed.weights[i] + 0.01 {
-                    Prospect::CouldImprove {
-                        gain: None,
-                        share,
-                        explored: false,
-                    }
-                } else {
-                    Prospect::Settled
-                }
-            }
-        })
-        .collect();
-    (prospects, promise)
-}
-
-/// The committed plan for given weight bounds: its solution and whether it meets every requirement.
-type Commit<'a> = dyn Fn(&[(f64, f64)]) -> Result<(LpSolution, bool), PlanError> + 'a;
-
-/// Gives the prospects an exploration share: each the share its better self would get, between
-/// [`PlanOptions::explore_floor`] and [`PlanOptions::explore_share_max`], all together within
-/// [`PlanOptions::explore_total_cap`]. The price of exploring is counted against what it could gain:
-/// - when the committed mix meets every requirement, a prospect's share is cut until moving that share of
-///   traffic to it (at its point estimate) costs no more per request than the gain it could bring, and the
-///   explored mix must still meet every requirement on the same pessimistic estimates (shares are halved
-///   until it does, or exploring is dropped);
-/// - when the committed mix misses requirements, exploring is how it may stop missing them, but only along
-///   the cheapest paths: prospects whose better selves would allow a mix within 10 % of the best such mix's
-///   objective and at most twice the committed mix's cost (a model 40 times the price is not tried while
-///   a cheap one could do); the least-violating mix is then found around their shares.
-///
-/// Returns the explored solution, its feasibility and the models explored; marks them in `prospects`.
-#[allow(clippy::too_many_arguments)]
-fn explore(
-    obj: &[f64],
-    maximize: bool,
-    b: &[(f64, f64)],
-    committed: &LpSolution,
-    feasible: bool,
-    prospects: &mut [Prospect],
-    promise: &[f64],
-    opts: &PlanOptions,
-    commit: &Commit<'_>,
-) -> Option<(LpSolution, bool, Vec<usize>)> {
-    let base = cost_of(obj, maximize, &committed.weights);
-    let scale = base.abs().max(1e-12);
-    let best_promise = prospects
-        .iter()
-        .zip(promise)
-        .filter(|(p, _)| matches!(p, Prospect::CouldImprove { .. }))
-        .map(|(_, c)| *c)
-        .fold(f64::INFINITY, f64::min);
-    let floor = opts.explore_floor.max(0.0);
-    let mut wanted: Vec<(usize, f64)> = prospects
-        .iter()
-        .enumerate()
-        .filter_map(|(i, p)| {
-            let Prospect::CouldImprove { share, gain, .. } = p else {
-                return None;
-            };
-            let mut s = share.clamp(floor, opts.explore_share_max.max(floor));
-            match gain {
-                Some(gain) => {
-                    // Per request, moving s of the traffic to model i costs s·(cᵢ − c̄) at most.
-                    let own = if maximize { -obj[i] } else { obj[i] };
-                    let extra = (own - base) / scale;
-                    if extra > 0.0 {
-                        s = s.min(gain / extra);
-                    }
-                }
-                None => {
-                    // The cheapest paths only, and none that would more than double the objective's
-                    // cost (halve its value) against the committed mix.
-                    if promise[i] > best_promise + 0.1 * best_promise.abs() + 1e-12 || promise[i] - base > scale {
-                        return None;
-                    }
-                }
-            }
-            (s >= floor / 2.0).then_some((i, s))
-        })
-        .collect();
-    if wanted.is_empty() {
-        return None;
-    }
-    // Room left by the first looks' floors, within the total cap.
-    let floors: f64 = b.iter().map(|(lo, _)| *lo).sum();
-    let room = (opts.explore_total_cap.clamp(0.0, 1.0) - floors).max(0.0);
-    let total: f64 = wanted.iter().map(|(_, s)| s).sum();
-    if total > room {
-        let k = if total > 0.0 { room / total } else { 0.0 };
-        wanted.iter_mut().for_each(|(_, s)| *s *= k);
-    }
-    let best_gain = wanted
-        .iter()
-        .filter_map(|(i, _)| match &prospects[*i] {
-            Prospect::CouldImprove { gain, .. } => Some(gain.unwrap_or(f64::INFINITY)),
-            _ => None,
-        })
-        .fold(0.0f64, f64::max);
-    for _ in 0..4 {
-        if wanted.iter().all(|(_, s)| *s < 1e-4) {
-            break;
-        }
-        let mut floored = b.to_vec();
-        for &(i, s) in &wanted {
-            floored[i].0 = floored[i].0.max(s).min(floored[i].1);
-        }
-        let Ok((sol, ok)) = commit(&floored) else { break };
-        let price = (cost_of(obj, maximize, &sol.weights) - base) / scale;
-        let affordable = !feasible || (ok && price <= best_gain);
-        if affordable {
-            let explored: Vec<usize> = wanted
-                .iter()
-                .filter(|(i, s)| *s > committed.weights[*i] + 1e-9)
-                .map(|(i, _)| *i)
-                .collect();
-            for &i in &explored {
-                if let Prospect::CouldImprove { explored, .. } = &mut prospects[i] {
-                    *explored = true;
-                }
-            }
-            return Some((sol, ok, explored));
-        }
-        wanted.iter_mut().for_each(|(_, s)| *s /= 2.0);
-    }
-    None
 }
 
 /// A model observed to answer with these latencies, each at `cost`: a fixture for the engine's tests.

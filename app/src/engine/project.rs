@@ -291,11 +291,9 @@ fn check(target: f64, cmp: Comparator, i: Option<Interval>) -> CheckStatus {
 }
 
 /// Plans `spec` over `models`, projects every dimension and checks every requirement. Dimensions shown:
-/// cost, latency, TTFT, throughput, error rate, and each eval metric named by the spec. The plan is the
-/// settled one ([`PlanOptions::settled`]): first looks but no exploration for what a model could gain,
-/// which depends on the set's own traffic (the routing status shows that).
+/// cost, latency, TTFT, throughput, error rate, and each eval metric named by the spec.
 pub fn project(spec: &ModelSetSpec, models: &[ModelInput], opts: &PlanOptions) -> Result<Projection, PlanError> {
-    let p = plan(spec, models, None, &opts.settled())?;
+    let p = plan(spec, models, None, opts)?;
     let v = verdict(spec, models, opts)?;
     let z = opts.z;
     let mut dims = vec![

@@ -135,9 +135,7 @@ pub fn tradeoff_targets(
 }
 
 /// One point of the curve: the plan of `spec` with requirement `requirement`'s target set to `target`,
-/// exactly as [`plan()`] gives it for that spec, but for exploration past the first look: the curve is
-/// what each target costs once the set knows its models, not what it spends finding out (an optimistic
-/// look per model and point would also make the curve ten times slower to draw).
+/// exactly as [`plan()`] gives it for that spec.
 pub fn tradeoff_point(
     spec: &ModelSetSpec,
     models: &[ModelInput],
@@ -150,7 +148,7 @@ pub fn tradeoff_point(
     // everything else from the spec, so this is the same plan without copying the spec per point.
     let mut targets: Vec<f64> = spec.requirements.iter().map(|r| r.target).collect();
     targets[requirement] = target;
-    let p = plan(spec, models, Some(&targets), &opts.settled())?;
+    let p = plan(spec, models, Some(&targets), opts)?;
     Ok(TradeoffPoint {
         target,
         objective: p.objective,
@@ -249,7 +247,7 @@ mod tests {
     #[test]
     fn every_point_is_the_plan_of_the_spec_with_that_target() {
         let models = cheap_and_fast();
-        let opts = PlanOptions::default().settled();
+        let opts = PlanOptions::default();
         let s = spec(Statistic::P90, 1200.0);
         let t = curve(&s, &models, &opts);
         // The current target's point is the projection panel's objective, bit for bit.

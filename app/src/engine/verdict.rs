@@ -49,12 +49,6 @@ pub enum Reason {
     ModelLacksData { model: String, n_eff: f64, needed: f64 },
     /// No model has data on this requirement's dimension.
     NoData { requirement: usize },
-    /// The set's own traffic does not measure this requirement: `requests` of its recent requests, none
-    /// reporting the dimension (time to first token comes only from streamed requests, eval scores only
-    /// from judged ones). It is planned on the models' behaviour elsewhere (other sets, the catalog) and
-    /// the feedback cannot hold it. Added by the router, which knows the set's traffic; the engine's
-    /// verdict on inputs alone cannot tell.
-    NotMeasured { requirement: usize, requests: u64 },
 }
 
 /// Feasibility and its reasons.

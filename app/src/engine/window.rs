@@ -10,9 +10,8 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 
 use super::estimate::{has_distribution, Observation};
-use super::feedback::Measured;
 use super::plan::quantile_level;
-use crate::model_set::{Dimension, Requirement, Statistic};
+use crate::model_set::{Comparator, Dimension, Requirement, Statistic};
 
 type Sums = (Dimension, f64, f64, f64);
 
@@ -162,18 +161,21 @@ impl Window {
         Some((vals[hi] - vals[lo]) / 2.0)
     }
 
-    /// Each requirement's realised value with its standard error over the window: what the feedback
-    /// controller reads as its short measure ([`crate::engine::feedback::Reading`]).
-    pub fn measured(&self, reqs: &[Requirement]) -> Vec<Option<Measured>> {
+    /// Each requirement's realised value moved `z` standard errors toward violation: what feedback should
+    /// steer on so that windows meet their targets despite their own sampling noise.
+    pub fn realised_pessimistic(&self, reqs: &[Requirement], z: f64) -> Vec<Option<f64>> {
         reqs.iter()
             .map(|r| {
-                let value = self.statistic(&r.dimension, r.statistic)?;
-                let std_err = match quantile_level(r.statistic).filter(|_| has_distribution(&r.dimension)) {
+                let v = self.statistic(&r.dimension, r.statistic)?;
+                let se = match quantile_level(r.statistic).filter(|_| has_distribution(&r.dimension)) {
                     Some(q) => self.quantile_std_err(&r.dimension, q),
                     None => self.mean_std_err(&r.dimension),
                 }
-                .unwrap_or(f64::INFINITY);
-                Some(Measured { value, std_err })
+                .unwrap_or(0.0);
+                Some(match r.comparator {
+                    Comparator::AtMost => v + z * se,
+                    Comparator::AtLeast => v - z * se,
+                })
             })
             .collect()
     }
@@ -220,16 +222,10 @@ mod tests {
         let reqs = [Requirement {
             dimension: Dimension::Latency,
             statistic: Statistic::Mean,
-            comparator: crate::model_set::Comparator::AtMost,
+            comparator: Comparator::AtMost,
             target: 1.0,
         }];
-        assert_eq!(
-            w.measured(&reqs),
-            vec![Some(Measured {
-                value: 450.0,
-                std_err: se
-            })]
-        );
+        assert_eq!(w.realised_pessimistic(&reqs, 1.0), vec![Some(450.0 + se)]);
         assert!(w.quantile_std_err(&Dimension::Latency, 0.5).is_some_and(|s| s > 0.0));
     }
 }

@@ -9,8 +9,8 @@
 use app::engine::plan::{mix_objective, ModelInput, PlanOptions};
 use app::engine::stats::normal_cdf;
 use app::engine::{
-    grid, plan, realised_long, AliasTable, BlendConfig, Breaker, BreakerConfig, BreakerState, DimEstimate, Estimate,
-    Estimator, Feedback, FeedbackConfig, Histogram, Observation, Prior, Reading, Window, DEFAULT_HALF_LIFE_SECS,
+    grid, plan, AliasTable, BlendConfig, Breaker, BreakerConfig, BreakerState, DimEstimate, Estimate, Estimator,
+    Feedback, FeedbackConfig, Histogram, Observation, Prior, Window, DEFAULT_HALF_LIFE_SECS,
 };
 use app::model_set::{Comparator, Dimension, ModelSetSpec, Objective, Requirement, Statistic};
 use rand::rngs::SmallRng;
@@ -83,9 +83,6 @@ pub struct TrueModel {
     pub drift: Option<(f64, f64)>,
     /// Every request fails during [from, to).
     pub outage: Option<(f64, f64)>,
-    /// The first `.0` requests sent to the model fail at rate `.1` instead of its own: a model
-    /// unlucky in its exploration window (the truth, and so the optimum, stay its own rate).
-    pub unlucky: Option<(usize, f64)>,
 }
 
 impl TrueModel {
@@ -103,7 +100,6 @@ impl TrueModel {
             added_at: 0.0,
             drift: None,
             outage: None,
-            unlucky: None,
         }
     }
 
@@ -129,14 +125,9 @@ impl TrueModel {
         t >= self.added_at
     }
 
-    /// One request at `t`; `nth`: how many requests the model served before it (for [`TrueModel::unlucky`]).
-    pub fn sample(&self, t: f64, nth: usize, rng: &mut SmallRng, eval_sampling: f64) -> Observation {
+    pub fn sample(&self, t: f64, rng: &mut SmallRng, eval_sampling: f64) -> Observation {
         let b = self.at(t);
-        let error_rate = match self.unlucky {
-            Some((n, rate)) if nth < n && !self.in_outage(t) => rate,
-            _ => b.error_rate,
-        };
-        let ok = rng.random::<f64>() >= error_rate;
+        let ok = rng.random::<f64>() >= b.error_rate;
         let evaluated = ok && rng.random::<f64>() < eval_sampling;
         Observation {
             ok,
@@ -305,6 +296,8 @@ pub struct SimConfig {
     pub seed: u64,
     pub opts: PlanOptions,
     pub feedback: FeedbackConfig,
+    /// Feedback steers on the realised window value moved this many standard errors toward violation.
+    pub feedback_z: f64,
 }
 
 impl Default for SimConfig {
@@ -325,6 +318,7 @@ impl Default for SimConfig {
                 ..PlanOptions::default()
             },
             feedback: FeedbackConfig::default(),
+            feedback_z: 0.0,
         }
     }
 }
@@ -337,9 +331,6 @@ pub struct Checkpoint {
     pub t: f64,
     /// Per requirement.
     pub realised: Vec<Option<f64>>,
-    /// Per requirement: the realised value's standard error over the window (a percentile's from its
-    /// order statistics), for tolerances of max(2 %, 3 standard errors).
-    pub std_errs: Vec<Option<f64>>,
     /// Realised objective dimension mean.
     pub objective: Option<f64>,
 }
@@ -349,10 +340,6 @@ pub struct SimResult {
     pub checkpoints: Vec<Checkpoint>,
     /// (time, weights published) per re-plan.
     pub plans: Vec<(f64, Vec<f64>)>,
-    /// (time, targets planned against) per re-plan of the planner.
-    pub planned_targets: Vec<(f64, Vec<f64>)>,
-    /// (time, models explored) per re-plan of the planner.
-    pub explored: Vec<(f64, Vec<usize>)>,
     /// (time, true objective of the published weights) per re-plan.
     pub expected_objective: Vec<(f64, f64)>,
     /// Requests served per model, per checkpoint window.
@@ -384,14 +371,9 @@ pub fn run(spec: &ModelSetSpec, models: &[TrueModel], router: Router, cfg: &SimC
     let blend_cfg = BlendConfig::default();
     let mut table: Option<AliasTable> = None;
     let mut last_avail: Vec<bool> = Vec::new();
-    let mut last_feasible = true;
-    let mut last_weights: Vec<f64> = Vec::new();
-    let mut last_binding: Vec<bool> = Vec::new();
     let mut res = SimResult {
         checkpoints: Vec::new(),
         plans: Vec::new(),
-        planned_targets: Vec::new(),
-        explored: Vec::new(),
         expected_objective: Vec::new(),
         served: Vec::new(),
         choices: Vec::with_capacity(cfg.requests),
@@ -423,25 +405,15 @@ pub fn run(spec: &ModelSetSpec, models: &[TrueModel], router: Router, cfg: &SimC
                 for i in 0..n {
                     if models[i].available(t) {
                         for _ in 0..cfg.background {
-                            // Other sets' traffic: never the set's unlucky first requests.
-                            let o = models[i].sample(t, usize::MAX, &mut rng, cfg.eval_sampling);
+                            let o = models[i].sample(t, &mut rng, cfg.eval_sampling);
                             global[i].observe(&o, t);
                         }
                     }
                 }
                 if window.len() >= cfg.window / 2 {
-                    let own: Vec<Estimate> = local.iter().map(|e| e.snapshot(t)).collect();
-                    let own: Vec<Option<&Estimate>> =
-                        own.iter().zip(&sent).map(|(e, n)| (*n > 0).then_some(e)).collect();
                     feedback.update(
                         &spec.requirements,
-                        &Reading {
-                            short: window.measured(&spec.requirements),
-                            short_fresh: cfg.replan_every as f64 / cfg.window as f64,
-                            long: realised_long(&spec.requirements, &own, &last_weights),
-                            binding: last_binding.clone(),
-                            infeasible: !last_feasible,
-                        },
+                        &window.realised_pessimistic(&spec.requirements, cfg.feedback_z),
                     );
                 }
             }
@@ -449,15 +421,11 @@ pub fn run(spec: &ModelSetSpec, models: &[TrueModel], router: Router, cfg: &SimC
             let weights = match router {
                 Router::Planner => {
                     let targets = feedback.targets(&spec.requirements);
-                    res.planned_targets.push((t, targets.clone()));
                     match plan(spec, &inputs, Some(&targets), &cfg.opts) {
                         Ok(p) => {
                             if !p.feasible {
                                 res.infeasible_plans += 1;
                             }
-                            last_feasible = p.feasible;
-                            last_binding = p.binding.clone();
-                            res.explored.push((t, p.exploring.clone()));
                             Some(p.weights)
                         }
                         Err(_) => None,
@@ -484,7 +452,6 @@ pub fn run(spec: &ModelSetSpec, models: &[TrueModel], router: Router, cfg: &SimC
                     }
                 }
                 table = AliasTable::new(&w).ok();
-                last_weights = w.clone();
                 res.plans.push((t, w));
             }
             last_avail = avail;
@@ -500,7 +467,7 @@ pub fn run(spec: &ModelSetSpec, models: &[TrueModel], router: Router, cfg: &SimC
         res.choices.push(choice.unwrap_or(usize::MAX));
         let Some(i) = choice else { continue };
         breakers[i].on_send(t);
-        let obs = models[i].sample(t, sent[i], &mut rng, cfg.eval_sampling);
+        let obs = models[i].sample(t, &mut rng, cfg.eval_sampling);
         breakers[i].on_result(obs.ok, t);
         local[i].observe(&obs, t);
         global[i].observe(&obs, t);
@@ -513,16 +480,6 @@ pub fn run(spec: &ModelSetSpec, models: &[TrueModel], router: Router, cfg: &SimC
                     request: r,
                     t,
                     realised: window.realised(&spec.requirements),
-                    std_errs: spec
-                        .requirements
-                        .iter()
-                        .map(|r| match app::engine::plan::quantile_level(r.statistic) {
-                            Some(q) if app::engine::estimate::has_distribution(&r.dimension) => {
-                                window.quantile_std_err(&r.dimension, q)
-                            }
-                            _ => window.mean_std_err(&r.dimension),
-                        })
-                        .collect(),
                     objective: window.mean(&obj_dim),
                 });
             }

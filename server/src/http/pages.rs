@@ -248,7 +248,6 @@ impl Backend for PagesBackend {
                     weight: share.map(|s| s.weight),
                     exploring: share.is_some_and(|s| s.exploring),
                     breaker: share.map_or("closed", |s| s.breaker).to_string(),
-                    role: share.map(|s| s.role.clone()),
                 }
             })
             .collect();

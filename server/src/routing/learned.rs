@@ -6,8 +6,8 @@
 use std::sync::{Mutex, MutexGuard, RwLock};
 
 use app::engine::{
-    realised_long, Breaker, BreakerConfig, BreakerState, Estimate, Estimator, Feedback, FeedbackConfig, Measured,
-    ModelInput, Observation, Plan, Prior, Reading, Window, DEFAULT_HALF_LIFE_SECS,
+    Breaker, BreakerConfig, BreakerState, Estimate, Estimator, Feedback, FeedbackConfig, ModelInput, Observation,
+    Prior, Window, DEFAULT_HALF_LIFE_SECS,
 };
 use app::model_set::{Dimension, ModelSetSpec, Requirement};
 
@@ -85,26 +85,14 @@ struct SetLearning {
     /// The revision the feedback was built for: an edit may change the requirements.
     revision: i64,
     feedback: Feedback,
-    /// Requests and eval scores pushed since the feedback last read the windows: how much of
-    /// each window is new.
-    pushed: usize,
-    scored: usize,
 }
 
 impl SetLearning {
     /// Each requirement's realised value: eval requirements from the eval scores, the rest
     /// from the requests.
     fn realised(&self, requirements: &[Requirement]) -> Vec<Option<f64>> {
-        self.measured(requirements)
-            .into_iter()
-            .map(|m| m.map(|m| m.value))
-            .collect()
-    }
-
-    /// [`SetLearning::realised`] with each value's standard error over its window.
-    fn measured(&self, requirements: &[Requirement]) -> Vec<Option<Measured>> {
-        let requests = self.window.measured(requirements);
-        let evals = self.evals.measured(requirements);
+        let requests = self.window.realised(requirements);
+        let evals = self.evals.realised(requirements);
         requirements
             .iter()
             .zip(requests.into_iter().zip(evals))
@@ -121,8 +109,6 @@ impl SetLearning {
             evals: Window::new(EVAL_WINDOW),
             revision: i64::MIN,
             feedback: Feedback::new(0, FeedbackConfig::default()),
-            pushed: 0,
-            scored: 0,
         }
     }
 }
@@ -169,9 +155,12 @@ impl Learned {
                         local.requests += 1.0;
                     },
                 );
-                let set = inner.sets.entry(set_id).or_insert_with(SetLearning::new);
-                set.window.push(obs);
-                set.pushed += 1;
+                inner
+                    .sets
+                    .entry(set_id)
+                    .or_insert_with(SetLearning::new)
+                    .window
+                    .push(obs);
             }
         }
         let mut breakers = self.breakers.write().unwrap_or_else(|p| p.into_inner());
@@ -198,13 +187,16 @@ impl Learned {
         update(inner.local.entry(set_id).or_default(), model_id, new_local, |local| {
             local.estimator.observe_evals(scores, now)
         });
-        let set = inner.sets.entry(set_id).or_insert_with(SetLearning::new);
-        set.evals.push(Observation {
-            ok: true,
-            evals: scores.to_vec(),
-            ..Observation::default()
-        });
-        set.scored += 1;
+        inner
+            .sets
+            .entry(set_id)
+            .or_insert_with(SetLearning::new)
+            .evals
+            .push(Observation {
+                ok: true,
+                evals: scores.to_vec(),
+                ..Observation::default()
+            });
     }
 
     /// May a request go to `model` now (its breaker is not open)?
@@ -274,73 +266,16 @@ impl Learned {
         }
     }
 
-    /// Moves the set's feedback one step: its short windows (requests, eval scores) and the
-    /// long measure, the last `plan`'s weights on the set's own traffic to each model.
-    pub fn update_feedback(&self, set_id: i64, revision: i64, spec: &ModelSetSpec, now: f64, plan: &Plan) {
+    /// Moves the set's feedback one step from its realised window.
+    pub fn update_feedback(&self, set_id: i64, revision: i64, spec: &ModelSetSpec) {
         let mut inner = self.inner();
-        let inner = &mut *inner;
-        let own: Vec<Option<Estimate>> = spec
-            .models
-            .iter()
-            .map(|id| {
-                let local = inner.local.get(&set_id)?.get(id)?;
-                Some(local.estimator.snapshot(now))
-            })
-            .collect();
-        let own: Vec<Option<&Estimate>> = own.iter().map(Option::as_ref).collect();
         let set = inner.sets.entry(set_id).or_insert_with(SetLearning::new);
         if set.revision != revision || set.feedback.tighten.len() != spec.requirements.len() {
             set.revision = revision;
             set.feedback = Feedback::new(spec.requirements.len(), FeedbackConfig::default());
         }
-        // Eval requirements read the scores' window, the rest the requests': each its own share
-        // of fresh data. One `short_fresh` serves both, so the scores' share is used when the set
-        // has eval requirements only.
-        let evals_only = !spec.requirements.is_empty()
-            && spec
-                .requirements
-                .iter()
-                .all(|r| matches!(r.dimension, Dimension::Eval(_)));
-        let short_fresh = if evals_only {
-            set.scored as f64 / EVAL_WINDOW as f64
-        } else {
-            set.pushed as f64 / WINDOW as f64
-        };
-        let reading = Reading {
-            short: set.measured(&spec.requirements),
-            short_fresh,
-            long: realised_long(&spec.requirements, &own, &plan.weights),
-            binding: plan.binding.clone(),
-            infeasible: !plan.feasible,
-        };
-        // Half a window before the short measure speaks: a handful of requests is no window.
-        if set.window.len() >= WINDOW / 2 || set.evals.len() >= EVAL_WINDOW / 2 {
-            set.feedback.update(&spec.requirements, &reading);
-        }
-        set.pushed = 0;
-        set.scored = 0;
-    }
-
-    /// Requirements the set's own recent traffic does not measure at all (index, requests seen),
-    /// once the set has sent enough requests to say so.
-    pub fn unmeasured(&self, set_id: i64, spec: &ModelSetSpec) -> Vec<(usize, u64)> {
-        const ENOUGH: usize = 100;
-        let inner = self.inner();
-        let Some(set) = inner.sets.get(&set_id) else {
-            return Vec::new();
-        };
-        if set.window.len() < ENOUGH {
-            return Vec::new();
-        }
-        spec.requirements
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| match r.dimension {
-                Dimension::Eval(_) => set.evals.count(&r.dimension) == 0,
-                _ => set.window.count(&r.dimension) == 0,
-            })
-            .map(|(i, _)| (i, set.window.len() as u64))
-            .collect()
+        let realised = set.realised(&spec.requirements);
+        set.feedback.update(&spec.requirements, &realised);
     }
 
     pub fn realised(&self, set_id: i64, spec: &ModelSetSpec) -> Vec<Option<f64>> {

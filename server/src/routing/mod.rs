@@ -125,9 +125,6 @@ pub struct ModelShare {
     /// `closed`, `open` (skipped until a probe) or `half_open`.
     pub breaker: &'static str,
     pub requests_seen: f64,
-    /// Why it has this weight: in the best mix, on its first look, explored for what it could
-    /// gain (and how much), not worth exploring, excluded, or unavailable.
-    pub role: engine::Role,
 }
 
 impl Routing {
@@ -319,8 +316,7 @@ impl Routing {
         };
         for (set_id, active) in active {
             let current = active.published.read().unwrap_or_else(|p| p.into_inner()).clone();
-            self.learned
-                .update_feedback(set_id, current.revision, &current.spec, now, &current.plan);
+            self.learned.update_feedback(set_id, current.revision, &current.spec);
             let fresh = Arc::new(self.plan(set_id, current.revision, &current.spec, now, current.uniform));
             *active.published.write().unwrap_or_else(|p| p.into_inner()) = fresh;
         }
@@ -367,25 +363,9 @@ impl Routing {
             Some(published) => published.inputs.clone(),
             None => self.learned.inputs(set.id, &set.spec, self.now()),
         };
-        let mut verdict = engine::verdict(&set.spec, &inputs, &self.options)
+        engine::verdict(&set.spec, &inputs, &self.options)
             .map_err(|e| tracing::debug!(error = %e, "no verdict"))
-            .ok()?;
-        self.add_unmeasured(set, &mut verdict);
-        Some(verdict)
-    }
-
-    /// Says which requirements the set's own traffic does not measure (see
-    /// [`engine::Reason::NotMeasured`]); such a set is at best Partial: its promise on them
-    /// cannot be checked.
-    fn add_unmeasured(&self, set: &ModelSet, verdict: &mut engine::Verdict) {
-        for (requirement, requests) in self.learned.unmeasured(set.id, &set.spec) {
-            verdict
-                .reasons
-                .push(engine::Reason::NotMeasured { requirement, requests });
-            if verdict.feasibility == engine::Feasibility::Yes {
-                verdict.feasibility = engine::Feasibility::Partial;
-            }
-        }
+            .ok()
     }
 
     /// The published plan of the set's current revision, if the set is routed here.
@@ -401,14 +381,9 @@ impl Routing {
     }
 
     fn status_of(&self, set: &ModelSet, published: &Published, now: f64) -> RoutingStatus {
-        let roles = engine::roles(&published.plan, &published.inputs, &self.options);
         let projection = engine::project(&published.spec, &published.inputs, &self.options)
             .map_err(|e| tracing::debug!(error = %e, "no projection"))
-            .ok()
-            .map(|mut p| {
-                self.add_unmeasured(set, &mut p.verdict);
-                p
-            });
+            .ok();
         RoutingStatus {
             revision: published.revision,
             planned_at: published.planned_at_ms,
@@ -424,7 +399,6 @@ impl Routing {
                     exploring: published.plan.exploring.contains(&i),
                     breaker: self.learned.breaker_state(&input.id, now).label(),
                     requests_seen: input.local_requests,
-                    role: roles.get(i).cloned().unwrap_or(engine::Role::Unavailable),
                 })
                 .collect(),
             planned_targets: published.plan.targets.clone(),
@@ -483,8 +457,6 @@ fn uniform_plan(inputs: &[ModelInput], targets: Vec<f64>) -> Plan {
         targets,
         exploring: Vec::new(),
         objective: None,
-        prospects: Vec::new(),
-        binding: Vec::new(),
     }
 }
 

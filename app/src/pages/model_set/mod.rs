@@ -298,13 +298,6 @@ fn Models(models: Vec<SetModel>) -> impl IntoView {
                                 None
                             };
                             let catalog = m.catalog.clone();
-                            // Why it has this weight, where the plan says (a paused model says so
-                            // in its badge already).
-                            let why = m
-                                .role
-                                .as_ref()
-                                .filter(|_| m.breaker != "open")
-                                .map(crate::describe::role);
                             view! {
                                 <tr>
                                     <td><span class="nowrap"><span class="swatch" style=swatch></span> <span class="mono">{m.id.clone()}</span></span>
@@ -324,7 +317,6 @@ fn Models(models: Vec<SetModel>) -> impl IntoView {
                                     <td class="num">
                                         <div class="weight"><div class="weight-bar" style=bar></div></div>
                                         {format::percent(weight)}
-                                        {why.map(|w| view! { <span class="weight-why">{w}</span> })}
                                     </td>
                                 </tr>
                             }
