@@ -16,8 +16,11 @@ on_both_backends!(
     drafts_get_a_projection_and_a_verdict,
 );
 
-// `slow` is cheap and takes ~25 ms, `quick` costs 100× more and takes ~5 ms: "mean latency
-// ≤ 15 ms at the lowest cost" needs a mix of about half and half.
+// `slow` is cheap and takes ~100 ms, `quick` costs 100× more and takes ~20 ms: "mean latency
+// ≤ 70 ms at the lowest cost" needs a mix of about 60 / 40. The latencies are long enough that
+// a loaded machine's overhead (timer overshoot, scheduling: 5–10 ms on a busy 2-core CI box)
+// moves the mix a little, not out of the asserted range; at 25 / 5 ms and a 15 ms target it
+// pushed the planner to send everything to `quick`.
 const CONFIG: &str = r#"
 [[catalog]]
 id = "sim/slow"
@@ -26,7 +29,7 @@ upstream_name = "slow"
 input_price_per_mtok = 0.1
 output_price_per_mtok = 0.2
 context_window = 8000
-simulation = { ttft_ms = 5, tokens_per_s = 1000, output_tokens = 20, jitter = 0.0 }
+simulation = { ttft_ms = 20, tokens_per_s = 250, output_tokens = 20, jitter = 0.0 }
 
 [[catalog]]
 id = "sim/quick"
@@ -35,7 +38,7 @@ upstream_name = "quick"
 input_price_per_mtok = 10.0
 output_price_per_mtok = 20.0
 context_window = 8000
-simulation = { ttft_ms = 1, tokens_per_s = 5000, output_tokens = 20, jitter = 0.0 }
+simulation = { ttft_ms = 4, tokens_per_s = 1250, output_tokens = 20, jitter = 0.0 }
 
 [[catalog]]
 id = "sim/broken"
@@ -119,7 +122,7 @@ async fn requests_follow_the_planned_weights(backend: Backend) {
     create(
         &s,
         json!({"name": "mix", "models": ["sim/slow", "sim/quick"],
-               "requirements": [{"dimension": {"kind": "latency"}, "statistic": "mean", "comparator": "<=", "target": 15.0}],
+               "requirements": [{"dimension": {"kind": "latency"}, "statistic": "mean", "comparator": "<=", "target": 70.0}],
                "objective": {"goal": "minimize", "dimension": {"kind": "cost"}}}),
     )
     .await;
