@@ -12,7 +12,7 @@ use app::monitoring::{Bucket, EvalScores, Line, Lines, Quantiles, Range, Series}
 
 use crate::hash_map::HashMap;
 use crate::metrics::rollup::Rollup;
-use crate::storage::{Grain, RollupRow, SharedStorage, StorageResult};
+use crate::storage::{Grain, RollupRow, RollupTable, SharedStorage, StorageResult};
 
 /// The set's behaviour over `range`, ending with the bucket that holds `now_ms`: the whole
 /// set's line and the model lines asked for.
@@ -24,7 +24,13 @@ pub async fn set_series(
     now_ms: i64,
 ) -> StorageResult<Series> {
     let (from, to) = range.window(now_ms);
-    let rows = storage.rollups(range.grain(), set.id, from, to).await?;
+    // The whole set alone, by the hour: its per-set rows, one per hour and writer, instead
+    // of one per model.
+    let table = match (range.grain(), lines) {
+        (Grain::Hour, Lines::Set) => RollupTable::SetHour,
+        (grain, _) => grain.into(),
+    };
+    let rows = storage.rollups(table, set.id, from, to).await?;
     Ok(series_from_rows(rows, &set.spec.models, lines, range, from, to))
 }
 
@@ -147,7 +153,7 @@ pub fn bucket(r: &Rollup, at: i64) -> Bucket {
 /// hourly rollups: what the models page shows and the projections start from.
 pub async fn models_last_day(storage: &SharedStorage, now_ms: i64) -> StorageResult<HashMap<String, Bucket>> {
     let (from, to) = Range::Day.window(now_ms);
-    let rows = storage.all_rollups(Range::Day.grain(), from, to).await?;
+    let rows = storage.all_rollups(Range::Day.grain().into(), from, to).await?;
     let mut merged: HashMap<String, Rollup> = HashMap::default();
     for row in rows {
         let rollup = Rollup::from_row(row);

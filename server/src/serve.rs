@@ -70,6 +70,11 @@ pub async fn run(config: Config, demo: bool) -> Result<(), ServeError> {
         url: redact(&config.database_url),
         source,
     };
+    // Before anything writes rollups: hours already in the per-set table are left alone, so
+    // the backfill must not see this server's own new rows as old ones.
+    crate::metrics::rollup::backfill_set_hours(&storage)
+        .await
+        .map_err(storage_error)?;
 
     let timeouts = config.gateway.timeouts;
     let (providers, served_catalog) =

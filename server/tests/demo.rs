@@ -28,7 +28,7 @@ async fn setup(backend: Backend) -> (common::TestDb, SharedStorage, server::cata
 }
 
 async fn all_rows(storage: &SharedStorage, grain: Grain) -> Vec<RollupRow> {
-    storage.all_rollups(grain, 0, i64::MAX).await.expect("rollups")
+    storage.all_rollups(grain.into(), 0, i64::MAX).await.expect("rollups")
 }
 
 fn successes(rows: &[&RollupRow]) -> (f64, i64) {
@@ -60,7 +60,7 @@ async fn seeds_a_week_that_tells_a_story(backend: Backend) {
 
     for set in &sets {
         let hours: BTreeSet<i64> = storage
-            .rollups(Grain::Hour, set.id, 0, i64::MAX)
+            .rollups(Grain::Hour.into(), set.id, 0, i64::MAX)
             .await
             .expect("hourly")
             .into_iter()
@@ -86,7 +86,7 @@ async fn seeds_a_week_that_tells_a_story(backend: Backend) {
         );
 
         let minutes: Vec<RollupRow> = storage
-            .rollups(Grain::Minute, set.id, 0, i64::MAX)
+            .rollups(Grain::Minute.into(), set.id, 0, i64::MAX)
             .await
             .expect("minutes");
         let recent = minutes.iter().filter(|r| r.minute >= now - 3 * HOUR_MS).count();
@@ -405,7 +405,10 @@ async fn seeding_again_adds_nothing(backend: Backend) {
         |rows: Vec<RollupRow>| -> Vec<RollupRow> { rows.into_iter().filter(|r| r.set_id != back.id).collect() };
     assert_eq!(others(all_rows(&storage, Grain::Hour).await), hours);
     assert_eq!(others(all_rows(&storage, Grain::Minute).await), minutes);
-    let new_rows = storage.rollups(Grain::Hour, back.id, 0, i64::MAX).await.expect("rows");
+    let new_rows = storage
+        .rollups(Grain::Hour.into(), back.id, 0, i64::MAX)
+        .await
+        .expect("rows");
     assert!(
         new_rows.len() >= 7 * 24,
         "the added set has its week: {} rows",

@@ -378,7 +378,7 @@ async fn scores_move_traffic_and_the_judge_is_charged_apart(backend: Backend) {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let rows = s
         .storage
-        .rollups(server::storage::Grain::Minute, set_id, 0, i64::MAX)
+        .rollups(server::storage::Grain::Minute.into(), set_id, 0, i64::MAX)
         .await
         .expect("rollups");
     let rolled: f64 = rows.iter().map(|r| r.eval_cost_usd).sum();

@@ -790,7 +790,7 @@ async fn rollups_sum_the_records(backend: Backend) {
     let mut records = Vec::new();
     for _ in 0..RECORD_WAIT_POLLS {
         rows = storage
-            .rollups(Grain::Minute, set.id, 0, i64::MAX)
+            .rollups(Grain::Minute.into(), set.id, 0, i64::MAX)
             .await
             .expect("rollups");
         records = storage.list_request_records(1000).await.expect("records");

@@ -6,11 +6,11 @@ mod common;
 
 use std::time::Duration;
 
-use app::monitoring::{Line, Series};
+use app::monitoring::{Bucket, Line, Series};
 use common::{account_with_key, create_set, fresh_db, http, Backend, Server};
 use reqwest::StatusCode;
 use serde_json::json;
-use server::storage::{Grain, RequestRecord, SharedStorage};
+use server::storage::{RequestRecord, RollupTable, SharedStorage};
 
 on_both_backends!(series_equal_the_records, missing_deleted_and_foreign_sets_answer_404);
 
@@ -25,10 +25,16 @@ const WAIT_POLLS: usize = 600;
 
 /// The set page's series, as the browser asks for it.
 async fn series(server: &Server, owner: &str, slug: &str, range: &str) -> Series {
+    series_of(server, owner, slug, range, "models").await
+}
+
+/// `lines`: `models` (the set's line merged from its models' rows, and theirs) or `set` (the
+/// set's line alone, by the hour from its per-set rows).
+async fn series_of(server: &Server, owner: &str, slug: &str, range: &str, lines: &str) -> Series {
     let resp = http()
         .post(server.url("/api/set_series"))
         .header("accept", "application/json")
-        .form(&[("owner", owner), ("slug", slug), ("range", range), ("lines", "models")])
+        .form(&[("owner", owner), ("slug", slug), ("range", range), ("lines", lines)])
         .send()
         .await
         .expect("send");
@@ -38,14 +44,14 @@ async fn series(server: &Server, owner: &str, slug: &str, range: &str) -> Series
     serde_json::from_str(&text).expect("a Series")
 }
 
-/// Waits until every request's record is stored and both rollup grains count them all.
+/// Waits until every request's record is stored and the three rollup tables count them all.
 async fn settled(storage: &SharedStorage, set_id: i64, n: usize) -> Vec<RequestRecord> {
     for _ in 0..WAIT_POLLS {
         let records = storage.list_request_records(10_000).await.expect("records");
         let answered = records.iter().filter(|r| r.status == 200).count();
         let mut rolled = Vec::new();
-        for grain in [Grain::Minute, Grain::Hour] {
-            let rows = storage.rollups(grain, set_id, 0, i64::MAX).await.expect("rollups");
+        for table in [RollupTable::Minute, RollupTable::Hour, RollupTable::SetHour] {
+            let rows = storage.rollups(table, set_id, 0, i64::MAX).await.expect("rollups");
             rolled.push(rows.iter().map(|r| r.count).sum::<i64>());
         }
         if answered >= n && rolled.iter().all(|&c| c == records.len() as i64) {
@@ -70,6 +76,40 @@ fn assert_within_sketch(measured: f64, exact: (f64, f64), what: &str) {
         measured >= low * 0.99 && measured <= high * 1.01,
         "{what}: {measured} is not within 1 % of the exact {low}..{high}"
     );
+}
+
+/// Two merges of the same requests in another order: counts and sketches (integer bins)
+/// equal, sums equal to rounding.
+fn assert_same_bucket(a: &Bucket, b: &Bucket, what: &str) {
+    let close = |x: Option<f64>, y: Option<f64>| match (x, y) {
+        (Some(x), Some(y)) => (x - y).abs() <= 1e-9 * x.abs().max(y.abs()),
+        (x, y) => x == y,
+    };
+    assert_eq!(
+        (
+            a.at,
+            a.requests,
+            a.errors,
+            &a.error_classes,
+            a.prompt_tokens,
+            a.completion_tokens
+        ),
+        (
+            b.at,
+            b.requests,
+            b.errors,
+            &b.error_classes,
+            b.prompt_tokens,
+            b.completion_tokens
+        ),
+        "{what}"
+    );
+    for (x, y) in [(a.latency, b.latency), (a.ttft, b.ttft)] {
+        assert_eq!((x.p50, x.p90, x.p99), (y.p50, y.p90, y.p99), "{what}: quantiles");
+        assert!(close(x.mean, y.mean), "{what}: mean {:?} vs {:?}", x.mean, y.mean);
+    }
+    assert!(close(a.tokens_per_s, b.tokens_per_s), "{what}: tokens/s");
+    assert!(close(Some(a.cost_usd), Some(b.cost_usd)), "{what}: cost");
 }
 
 /// A line's totals against the records it covers.
@@ -171,6 +211,14 @@ async fn series_equal_the_records(backend: Backend) {
         }
         let per_model: u64 = s.models.iter().map(|l| l.total.requests).sum();
         assert_eq!(per_model, s.set.total.requests, "{range}: the models add up to the set");
+        // The set's line alone reads other rows (per set, by the hour): the same answer.
+        let alone = series_of(&server, "alice", "watched", range, "set").await;
+        check_line(&alone.set, &all, &format!("{range} whole set alone"));
+        assert!(alone.models.is_empty(), "{range}: no model lines asked for");
+        assert_eq!(alone.set.buckets.len(), s.set.buckets.len(), "{range}");
+        for (a, b) in alone.set.buckets.iter().zip(&s.set.buckets) {
+            assert_same_bucket(a, b, &format!("{range} at {}", a.at));
+        }
     }
     // The page reads as a page too, with the set's name and its charts.
     let page = client

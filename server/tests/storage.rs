@@ -6,8 +6,8 @@ use app::catalog::{Capabilities, CatalogModel};
 use app::model_set::{Comparator, Dimension, ModelSetSpec, Requirement, Statistic};
 use common::{fresh_db, Backend, TestDb};
 use server::storage::{
-    self, EvalResultRow, Grain, NewModelSet, RegistryQuery, RequestRecord, RollupRow, SetContent, SetFilter, SetSort,
-    SharedStorage, StorageError,
+    self, EvalResultRow, Grain, NewModelSet, RegistryQuery, RequestRecord, RollupRow, RollupTable, SetContent,
+    SetFilter, SetSort, SharedStorage, StorageError,
 };
 
 on_both_backends!(
@@ -20,6 +20,7 @@ on_both_backends!(
     request_records,
     eval_results,
     rollups,
+    set_hours_are_backfilled_once,
     registry_pages,
 );
 
@@ -497,37 +498,96 @@ fn rollup(set_id: i64, model: &str, minute: i64, writer: &str, count: i64) -> Ro
     }
 }
 
+/// Hours stored per model before the per-set table existed get their per-set row once; an
+/// hour that has one already (written by a metrics writer since) is left alone.
+async fn set_hours_are_backfilled_once(backend: Backend) {
+    let (s, _db) = open(backend).await;
+    const H: i64 = 3_600_000;
+    s.upsert_rollups(
+        RollupTable::Hour,
+        &[
+            rollup(7, "a/m", H, "w1", 3),
+            rollup(7, "b/m", H, "w1", 1),
+            rollup(7, "a/m", H, "w2", 2),
+            rollup(7, "a/m", 2 * H, "w1", 4),
+            rollup(8, "a/m", H, "w1", 9),
+        ],
+    )
+    .await
+    .expect("per-model hours");
+    // Set 8's hour has its per-set row already.
+    s.upsert_rollups(RollupTable::SetHour, &[rollup(8, "", H, "w1", 9)])
+        .await
+        .expect("a per-set row");
+    let sum = |rows: Vec<RollupRow>| {
+        let mut merged = rollup(rows[0].set_id, "", rows[0].minute, "backfill", 0);
+        merged.count = rows.iter().map(|r| r.count).sum();
+        merged
+    };
+    assert_eq!(s.backfill_set_hours(&sum).await.expect("backfill"), 2);
+    let rows = s.rollups(RollupTable::SetHour, 7, 0, i64::MAX).await.expect("set 7");
+    let got: Vec<(i64, &str, &str, i64)> = rows
+        .iter()
+        .map(|r| (r.minute, r.model_id.as_str(), r.writer.as_str(), r.count))
+        .collect();
+    assert_eq!(got, [(H, "", "backfill", 6), (2 * H, "", "backfill", 4)]);
+    let rows = s.rollups(RollupTable::SetHour, 8, 0, i64::MAX).await.expect("set 8");
+    assert_eq!(
+        rows,
+        [rollup(8, "", H, "w1", 9)],
+        "an hour with a per-set row is left alone"
+    );
+    // Done once: a second server starting finds nothing to do, and new per-model rows are
+    // the metrics writer's to merge.
+    s.upsert_rollups(RollupTable::Hour, &[rollup(7, "a/m", 3 * H, "w1", 1)])
+        .await
+        .expect("a later hour");
+    assert_eq!(s.backfill_set_hours(&sum).await.expect("again"), 0);
+    assert_eq!(
+        s.rollups(RollupTable::SetHour, 7, 0, i64::MAX)
+            .await
+            .expect("set 7")
+            .len(),
+        2
+    );
+}
+
 async fn rollups(backend: Backend) {
     let (s, _db) = open(backend).await;
     s.upsert_rollups(
-        Grain::Minute,
+        Grain::Minute.into(),
         &[rollup(7, "a/m", 60_000, "w1", 3), rollup(7, "b/m", 60_000, "w1", 1)],
     )
     .await
     .expect("upsert");
     s.upsert_rollups(
-        Grain::Minute,
+        Grain::Minute.into(),
         &[rollup(7, "a/m", 60_000, "w1", 5), rollup(7, "a/m", 60_000, "w2", 2)],
     )
     .await
     .expect("replace and add");
     s.upsert_rollups(
-        Grain::Minute,
+        Grain::Minute.into(),
         &[rollup(7, "a/m", 120_000, "w1", 4), rollup(8, "a/m", 60_000, "w1", 9)],
     )
     .await
     .expect("other minute, other set");
     assert_eq!(
-        s.rollup_row(Grain::Minute, 7, "a/m", 60_000, "w1").await.expect("q"),
+        s.rollup_row(Grain::Minute.into(), 7, "a/m", 60_000, "w1")
+            .await
+            .expect("q"),
         Some(rollup(7, "a/m", 60_000, "w1", 5)),
         "the writer's row was replaced"
     );
     assert!(s
-        .rollup_row(Grain::Minute, 7, "a/m", 60_000, "w3")
+        .rollup_row(Grain::Minute.into(), 7, "a/m", 60_000, "w3")
         .await
         .expect("q")
         .is_none());
-    let rows = s.rollups(Grain::Minute, 7, 60_000, 120_000).await.expect("range");
+    let rows = s
+        .rollups(Grain::Minute.into(), 7, 60_000, 120_000)
+        .await
+        .expect("range");
     let keys: Vec<(String, String, i64)> = rows
         .iter()
         .map(|r| (r.model_id.clone(), r.writer.clone(), r.count))
@@ -540,7 +600,13 @@ async fn rollups(backend: Backend) {
             ("b/m".into(), "w1".into(), 1)
         ]
     );
-    assert_eq!(s.rollups(Grain::Minute, 7, 0, i64::MAX).await.expect("all").len(), 4);
+    assert_eq!(
+        s.rollups(Grain::Minute.into(), 7, 0, i64::MAX)
+            .await
+            .expect("all")
+            .len(),
+        4
+    );
 }
 
 const HOUR: i64 = 3_600_000;
@@ -566,7 +632,7 @@ async fn registry_pages(backend: Backend) {
     // (before the window) and 2 in the last hour.
     let now = 100 * HOUR;
     s.upsert_rollups(
-        Grain::Hour,
+        Grain::Hour.into(),
         &[
             rollup(busy, "a/m", now - HOUR, "w1", 5),
             rollup(busy, "a/m", now - 2 * HOUR, "w2", 7),
@@ -655,10 +721,13 @@ async fn registry_pages(backend: Backend) {
         "by set, oldest first"
     );
     assert!(s.hourly_requests(&[], 0).await.expect("none").is_empty());
-    let all = s.all_rollups(Grain::Hour, now - 24 * HOUR, now).await.expect("all");
+    let all = s
+        .all_rollups(Grain::Hour.into(), now - 24 * HOUR, now)
+        .await
+        .expect("all");
     assert_eq!(all.len(), 3, "every set's rows in the range, the old one left out");
     assert!(
-        s.rollups(Grain::Minute, busy, 0, i64::MAX)
+        s.rollups(Grain::Minute.into(), busy, 0, i64::MAX)
             .await
             .expect("minutes")
             .is_empty(),

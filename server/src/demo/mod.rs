@@ -396,7 +396,7 @@ pub async fn targets(storage: &SharedStorage, catalog: &Catalog) -> StorageResul
 /// such row and is made again; its rows are overwritten where the new one covers them.
 async fn has_history(storage: &SharedStorage, set: &ModelSet) -> StorageResult<bool> {
     let since = crate::metrics::rollup::bucket_of(Grain::Hour, set.created_at) - Grain::Hour.ms();
-    let rows = storage.rollups(Grain::Hour, set.id, since, i64::MAX).await?;
+    let rows = storage.rollups(Grain::Hour.into(), set.id, since, i64::MAX).await?;
     Ok(rows.iter().any(|r| r.writer == history::WRITER))
 }
 

@@ -502,7 +502,7 @@ mod tests {
     async fn stored(storage: &SharedStorage) -> (i64, i64) {
         let records = storage.count_request_records().await.expect("count");
         let rolled = storage
-            .rollups(crate::storage::Grain::Minute, 7, 0, i64::MAX)
+            .rollups(crate::storage::Grain::Minute.into(), 7, 0, i64::MAX)
             .await
             .expect("rollups");
         (records, rolled.iter().map(|r| r.count).sum())

@@ -21,6 +21,35 @@ pub use app::monitoring::Grain;
 
 pub type StorageResult<T> = Result<T, StorageError>;
 
+/// Where rollup rows live: per (set, model) by the minute or by the hour, or per set with its
+/// models merged (model id `""`) by the hour. The three tables have the same columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RollupTable {
+    Minute,
+    Hour,
+    SetHour,
+}
+
+impl RollupTable {
+    /// The width of a row's bucket.
+    pub fn grain(self) -> Grain {
+        match self {
+            RollupTable::Minute => Grain::Minute,
+            RollupTable::Hour | RollupTable::SetHour => Grain::Hour,
+        }
+    }
+}
+
+impl From<Grain> for RollupTable {
+    /// The per-model table of that grain.
+    fn from(grain: Grain) -> RollupTable {
+        match grain {
+            Grain::Minute => RollupTable::Minute,
+            Grain::Hour => RollupTable::Hour,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     /// The row asked for does not exist (or is not the caller's).
@@ -374,23 +403,32 @@ pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
     /// The most recent `limit` records, oldest first.
     async fn list_request_records(&self, limit: i64) -> StorageResult<Vec<RequestRecord>>;
 
-    // Rollups, per minute or per hour (`grain`): the same rows in two tables.
+    // Rollups, per minute or per hour, per model or per set (see [`RollupTable`]).
     /// Writes each row, replacing the writer's earlier row for the same key. Each row is
     /// committed on its own (see `insert_request_records`); writing them again after a
     /// partial failure is harmless.
-    async fn upsert_rollups(&self, grain: Grain, rows: &[RollupRow]) -> StorageResult<()>;
+    async fn upsert_rollups(&self, table: RollupTable, rows: &[RollupRow]) -> StorageResult<()>;
     async fn rollup_row(
         &self,
-        grain: Grain,
+        table: RollupTable,
         set_id: i64,
         model_id: &str,
         minute: i64,
         writer: &str,
     ) -> StorageResult<Option<RollupRow>>;
     /// Every writer's rows for the set in `[from, to)`, oldest first.
-    async fn rollups(&self, grain: Grain, set_id: i64, from: i64, to: i64) -> StorageResult<Vec<RollupRow>>;
+    async fn rollups(&self, table: RollupTable, set_id: i64, from: i64, to: i64) -> StorageResult<Vec<RollupRow>>;
     /// Every set's rows (and direct catalog calls', set 0) in `[from, to)`: the models page.
-    async fn all_rollups(&self, grain: Grain, from: i64, to: i64) -> StorageResult<Vec<RollupRow>>;
+    async fn all_rollups(&self, table: RollupTable, from: i64, to: i64) -> StorageResult<Vec<RollupRow>>;
+    /// The per-set hourly rows of hours written before that table existed, once: when the
+    /// backfill is still pending, every (set, hour) of the per-model hourly rows that has no
+    /// per-set row yet is read and handed to `merge`, and what it returns is stored; then
+    /// the backfill is marked done. In one transaction, so two servers starting at once on
+    /// one database do it once. Returns the rows written (0 when it was done already).
+    async fn backfill_set_hours(
+        &self,
+        merge: &(dyn Fn(Vec<RollupRow>) -> RollupRow + Send + Sync),
+    ) -> StorageResult<usize>;
     /// Requests per (set, hour) of the given sets from `from` on, oldest first: the
     /// registry's sparklines.
     async fn hourly_requests(&self, set_ids: &[i64], from: i64) -> StorageResult<Vec<(i64, i64, i64)>>;

@@ -18,16 +18,63 @@ macro_rules! portable_sql_storage {
 
         use $crate::storage::{
             decode_json, encode_json, json_element_pattern, like_pattern, search_text, Account, ApiKey, EvalJob,
-            EvalQueueStats, EvalResultRow, Grain, JobNext, KeyOwner, NewEvalJob, NewModelSet, RegistryCount, RegistryQuery,
-            RegistryRow, RequestRecord, RollupRow, SetContent, SetFilter, SetSort, StorageError, StorageResult,
+            EvalQueueStats, EvalResultRow, JobNext, KeyOwner, NewEvalJob, NewModelSet, RegistryCount, RegistryQuery,
+            RegistryRow, RequestRecord, RollupRow, RollupTable, SetContent, SetFilter, SetSort, StorageError, StorageResult,
         };
 
-        /// The table holding rollups of this grain (the same columns in both).
-        fn rollup_table(grain: Grain) -> &'static str {
-            match grain {
-                Grain::Minute => "request_rollups",
-                Grain::Hour => "request_rollups_hourly",
+        /// The table holding these rollups (the same columns in all three).
+        fn rollup_table(table: RollupTable) -> &'static str {
+            match table {
+                RollupTable::Minute => "request_rollups",
+                RollupTable::Hour => "request_rollups_hourly",
+                RollupTable::SetHour => "request_rollups_set_hourly",
             }
+        }
+
+        /// The statement that writes a rollup row, replacing the writer's row for its key.
+        fn upsert_rollup_sql(table: RollupTable) -> String {
+            format!(
+                "INSERT INTO {} (set_id, model_id, minute, writer, count, errors, latency_ms_sum, \
+                 ttft_ms_sum, ttft_count, tokens_per_s_sum, tokens_per_s_count, prompt_tokens, completion_tokens, \
+                 cost_usd, latency_sketch, ttft_sketch, error_classes, eval_cost_usd, evals) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
+                 ON CONFLICT (set_id, model_id, minute, writer) DO UPDATE SET count = excluded.count, \
+                 errors = excluded.errors, latency_ms_sum = excluded.latency_ms_sum, \
+                 ttft_ms_sum = excluded.ttft_ms_sum, ttft_count = excluded.ttft_count, \
+                 tokens_per_s_sum = excluded.tokens_per_s_sum, tokens_per_s_count = excluded.tokens_per_s_count, \
+                 prompt_tokens = excluded.prompt_tokens, completion_tokens = excluded.completion_tokens, \
+                 cost_usd = excluded.cost_usd, latency_sketch = excluded.latency_sketch, \
+                 ttft_sketch = excluded.ttft_sketch, error_classes = excluded.error_classes, \
+                 eval_cost_usd = excluded.eval_cost_usd, evals = excluded.evals",
+                rollup_table(table)
+            )
+        }
+
+        /// Binds a row's 19 columns to [`upsert_rollup_sql`]'s statement.
+        fn bind_rollup<'q>(
+            query: sqlx::query::Query<'q, <$row as sqlx::Row>::Database, <<$row as sqlx::Row>::Database as sqlx::Database>::Arguments<'q>>,
+            r: &'q RollupRow,
+        ) -> sqlx::query::Query<'q, <$row as sqlx::Row>::Database, <<$row as sqlx::Row>::Database as sqlx::Database>::Arguments<'q>> {
+            query
+                .bind(r.set_id)
+                .bind(&r.model_id)
+                .bind(r.minute)
+                .bind(&r.writer)
+                .bind(r.count)
+                .bind(r.errors)
+                .bind(r.latency_ms_sum)
+                .bind(r.ttft_ms_sum)
+                .bind(r.ttft_count)
+                .bind(r.tokens_per_s_sum)
+                .bind(r.tokens_per_s_count)
+                .bind(r.prompt_tokens)
+                .bind(r.completion_tokens)
+                .bind(r.cost_usd)
+                .bind(&r.latency_sketch)
+                .bind(&r.ttft_sketch)
+                .bind(&r.error_classes)
+                .bind(r.eval_cost_usd)
+                .bind(&r.evals)
         }
 
         /// The columns of a request record as inserted.
@@ -649,52 +696,68 @@ macro_rules! portable_sql_storage {
                 rows.iter().map(request_record).collect()
             }
 
-            async fn upsert_rollups(&self, grain: Grain, rows: &[RollupRow]) -> StorageResult<()> {
-                let sql = format!(
-                    "INSERT INTO {} (set_id, model_id, minute, writer, count, errors, latency_ms_sum, \
-                     ttft_ms_sum, ttft_count, tokens_per_s_sum, tokens_per_s_count, prompt_tokens, completion_tokens, \
-                     cost_usd, latency_sketch, ttft_sketch, error_classes, eval_cost_usd, evals) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
-                     ON CONFLICT (set_id, model_id, minute, writer) DO UPDATE SET count = excluded.count, \
-                     errors = excluded.errors, latency_ms_sum = excluded.latency_ms_sum, \
-                     ttft_ms_sum = excluded.ttft_ms_sum, ttft_count = excluded.ttft_count, \
-                     tokens_per_s_sum = excluded.tokens_per_s_sum, tokens_per_s_count = excluded.tokens_per_s_count, \
-                     prompt_tokens = excluded.prompt_tokens, completion_tokens = excluded.completion_tokens, \
-                     cost_usd = excluded.cost_usd, latency_sketch = excluded.latency_sketch, \
-                     ttft_sketch = excluded.ttft_sketch, error_classes = excluded.error_classes, \
-                     eval_cost_usd = excluded.eval_cost_usd, evals = excluded.evals",
-                    rollup_table(grain)
-                );
+            async fn upsert_rollups(&self, table: RollupTable, rows: &[RollupRow]) -> StorageResult<()> {
+                let sql = upsert_rollup_sql(table);
                 for r in rows {
-                    sqlx::query(&sql)
-                        .bind(r.set_id)
-                        .bind(&r.model_id)
-                        .bind(r.minute)
-                        .bind(&r.writer)
-                        .bind(r.count)
-                        .bind(r.errors)
-                        .bind(r.latency_ms_sum)
-                        .bind(r.ttft_ms_sum)
-                        .bind(r.ttft_count)
-                        .bind(r.tokens_per_s_sum)
-                        .bind(r.tokens_per_s_count)
-                        .bind(r.prompt_tokens)
-                        .bind(r.completion_tokens)
-                        .bind(r.cost_usd)
-                        .bind(&r.latency_sketch)
-                        .bind(&r.ttft_sketch)
-                        .bind(&r.error_classes)
-                        .bind(r.eval_cost_usd)
-                        .bind(&r.evals)
-                        .execute(&self.pool)
-                        .await?;
+                    bind_rollup(sqlx::query(&sql), r).execute(&self.pool).await?;
                 }
                 Ok(())
             }
 
+            async fn backfill_set_hours(
+                &self,
+                merge: &(dyn Fn(Vec<RollupRow>) -> RollupRow + Send + Sync),
+            ) -> StorageResult<usize> {
+                let mut tx = self.pool.begin().await?;
+                // Taking the marker first: on PostgreSQL a second server starting at the same
+                // time waits on this row until the first commits, then finds it gone.
+                let pending = sqlx::query("DELETE FROM rollup_backfills WHERE name = 'set_hourly'")
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    > 0;
+                if !pending {
+                    tx.commit().await?;
+                    return Ok(0);
+                }
+                let sets: Vec<i64> = sqlx::query_scalar("SELECT DISTINCT set_id FROM request_rollups_hourly ORDER BY set_id")
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let sql = upsert_rollup_sql(RollupTable::SetHour);
+                let mut written = 0;
+                // A set at a time: a year of hours of every set would not fit in memory at once.
+                for set_id in sets {
+                    let rows = sqlx::query(
+                        "SELECT * FROM request_rollups_hourly h WHERE h.set_id = $1 AND NOT EXISTS \
+                         (SELECT 1 FROM request_rollups_set_hourly s WHERE s.set_id = h.set_id AND s.minute = h.minute) \
+                         ORDER BY h.minute, h.model_id, h.writer",
+                    )
+                    .bind(set_id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    let mut hour: Vec<RollupRow> = Vec::new();
+                    for row in rows.iter().map(rollup_row) {
+                        let row = row?;
+                        if hour.first().is_some_and(|h| h.minute != row.minute) {
+                            let merged = merge(std::mem::take(&mut hour));
+                            bind_rollup(sqlx::query(&sql), &merged).execute(&mut *tx).await?;
+                            written += 1;
+                        }
+                        hour.push(row);
+                    }
+                    if !hour.is_empty() {
+                        let merged = merge(hour);
+                        bind_rollup(sqlx::query(&sql), &merged).execute(&mut *tx).await?;
+                        written += 1;
+                    }
+                }
+                tx.commit().await?;
+                Ok(written)
+            }
+
             async fn rollup_row(
                 &self,
-                grain: Grain,
+                table: RollupTable,
                 set_id: i64,
                 model_id: &str,
                 minute: i64,
@@ -702,7 +765,7 @@ macro_rules! portable_sql_storage {
             ) -> StorageResult<Option<RollupRow>> {
                 let row = sqlx::query(&format!(
                     "SELECT * FROM {} WHERE set_id = $1 AND model_id = $2 AND minute = $3 AND writer = $4",
-                    rollup_table(grain)
+                    rollup_table(table)
                 ))
                 .bind(set_id)
                 .bind(model_id)
@@ -713,11 +776,11 @@ macro_rules! portable_sql_storage {
                 row.as_ref().map(rollup_row).transpose()
             }
 
-            async fn rollups(&self, grain: Grain, set_id: i64, from: i64, to: i64) -> StorageResult<Vec<RollupRow>> {
+            async fn rollups(&self, table: RollupTable, set_id: i64, from: i64, to: i64) -> StorageResult<Vec<RollupRow>> {
                 let rows = sqlx::query(&format!(
                     "SELECT * FROM {} WHERE set_id = $1 AND minute >= $2 AND minute < $3 \
                      ORDER BY minute, model_id, writer",
-                    rollup_table(grain)
+                    rollup_table(table)
                 ))
                 .bind(set_id)
                 .bind(from)
@@ -727,10 +790,10 @@ macro_rules! portable_sql_storage {
                 rows.iter().map(rollup_row).collect()
             }
 
-            async fn all_rollups(&self, grain: Grain, from: i64, to: i64) -> StorageResult<Vec<RollupRow>> {
+            async fn all_rollups(&self, table: RollupTable, from: i64, to: i64) -> StorageResult<Vec<RollupRow>> {
                 let rows = sqlx::query(&format!(
                     "SELECT * FROM {} WHERE minute >= $1 AND minute < $2 ORDER BY minute, set_id, model_id, writer",
-                    rollup_table(grain)
+                    rollup_table(table)
                 ))
                 .bind(from)
                 .bind(to)
