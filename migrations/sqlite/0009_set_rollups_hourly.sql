@@ -24,6 +24,9 @@ CREATE TABLE request_rollups_set_hourly (
     evals                 TEXT    NOT NULL DEFAULT '{}',
     PRIMARY KEY (set_id, minute, model_id, writer)
 );
+-- The registry orders sets by their traffic of the last day (and draws it): from this index
+-- alone, not the wide rows.
+CREATE INDEX request_rollups_set_hourly_minute ON request_rollups_set_hourly (minute, set_id, count);
 -- Hours written before this table existed are merged into it once, by the first server that
 -- starts after this migration, before it writes anything (SQL cannot merge the sketches); an
 -- hour that has rows here already is left alone. The row says that is still to do.

@@ -14,6 +14,9 @@
 //! model, reused through the month), and every hourly row is the merge of its hour's minute
 //! rows. They are written with multi-row inserts on the same tables (`upsert_rollups` writes
 //! a row per statement, too slow for 440,000 rows); everything else goes through `Storage`.
+//! The per-set hourly rows are not written here: the server makes them when it starts, as it
+//! does for a database written before that table existed (`Storage::backfill_set_hours`), so
+//! its start takes a few seconds longer on a seeded database.
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};

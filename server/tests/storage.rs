@@ -642,6 +642,18 @@ async fn registry_pages(backend: Backend) {
     )
     .await
     .expect("hourly rows");
+    // And per set, as the metrics writer writes them beside: what the registry reads.
+    s.upsert_rollups(
+        RollupTable::SetHour,
+        &[
+            rollup(busy, "", now - HOUR, "w1", 5),
+            rollup(busy, "", now - 2 * HOUR, "w2", 7),
+            rollup(quiet, "", now - 30 * HOUR, "w1", 1),
+            rollup(quiet, "", now - HOUR, "w1", 2),
+        ],
+    )
+    .await
+    .expect("per-set hourly rows");
     let page = |sort, query: &str, limit, offset| {
         let q = RegistryQuery {
             filter: SetFilter {
@@ -665,8 +677,23 @@ async fn registry_pages(backend: Backend) {
     assert_eq!(rows.iter().map(|r| r.requests).collect::<Vec<_>>(), [12, 2, 0]);
     assert_eq!(rows[0].last_active, Some(now - HOUR));
     assert_eq!(rows[2].last_active, None);
+    // Pages that start among the sets with traffic and end among those without.
+    for (limit, offset, want) in [
+        (1, 0, &["busy"][..]),
+        (1, 1, &["quiet"]),
+        (2, 1, &["quiet", "new"]),
+        (1, 2, &["new"]),
+        (5, 3, &[]),
+    ] {
+        let (rows, count) = page(SetSort::MostUsed, "", limit, offset).await;
+        assert_eq!(slugs(&rows), want, "limit {limit}, offset {offset}");
+        assert_eq!(count.total, 3, "limit {limit}, offset {offset}");
+    }
+    let (rows, _) = page(SetSort::MostUsed, "", 1, 2).await;
+    assert_eq!((rows[0].requests, rows[0].last_active), (0, None));
     let (rows, _) = page(SetSort::RecentlyActive, "", 10, 0).await;
     assert_eq!(slugs(&rows), ["busy", "quiet", "new"], "no traffic last");
+    assert_eq!(rows.iter().map(|r| r.requests).collect::<Vec<_>>(), [12, 2, 0]);
     let (rows, _) = page(SetSort::Newest, "", 10, 0).await;
     assert_eq!(slugs(&rows), ["new", "busy", "quiet"]);
     let (rows, count) = page(SetSort::Newest, "", 2, 2).await;

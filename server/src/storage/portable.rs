@@ -77,6 +77,125 @@ macro_rules! portable_sql_storage {
                 .bind(&r.evals)
         }
 
+        /// Each set's traffic since `$5`: its per-set hourly rows (one per hour and writer),
+        /// summed.
+        const ACTIVITY: &str = "SELECT set_id, CAST(SUM(count) AS BIGINT) AS requests, MAX(minute) AS last_active \
+             FROM request_rollups_set_hourly WHERE minute >= $5 AND count > 0 GROUP BY set_id";
+
+        impl $storage {
+            /// A registry page in order of traffic, as ids first and then the page's rows by id:
+            /// sorting every matching set's whole row was most of what the registry's first
+            /// page cost.
+            ///
+            /// Without a search word, sets with traffic in the window come first, in that
+            /// order, then the others, newest id first (their order by either key), and the two
+            /// are read apart: the active ones (a few hundred, however many sets there are)
+            /// sorted by the database, the others by the primary key, stopping at the page's
+            /// end. With a word every set is read anyway (a substring search has no index), so
+            /// one query sorts the matches' ids and keys: read apart, a rare word cost two scans.
+            async fn registry_by_activity(&self, q: &RegistryQuery) -> StorageResult<Vec<$row>> {
+                let (order, order_all) = match q.sort {
+                    SetSort::RecentlyActive => (
+                        "act.last_active DESC, s.id DESC",
+                        "act.last_active IS NULL, act.last_active DESC, s.id DESC",
+                    ),
+                    SetSort::MostUsed | SetSort::Newest => {
+                        ("act.requests DESC, s.id DESC", "COALESCE(act.requests, 0) DESC, s.id DESC")
+                    }
+                };
+                let ids: Vec<i64> = if !q.filter.query.trim().is_empty() {
+                    let sql = format!(
+                        "SELECT s.id FROM {SET_TABLES} LEFT JOIN ({ACTIVITY}) act ON act.set_id = s.id \
+                         WHERE {SET_FILTER} ORDER BY {order_all} LIMIT $6 OFFSET $7"
+                    );
+                    sqlx::query_scalar(&sql)
+                        .persistent(false)
+                        .bind(like_pattern(&q.filter.query))
+                        .bind(q.filter.category.as_deref().map(json_element_pattern))
+                        .bind(q.filter.tag.as_deref().map(json_element_pattern))
+                        .bind(q.filter.owner.as_deref())
+                        .bind(q.active_since)
+                        .bind(q.limit)
+                        .bind(q.offset)
+                        .fetch_all(&self.pool)
+                        .await?
+                } else {
+                    self.registry_ids_apart(q, order).await?
+                };
+                self.registry_rows(q, &ids).await
+            }
+
+            /// The page's ids without a search word: active sets, then quiet ones (see
+            /// [`Self::registry_by_activity`]).
+            async fn registry_ids_apart(&self, q: &RegistryQuery, order: &str) -> StorageResult<Vec<i64>> {
+                let active_sql = format!(
+                    "SELECT s.id FROM {SET_TABLES} JOIN ({ACTIVITY}) act ON act.set_id = s.id \
+                     WHERE {SET_FILTER} ORDER BY {order}"
+                );
+                let active: Vec<i64> = sqlx::query_scalar(&active_sql)
+                    .persistent(false)
+                    .bind(like_pattern(&q.filter.query))
+                    .bind(q.filter.category.as_deref().map(json_element_pattern))
+                    .bind(q.filter.tag.as_deref().map(json_element_pattern))
+                    .bind(q.filter.owner.as_deref())
+                    .bind(q.active_since)
+                    .fetch_all(&self.pool)
+                    .await?;
+                let (offset, limit) = (usize::try_from(q.offset).unwrap_or(0), usize::try_from(q.limit).unwrap_or(0));
+                let mut ids: Vec<i64> = active.iter().skip(offset).take(limit).copied().collect();
+                if ids.len() < limit {
+                    let quiet_sql = format!(
+                        "SELECT s.id FROM {SET_TABLES} WHERE {SET_FILTER} AND NOT EXISTS \
+                         (SELECT 1 FROM request_rollups_set_hourly r WHERE r.set_id = s.id AND r.minute >= $5 AND r.count > 0) \
+                         ORDER BY s.id DESC LIMIT $6 OFFSET $7"
+                    );
+                    let quiet: Vec<i64> = sqlx::query_scalar(&quiet_sql)
+                        .persistent(false)
+                        .bind(like_pattern(&q.filter.query))
+                        .bind(q.filter.category.as_deref().map(json_element_pattern))
+                        .bind(q.filter.tag.as_deref().map(json_element_pattern))
+                        .bind(q.filter.owner.as_deref())
+                        .bind(q.active_since)
+                        .bind(i64::try_from(limit - ids.len()).unwrap_or(0))
+                        .bind(i64::try_from(offset.saturating_sub(active.len())).unwrap_or(0))
+                        .fetch_all(&self.pool)
+                        .await?;
+                    ids.extend(quiet);
+                }
+                Ok(ids)
+            }
+
+            /// The registry rows of `ids`, in that order, with their traffic since the query's
+            /// `active_since`.
+            async fn registry_rows(&self, q: &RegistryQuery, ids: &[i64]) -> StorageResult<Vec<$row>> {
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let placeholder: fn(usize) -> String = $placeholder;
+                let list: Vec<String> = (0..ids.len()).map(|i| placeholder(i + 3)).collect();
+                // The page's traffic by the primary key (set_id, minute, …), per row.
+                let sql = format!(
+                    "SELECT {SET_FIELDS}, \
+                     COALESCE((SELECT CAST(SUM(r.count) AS BIGINT) FROM request_rollups_set_hourly r \
+                               WHERE r.set_id = s.id AND r.minute >= {}), 0) AS requests, \
+                     (SELECT MAX(r.minute) FROM request_rollups_set_hourly r \
+                      WHERE r.set_id = s.id AND r.minute >= {} AND r.count > 0) AS last_active \
+                     FROM {SET_TABLES} WHERE s.id IN ({})",
+                    placeholder(1),
+                    placeholder(2),
+                    list.join(", ")
+                );
+                let mut query = sqlx::query(&sql).persistent(false).bind(q.active_since).bind(q.active_since);
+                for id in ids {
+                    query = query.bind(*id);
+                }
+                let mut rows = query.fetch_all(&self.pool).await?;
+                let rank: std::collections::HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+                rows.sort_by_key(|row| row.try_get::<i64, _>("id").ok().and_then(|id| rank.get(&id).copied()));
+                Ok(rows)
+            }
+        }
+
         /// The columns of a request record as inserted.
         const RECORD_COLUMNS: usize = 15;
 
@@ -809,7 +928,7 @@ macro_rules! portable_sql_storage {
                 let placeholder: fn(usize) -> String = $placeholder;
                 let list: Vec<String> = (0..set_ids.len()).map(|i| placeholder(i + 2)).collect();
                 let sql = format!(
-                    "SELECT set_id, minute, CAST(SUM(count) AS BIGINT) AS requests FROM request_rollups_hourly \
+                    "SELECT set_id, minute, CAST(SUM(count) AS BIGINT) AS requests FROM request_rollups_set_hourly \
                      WHERE minute >= {} AND set_id IN ({}) GROUP BY set_id, minute ORDER BY set_id, minute",
                     placeholder(1),
                     list.join(", ")
@@ -825,35 +944,32 @@ macro_rules! portable_sql_storage {
             }
 
             async fn registry_page(&self, q: &RegistryQuery) -> StorageResult<(Vec<RegistryRow>, RegistryCount)> {
-                let order = match q.sort {
-                    SetSort::MostUsed => "requests DESC, s.id DESC",
-                    SetSort::RecentlyActive => "last_active IS NULL, last_active DESC, s.id DESC",
-                    SetSort::Newest => "s.created_at DESC, s.id DESC",
+                let rows = match q.sort {
+                    SetSort::Newest => {
+                        // By the index on created_at: the page's rows are the first read.
+                        let sql = format!(
+                            "SELECT {SET_FIELDS}, COALESCE(act.requests, 0) AS requests, act.last_active AS last_active \
+                             FROM {SET_TABLES} LEFT JOIN ({ACTIVITY}) act ON act.set_id = s.id \
+                             WHERE {SET_FILTER} ORDER BY s.created_at DESC, s.id DESC LIMIT $6 OFFSET $7"
+                        );
+                        // Not prepared once and kept: PostgreSQL's generic plan for a kept
+                        // statement (from its sixth run) assumed one matching set and compared
+                        // each of 10,000 sets with every set's traffic total (0.5 s); planned
+                        // for its values, 25 ms.
+                        sqlx::query(&sql)
+                            .persistent(false)
+                            .bind(like_pattern(&q.filter.query))
+                            .bind(q.filter.category.as_deref().map(json_element_pattern))
+                            .bind(q.filter.tag.as_deref().map(json_element_pattern))
+                            .bind(q.filter.owner.as_deref())
+                            .bind(q.active_since)
+                            .bind(q.limit)
+                            .bind(q.offset)
+                            .fetch_all(&self.pool)
+                            .await?
+                    }
+                    SetSort::MostUsed | SetSort::RecentlyActive => self.registry_by_activity(q).await?,
                 };
-                // Each set's traffic in the window: the hourly rows since `active_since`,
-                // summed per set (by the index on (set_id, minute)) and joined to the sets.
-                let sql = format!(
-                    "SELECT {SET_FIELDS}, COALESCE(act.requests, 0) AS requests, act.last_active AS last_active \
-                     FROM {SET_TABLES} \
-                     LEFT JOIN (SELECT set_id, CAST(SUM(count) AS BIGINT) AS requests, MAX(minute) AS last_active \
-                                FROM request_rollups_hourly WHERE minute >= $5 GROUP BY set_id) act \
-                     ON act.set_id = s.id \
-                     WHERE {SET_FILTER} ORDER BY {order} LIMIT $6 OFFSET $7"
-                );
-                // Not prepared once and kept: PostgreSQL's generic plan for a kept statement
-                // (from its sixth run) assumed one matching set and compared each of 10,000 sets
-                // with every set's traffic total (0.5 s); planned for its values, 25 ms.
-                let rows = sqlx::query(&sql)
-                    .persistent(false)
-                    .bind(like_pattern(&q.filter.query))
-                    .bind(q.filter.category.as_deref().map(json_element_pattern))
-                    .bind(q.filter.tag.as_deref().map(json_element_pattern))
-                    .bind(q.filter.owner.as_deref())
-                    .bind(q.active_since)
-                    .bind(q.limit)
-                    .bind(q.offset)
-                    .fetch_all(&self.pool)
-                    .await?;
                 let page = rows
                     .iter()
                     .map(|row| {
