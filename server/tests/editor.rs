@@ -219,10 +219,14 @@ async fn the_editor_saves_through_the_service(backend: Backend) {
 
     // Delete: only with the slug typed; then 404 at the gateway, records kept.
     let storage = server::storage::connect(&db.url).await.expect("open");
-    let mut before = 0;
-    for _ in 0..200 {
-        before = storage.count_request_records().await.expect("count");
-        if before > answered as i64 {
+    // Records are written in batches, so wait until the count has stood still for a second
+    // after passing the answered requests: a loaded machine's writer may still be a batch behind.
+    let (mut before, mut still) = (0, 0);
+    for _ in 0..400 {
+        let count = storage.count_request_records().await.expect("count");
+        still = if count == before { still + 1 } else { 0 };
+        before = count;
+        if before > answered as i64 && still >= 20 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

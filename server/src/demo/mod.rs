@@ -301,6 +301,8 @@ pub struct Seeded {
     pub recent: Vec<RequestRecord>,
     /// The history's eval results of the same hours (as stored), oldest first, for the same.
     pub recent_evals: Vec<EvalResultRow>,
+    /// The moment (ms) the history was made up to: its last minute is this one's.
+    pub now_ms: i64,
 }
 
 /// A demo set that exists, with what its traffic looks like.
@@ -329,6 +331,7 @@ pub async fn seed(storage: &SharedStorage, catalog: &Catalog) -> StorageResult<S
     };
     let mut seeded = Seeded {
         account_id: owner.id,
+        now_ms: now,
         ..Seeded::default()
     };
     let mut without_history = Vec::new();
