@@ -131,8 +131,12 @@ async fn seeds_a_week_that_tells_a_story(backend: Backend) {
     assert!(during.1 > 0, "the outage's provider got requests during the outage");
     assert!(rate(during) > 0.5, "error rate during the outage: {}", rate(during));
     assert!(rate(other) < 0.05, "error rate outside the outage: {}", rate(other));
+    // How many calls the breakers' probes and the re-plans still send depends on where the
+    // outage falls in the simulated minutes: over twelve end times a few minutes apart (on
+    // 2026-12-07) 6 to 63 calls against 275 to 506 the day before, at worst a fifth; a
+    // quarter failed once in a full local run, so a third, with room.
     assert!(
-        during.1 * 4 < day_before.1,
+        during.1 * 3 < day_before.1,
         "traffic moved away: {during:?} vs {day_before:?}"
     );
     assert!(classes.get("upstream_5xx").is_some_and(|n| *n > 0), "{classes:?}");

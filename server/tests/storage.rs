@@ -303,6 +303,26 @@ async fn model_sets(backend: Backend) {
     );
     assert_eq!(find(search("chat", None, Some("fast"), None)).await, vec!["Bob's Chat"]);
     assert!(find(search("", None, None, Some("carol"))).await.is_empty());
+    // Under three characters the trigram indexes cannot answer; the text is scanned instead.
+    assert_eq!(find(search("bo", None, None, None)).await.len(), 2);
+    assert_eq!(
+        find(search("@bob/coder", None, None, None)).await,
+        vec!["Code 100%"],
+        "a pasted address"
+    );
+    // The text index's own syntax is literal text, and finds nothing here.
+    for query in [
+        "chat\"z",
+        "\"chat x\"",
+        "chat OR code",
+        "cod*",
+        "NEAR(chat code)",
+        "search_text : chat",
+        "chat) OR (1",
+    ] {
+        assert!(find(search(query, None, None, None)).await.is_empty(), "{query}");
+    }
+    assert!(find(search("", Some("ch\"at"), None, None)).await.is_empty());
 
     // Edits make revisions; the name and slug stay.
     let mut edited = content("Cheap Chat", &["chat", "support"], &["budget"]);
@@ -352,9 +372,22 @@ async fn model_sets(backend: Backend) {
         Err(StorageError::NotFound) => {}
         other => panic!("deleting twice must be NotFound, got {other:?}"),
     }
+    assert_eq!(
+        find(search("cheap", None, None, None)).await,
+        vec!["Bob's Chat"],
+        "a deleted set leaves the search"
+    );
     s.create_model_set(&new_set(alice.id, "cheap-chat", "Cheap Chat", &[], &[]), 40)
         .await
         .expect("a deleted slug can be used again");
+    assert_eq!(
+        find(search("cheap", None, None, None)).await,
+        vec!["Cheap Chat", "Bob's Chat"]
+    );
+    assert!(
+        find(search("", Some("chat"), None, Some("alice"))).await.is_empty(),
+        "the new one has no category"
+    );
 }
 
 fn record(i: i64, set: Option<i64>) -> RequestRecord {

@@ -315,8 +315,12 @@ pub struct Target {
 /// Seeds what is missing: the demo account, each set of [`sets`] whose models are all in
 /// the configured catalog, and each such set's history. Nothing when all are there.
 pub async fn seed(storage: &SharedStorage, catalog: &Catalog) -> StorageResult<Seeded> {
+    seed_at(storage, catalog, now_ms()).await
+}
+
+/// [`seed`] with the history ending at `now` (unix ms) rather than the clock's now.
+pub async fn seed_at(storage: &SharedStorage, catalog: &Catalog, now: i64) -> StorageResult<Seeded> {
     let started = Instant::now();
-    let now = now_ms();
     let owner = match storage.account_by_username(DEMO_ACCOUNT).await? {
         Some(owner) => owner,
         None => match storage.create_account(DEMO_ACCOUNT, NO_PASSWORD, now).await {

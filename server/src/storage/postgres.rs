@@ -28,4 +28,9 @@ impl PostgresStorage {
     }
 }
 
-portable_sql_storage!(PostgresStorage, PgRow, |n| format!("${n}"));
+portable_sql_storage!(
+    PostgresStorage,
+    PgRow,
+    |n| format!("${n}"),
+    super::TextSearch::LikeTrigram
+);

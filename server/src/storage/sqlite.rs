@@ -53,4 +53,9 @@ impl SqliteStorage {
 
 // `?`, not `$n`: sqlx looks `$n` names up per bind, which made a 64-row insert (896
 // parameters) cost three times as much CPU as with `?`.
-portable_sql_storage!(SqliteStorage, SqliteRow, |_| "?".to_owned());
+portable_sql_storage!(
+    SqliteStorage,
+    SqliteRow,
+    |_| "?".to_owned(),
+    super::TextSearch::Fts5Trigram
+);
