@@ -115,7 +115,8 @@ impl Server {
                         let _ = tx.send(addr.split_whitespace().next().unwrap_or_default().to_string());
                     }
                 }
-                if std::env::var_os("SETPOINT_TEST_SERVER_LOG").is_some() {
+                // Errors always, so a failure in CI shows the server's side of it.
+                if line.contains("ERROR") || std::env::var_os("SETPOINT_TEST_SERVER_LOG").is_some() {
                     eprintln!("[server] {line}");
                 }
             }
