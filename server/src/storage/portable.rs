@@ -617,14 +617,9 @@ macro_rules! portable_sql_storage {
 
             async fn create_model_set(&self, set: &NewModelSet, now: i64) -> StorageResult<ModelSet> {
                 let c = &set.content;
-                // Read before the transaction, which then begins by writing: on SQLite a
-                // transaction that reads first fails (busy) when another connection wrote since
-                // its read. Usernames never change.
-                let owner: Option<String> = sqlx::query_scalar("SELECT username FROM accounts WHERE id = $1")
-                    .bind(set.owner_id)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                let owner = owner.ok_or(StorageError::NotFound)?;
+                // Every read comes after the transaction's first write: on SQLite a transaction
+                // that reads first fails at once (busy, not waiting) when another connection
+                // writes before it does. The search text needs the owner's name, read below.
                 let mut tx = self.pool.begin().await?;
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO model_sets (owner_id, slug, name, description, categories, tags, spec, revision, \
@@ -638,7 +633,7 @@ macro_rules! portable_sql_storage {
                 .bind(encode_json(&c.tags)?)
                 .bind(encode_json(&c.spec)?)
                 .bind(now)
-                .bind(search_text(&owner, &set.slug, &set.name, c)?)
+                .bind("")
                 .bind(set.cloned_from.as_deref())
                 .fetch_one(&mut *tx)
                 .await?;
@@ -653,8 +648,14 @@ macro_rules! portable_sql_storage {
                     .bind(id)
                     .fetch_one(&mut *tx)
                     .await?;
+                let created = model_set(&row)?;
+                sqlx::query("UPDATE model_sets SET search_text = $1 WHERE id = $2")
+                    .bind(search_text(&created.owner, &created.slug, &created.name, c)?)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
                 tx.commit().await?;
-                model_set(&row)
+                Ok(created)
             }
 
             async fn model_set_by_slug(&self, owner: &str, slug: &str) -> StorageResult<Option<ModelSet>> {
@@ -667,19 +668,11 @@ macro_rules! portable_sql_storage {
             }
 
             async fn update_model_set(&self, set_id: i64, c: &SetContent, now: i64) -> StorageResult<ModelSet> {
-                // Before the transaction, as in `create_model_set`: a set's owner, slug and name
-                // never change, and a set deleted meanwhile updates no row (NotFound below).
-                let named: Option<(String, String, String)> = sqlx::query_as(
-                    "SELECT a.username, s.slug, s.name FROM model_sets s JOIN accounts a ON a.id = s.owner_id WHERE s.id = $1",
-                )
-                .bind(set_id)
-                .fetch_optional(&self.pool)
-                .await?;
-                let (owner, slug, name) = named.ok_or(StorageError::NotFound)?;
+                // Writes first, then reads, as in `create_model_set`.
                 let mut tx = self.pool.begin().await?;
                 let done = sqlx::query(
                     "UPDATE model_sets SET description = $1, categories = $2, tags = $3, spec = $4, \
-                     revision = revision + 1, updated_at = $5, search_text = $7 WHERE id = $6",
+                     revision = revision + 1, updated_at = $5 WHERE id = $6",
                 )
                 .bind(&c.description)
                 .bind(encode_json(&c.categories)?)
@@ -687,7 +680,6 @@ macro_rules! portable_sql_storage {
                 .bind(encode_json(&c.spec)?)
                 .bind(now)
                 .bind(set_id)
-                .bind(search_text(&owner, &slug, &name, c)?)
                 .execute(&mut *tx)
                 .await?;
                 if done.rows_affected() == 0 {
@@ -704,8 +696,14 @@ macro_rules! portable_sql_storage {
                     .bind(set_id)
                     .fetch_one(&mut *tx)
                     .await?;
+                let updated = model_set(&row)?;
+                sqlx::query("UPDATE model_sets SET search_text = $1 WHERE id = $2")
+                    .bind(search_text(&updated.owner, &updated.slug, &updated.name, c)?)
+                    .bind(set_id)
+                    .execute(&mut *tx)
+                    .await?;
                 tx.commit().await?;
-                model_set(&row)
+                Ok(updated)
             }
 
             async fn delete_model_set(&self, set_id: i64) -> StorageResult<()> {
