@@ -535,20 +535,16 @@ fn json_element(label: &str) -> String {
     serde_json::to_string(&label.trim().to_lowercase()).unwrap_or_default()
 }
 
-/// How a backend answers the registry's substring searches from an index of trigrams, so a
-/// search reads the matching sets rather than every set's text (on 10,000 sets the scan was
-/// 5–10 ms of a search's 20).
+/// How a backend answers the registry's substring searches. An FTS5 trigram index on SQLite
+/// (2634562) made its create transactions fail now and then as "database is locked" in CI,
+/// so SQLite scans for now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum TextSearch {
-    /// SQLite: the FTS5 table `model_sets_search` (tokenizer `trigram`) over `search_text`,
-    /// `categories` and `tags`, asked with `MATCH`.
-    Fts5Trigram,
+    /// SQLite: `LIKE` over every set's `search_text` (a scan).
+    LikeScan,
     /// PostgreSQL: `LIKE` on the columns, which their `pg_trgm` GIN indexes answer.
     LikeTrigram,
 }
-
-/// Trigram indexes know strings of three characters or more; shorter ones are scanned.
-const TRIGRAM: usize = 3;
 
 /// The registry's filter as a SQL condition on `$1` (free text), `$2` (category), `$3` (tag)
 /// and `$4` (owner), with the values to bind in that order; see [`SetFilter`]. Every
@@ -586,18 +582,8 @@ impl FilterSql {
 
     /// `s.<column>` contains `needle` (lower case), as parameter `$n`: a trigram match when
     /// the index can answer it, else `LIKE` with `like` (the needle as a pattern).
-    fn contains(search: TextSearch, column: &str, n: usize, needle: &str, like: String) -> (String, String) {
-        if search == TextSearch::Fts5Trigram && needle.chars().count() >= TRIGRAM {
-            // One FTS5 phrase limited to the column: a trigram phrase matches as a substring;
-            // a `"` inside a phrase is written twice.
-            let phrase = format!("{column} : \"{}\"", needle.replace('"', "\"\""));
-            (
-                format!("s.id IN (SELECT rowid FROM model_sets_search WHERE model_sets_search MATCH ${n})"),
-                phrase,
-            )
-        } else {
-            (format!("s.{column} LIKE ${n} ESCAPE '\\'"), like)
-        }
+    fn contains(_search: TextSearch, column: &str, n: usize, _needle: &str, like: String) -> (String, String) {
+        (format!("s.{column} LIKE ${n} ESCAPE '\\'"), like)
     }
 }
 

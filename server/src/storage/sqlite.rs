@@ -57,5 +57,5 @@ portable_sql_storage!(
     SqliteStorage,
     SqliteRow,
     |_| "?".to_owned(),
-    super::TextSearch::Fts5Trigram
+    super::TextSearch::LikeScan
 );
