@@ -74,9 +74,8 @@ pub struct SetCard {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RegistryPage {
     pub cards: Vec<SetCard>,
-    /// Sets matching in all; at least this many when `total_is_capped`.
+    /// Sets matching in all.
     pub total: i64,
-    pub total_is_capped: bool,
     pub page: i64,
     pub per_page: i64,
 }

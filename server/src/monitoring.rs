@@ -167,24 +167,49 @@ pub async fn models_last_day(storage: &SharedStorage, now_ms: i64) -> StorageRes
     Ok(merged.into_iter().map(|(id, r)| (id, bucket(&r, from))).collect())
 }
 
-/// Requests in each of the 24 whole hours before the current one, for each of `set_ids`
-/// (oldest first). The current hour is left out: only begun, it would always look like a drop.
-pub async fn hourly_requests(
+/// A set's recent requests as its registry card shows them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecentRequests {
+    /// Requests in each of the 24 whole hours before the current one, oldest first. The
+    /// current hour is left out of the line: only begun, it would always look like a drop.
+    pub hourly: Vec<f64>,
+    /// Requests in the current hour so far and the 23 whole hours before it: the card's
+    /// "last 24 h", over the window that starts at [`last_day_since`].
+    pub last_day: i64,
+}
+
+/// The start of the "last 24 h" the registry counts and orders by: the hour 23 hours before
+/// the current one (hourly rollups count whole hours).
+pub fn last_day_since(now_ms: i64) -> i64 {
+    let hour = Grain::Hour.ms();
+    now_ms - now_ms.rem_euclid(hour) - 23 * hour
+}
+
+/// [`RecentRequests`] of each of `set_ids`, from the per-set hourly rollups.
+pub async fn recent_requests(
     storage: &SharedStorage,
     set_ids: &[i64],
     now_ms: i64,
-) -> StorageResult<HashMap<i64, Vec<f64>>> {
+) -> StorageResult<HashMap<i64, RecentRequests>> {
     let hour = Grain::Hour.ms();
     let current = now_ms - now_ms.rem_euclid(hour);
     let from = current - 24 * hour;
-    let mut out: HashMap<i64, Vec<f64>> = set_ids.iter().map(|id| (*id, vec![0.0; 24])).collect();
+    // Slots 0..24 are the whole hours, slot 24 the current one.
+    let mut slots: HashMap<i64, Vec<f64>> = set_ids.iter().map(|id| (*id, vec![0.0; 25])).collect();
     for (set_id, at, requests) in storage.hourly_requests(set_ids, from).await? {
         let slot = usize::try_from((at - from) / hour).unwrap_or(usize::MAX);
-        if let Some(v) = out.get_mut(&set_id).and_then(|v| v.get_mut(slot)) {
+        if let Some(v) = slots.get_mut(&set_id).and_then(|v| v.get_mut(slot)) {
             *v += requests as f64;
         }
     }
-    Ok(out)
+    Ok(slots
+        .into_iter()
+        .map(|(id, mut slots)| {
+            let last_day = slots[1..].iter().sum::<f64>() as i64;
+            slots.truncate(24);
+            (id, RecentRequests { hourly: slots, last_day })
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -5,9 +5,10 @@ mod common;
 use app::catalog::{Capabilities, CatalogModel};
 use app::model_set::{Comparator, Dimension, ModelSetSpec, Requirement, Statistic};
 use common::{fresh_db, Backend, TestDb};
+use server::model_sets::registry::{Registry, RegistryListing, RegistryQuery, SetSort};
 use server::storage::{
-    self, EvalResultRow, Grain, NewModelSet, RegistryQuery, RequestRecord, RollupRow, RollupTable, SetContent,
-    SetFilter, SetSort, SharedStorage, StorageError,
+    self, EvalResultRow, Grain, NewModelSet, RequestRecord, RollupRow, RollupTable, SetContent, SetFilter,
+    SharedStorage, StorageError,
 };
 
 on_both_backends!(
@@ -687,6 +688,9 @@ async fn registry_pages(backend: Backend) {
     )
     .await
     .expect("per-set hourly rows");
+    // The registry service over this storage: it reads the matches and the page's sets from
+    // it, and orders by the traffic the rollups hold.
+    let registry = Registry::new(s.clone());
     let page = |sort, query: &str, limit, offset| {
         let q = RegistryQuery {
             filter: SetFilter {
@@ -694,22 +698,28 @@ async fn registry_pages(backend: Backend) {
                 ..SetFilter::default()
             },
             sort,
-            active_since: now - 24 * HOUR,
             limit,
             offset,
-            count_up_to: 1000,
         };
-        let s = s.clone();
-        async move { s.registry_page(&q).await.expect("page") }
+        let registry = &registry;
+        async move { registry.page(&q, now).await.expect("page") }
     };
-    let slugs = |rows: &[storage::RegistryRow]| rows.iter().map(|r| r.set.slug.clone()).collect::<Vec<_>>();
+    let slugs = |listing: &RegistryListing| {
+        listing
+            .entries
+            .iter()
+            .map(|e| e.set.slug.clone())
+            .collect::<Vec<_>>()
+    };
+    let requests = |listing: &RegistryListing| listing.entries.iter().map(|e| e.recent.last_day).collect::<Vec<_>>();
 
-    let (rows, count) = page(SetSort::MostUsed, "", 10, 0).await;
-    assert_eq!((count.total, count.capped), (3, false));
-    assert_eq!(slugs(&rows), ["busy", "quiet", "new"]);
-    assert_eq!(rows.iter().map(|r| r.requests).collect::<Vec<_>>(), [12, 2, 0]);
-    assert_eq!(rows[0].last_active, Some(now - HOUR));
-    assert_eq!(rows[2].last_active, None);
+    let all = page(SetSort::MostUsed, "", 10, 0).await;
+    assert_eq!(all.total, 3);
+    assert_eq!(slugs(&all), ["busy", "quiet", "new"]);
+    assert_eq!(requests(&all), [12, 2, 0], "the last day's requests; quiet's old one left out");
+    let mut line = vec![0.0; 24];
+    (line[22], line[23]) = (7.0, 5.0);
+    assert_eq!(all.entries[0].recent.hourly, line, "the sparkline: the 24 whole hours before now's");
     // Pages that start among the sets with traffic and end among those without.
     for (limit, offset, want) in [
         (1, 0, &["busy"][..]),
@@ -718,58 +728,54 @@ async fn registry_pages(backend: Backend) {
         (1, 2, &["new"]),
         (5, 3, &[]),
     ] {
-        let (rows, count) = page(SetSort::MostUsed, "", limit, offset).await;
-        assert_eq!(slugs(&rows), want, "limit {limit}, offset {offset}");
-        assert_eq!(count.total, 3, "limit {limit}, offset {offset}");
+        let listing = page(SetSort::MostUsed, "", limit, offset).await;
+        assert_eq!(slugs(&listing), want, "limit {limit}, offset {offset}");
+        assert_eq!(listing.total, 3, "limit {limit}, offset {offset}");
     }
-    let (rows, _) = page(SetSort::MostUsed, "", 1, 2).await;
-    assert_eq!((rows[0].requests, rows[0].last_active), (0, None));
-    let (rows, _) = page(SetSort::RecentlyActive, "", 10, 0).await;
-    assert_eq!(slugs(&rows), ["busy", "quiet", "new"], "no traffic last");
-    assert_eq!(rows.iter().map(|r| r.requests).collect::<Vec<_>>(), [12, 2, 0]);
-    let (rows, _) = page(SetSort::Newest, "", 10, 0).await;
-    assert_eq!(slugs(&rows), ["new", "busy", "quiet"]);
-    let (rows, count) = page(SetSort::Newest, "", 2, 2).await;
+    let recent = page(SetSort::RecentlyActive, "", 10, 0).await;
+    assert_eq!(slugs(&recent), ["busy", "quiet", "new"], "no traffic last");
+    assert_eq!(requests(&recent), [12, 2, 0]);
+    let newest = page(SetSort::Newest, "", 10, 0).await;
+    assert_eq!(slugs(&newest), ["new", "busy", "quiet"]);
+    let last = page(SetSort::Newest, "", 2, 2).await;
+    assert_eq!((slugs(&last), last.total), (vec!["quiet".to_string()], 3), "the last page");
+    let found = page(SetSort::MostUsed, "BUSY DESCR", 10, 0).await;
     assert_eq!(
-        (slugs(&rows), count.total),
-        (vec!["quiet".to_string()], 3),
-        "the last page"
-    );
-    let (rows, count) = page(SetSort::MostUsed, "BUSY DESCR", 10, 0).await;
-    let total = count.total;
-    assert_eq!(
-        (slugs(&rows), total),
+        (slugs(&found), found.total),
         (vec!["busy".to_string()], 1),
         "descriptions match too"
     );
-    let (rows, count) = page(SetSort::MostUsed, "coding", 10, 0).await;
+    let found = page(SetSort::MostUsed, "coding", 10, 0).await;
     assert_eq!(
-        (slugs(&rows), count.total),
+        (slugs(&found), found.total),
         (vec!["new".to_string()], 1),
         "categories match"
     );
-    // A full page of a search counts the matches only up to the cap.
-    let capped = RegistryQuery {
-        filter: SetFilter {
-            query: "description".into(),
-            ..SetFilter::default()
-        },
-        active_since: now - 24 * HOUR,
-        limit: 1,
-        offset: 0,
-        count_up_to: 2,
-        ..RegistryQuery::default()
-    };
-    let (rows, count) = s.registry_page(&capped).await.expect("capped");
-    assert_eq!((rows.len(), count.total, count.capped), (1, 2, true));
-    let (_, count) = s
-        .registry_page(&RegistryQuery {
-            count_up_to: 3,
-            ..capped.clone()
-        })
+    let found = page(SetSort::MostUsed, "description", 1, 0).await;
+    assert_eq!((found.entries.len(), found.total), (1, 3), "a full page counts every match");
+
+    // A set that turns busy moves up once the registry's traffic snapshot is renewed, in the
+    // background after FRESH_FOR; what its card shows is current at once.
+    s.upsert_rollups(RollupTable::SetHour, &[rollup(ids[2], "", now - HOUR, "w1", 40)])
         .await
-        .expect("exact");
-    assert_eq!((count.total, count.capped), (3, false), "exactly the cap is not capped");
+        .expect("new traffic");
+    let shown = page(SetSort::MostUsed, "", 10, 0).await;
+    let new_card = shown.entries.iter().find(|e| e.set.slug == "new").expect("listed");
+    assert_eq!(new_card.recent.last_day, 40, "the card's count is read with the page");
+    tokio::time::sleep(server::model_sets::registry::FRESH_FOR).await;
+    let mut moved = Vec::new();
+    for _ in 0..50 {
+        moved = slugs(&page(SetSort::MostUsed, "", 10, 0).await);
+        if moved[0] == "new" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(moved, ["new", "busy", "quiet"], "the order follows the renewed snapshot");
+    // A deleted set leaves the registry at once, though the snapshot still counts its traffic.
+    s.delete_model_set(ids[2]).await.expect("delete");
+    let after = page(SetSort::MostUsed, "", 10, 0).await;
+    assert_eq!((slugs(&after), after.total), (vec!["busy".to_string(), "quiet".to_string()], 2));
 
     let hourly = s
         .hourly_requests(&[busy, quiet], now - 24 * HOUR)

@@ -185,11 +185,7 @@ fn Results(page: RegistryPage, params: RegistryParams) -> impl IntoView {
     view! {
         {facets}
         <p class="muted small" data-testid="result-count">
-            {format!(
-                "{first}–{last} of {}{}",
-                format::count(page.total.max(0) as u64),
-                if page.total_is_capped { "+" } else { "" }
-            )}
+            {format!("{first}–{last} of {}", format::count(page.total.max(0) as u64))}
         </p>
         <div class="card-grid">
             {page.cards.into_iter().map(|card| view! { <SetCardView card params=params.clone()/> }).collect_view()}
@@ -200,7 +196,7 @@ fn Results(page: RegistryPage, params: RegistryParams) -> impl IntoView {
                     Some(href) => view! { <a href=href rel="prev">"← Previous"</a> }.into_any(),
                     None => view! { <span class="muted">"← Previous"</span> }.into_any(),
                 }}
-                <span>{format!("Page {} of {pages}{}", page.page, if page.total_is_capped { "+" } else { "" })}</span>
+                <span>{format!("Page {} of {pages}", page.page)}</span>
                 {match next {
                     Some(href) => view! { <a href=href rel="next">"Next →"</a> }.into_any(),
                     None => view! { <span class="muted">"Next →"</span> }.into_any(),

@@ -29,7 +29,8 @@ use crate::clock::now_ms;
 use crate::model_sets::{Actor, ModelSets, SetError};
 use crate::monitoring;
 use crate::routing::Routing;
-use crate::storage::{Account, RegistryQuery, SetFilter, SetSort, SharedStorage};
+use crate::model_sets::registry::{RegistryQuery, SetSort};
+use crate::storage::{Account, SetFilter, SharedStorage};
 
 /// Largest error body we re-read to pick its status; `UiError`s are a few hundred bytes.
 const ERROR_BODY_LIMIT: usize = 16 * 1024;
@@ -184,7 +185,6 @@ impl Backend for PagesBackend {
     }
 
     async fn registry(&self, params: &RegistryParams) -> Result<RegistryPage, UiError> {
-        let now = now_ms();
         let page = params.page.max(1);
         let query = RegistryQuery {
             filter: SetFilter {
@@ -198,30 +198,23 @@ impl Backend for PagesBackend {
                 RegistrySort::RecentlyActive => SetSort::RecentlyActive,
                 RegistrySort::Newest => SetSort::Newest,
             },
-            active_since: now - Range::Day.span_ms(),
-            limit: REGISTRY_PAGE_SIZE,
-            offset: (page - 1) * REGISTRY_PAGE_SIZE,
-            // Ten pages past this one: enough to page on, cheap to count.
-            count_up_to: (page + 10) * REGISTRY_PAGE_SIZE,
+            offset: usize::try_from((page - 1) * REGISTRY_PAGE_SIZE).unwrap_or(usize::MAX),
+            limit: usize::try_from(REGISTRY_PAGE_SIZE).unwrap_or(0),
         };
-        let (rows, count) = self.storage.registry_page(&query).await.map_err(internal)?;
-        let ids: Vec<i64> = rows.iter().map(|r| r.set.id).collect();
-        let mut hourly = monitoring::hourly_requests(&self.storage, &ids, now)
-            .await
-            .map_err(internal)?;
-        let cards = rows
+        let listing = self.model_sets.registry_page(&query, now_ms()).await?;
+        let cards = listing
+            .entries
             .into_iter()
-            .map(|row| SetCard {
-                feasibility: self.routing.verdict(&row.set).map(|v| v.feasibility),
-                hourly: hourly.remove(&row.set.id).unwrap_or_default(),
-                requests_24h: row.requests,
-                set: row.set,
+            .map(|entry| SetCard {
+                feasibility: self.routing.verdict(&entry.set).map(|v| v.feasibility),
+                hourly: entry.recent.hourly,
+                requests_24h: entry.recent.last_day,
+                set: entry.set,
             })
             .collect();
         Ok(RegistryPage {
             cards,
-            total: count.total,
-            total_is_capped: count.capped,
+            total: i64::try_from(listing.total).unwrap_or(i64::MAX),
             page,
             per_page: REGISTRY_PAGE_SIZE,
         })

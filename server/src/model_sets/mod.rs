@@ -6,6 +6,7 @@
 //! pages' backend (`http::pages`) all call [`ModelSets`]; none of them repeats a rule.
 
 pub mod directory;
+pub mod registry;
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use crate::catalog::Catalog;
 use crate::clock::now_ms;
 use crate::storage::{NewModelSet, SetContent, SetFilter, SharedStorage, StorageError};
 use directory::SetDirectory;
+use registry::{Registry, RegistryListing, RegistryQuery};
 
 /// Why an operation on a Model Set failed. Each HTTP surface maps it to its own dialect.
 #[derive(Debug, thiserror::Error)]
@@ -61,12 +63,14 @@ pub struct ModelSets {
     storage: SharedStorage,
     catalog: Catalog,
     directory: SetDirectory,
+    registry: Registry,
 }
 
 impl ModelSets {
     pub fn new(storage: SharedStorage, catalog: Catalog) -> Self {
         ModelSets {
             directory: SetDirectory::new(storage.clone()),
+            registry: Registry::new(storage.clone()),
             storage,
             catalog,
         }
@@ -110,6 +114,12 @@ impl ModelSets {
             return Err(SetError::NotOwner);
         }
         Ok(set)
+    }
+
+    /// A page of the registry as visitors browse it, in the order asked for, with each set's
+    /// recent requests; traffic counted over the day before `now_ms`.
+    pub async fn registry_page(&self, query: &RegistryQuery, now_ms: i64) -> Result<RegistryListing, SetError> {
+        Ok(self.registry.page(query, now_ms).await?)
     }
 
     /// Registry search, newest first.

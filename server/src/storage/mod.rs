@@ -141,46 +141,13 @@ pub struct SetFilter {
     pub owner: Option<String>,
 }
 
-/// The registry's orders.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum SetSort {
-    /// Most requests since the query's `active_since` first.
-    #[default]
-    MostUsed,
-    /// The set with the latest traffic first.
-    RecentlyActive,
-    Newest,
-}
-
-/// One page of the registry.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RegistryQuery {
-    pub filter: SetFilter,
-    pub sort: SetSort,
-    /// Requests are counted from here (unix ms), from the hourly rollups.
-    pub active_since: i64,
-    pub limit: i64,
-    pub offset: i64,
-    /// Matches are counted up to here (see [`RegistryCount`]).
-    pub count_up_to: i64,
-}
-
-/// How many sets a registry query matches.
+/// A set's traffic since some time, from the per-set hourly rollups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RegistryCount {
-    pub total: i64,
-    /// More match than `total`: counting stopped at the query's `count_up_to`.
-    pub capped: bool,
-}
-
-/// A set as the registry lists it, with its recent traffic.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RegistryRow {
-    pub set: ModelSet,
-    /// Requests since the query's `active_since`.
+pub struct SetActivity {
+    pub set_id: i64,
     pub requests: i64,
-    /// Start of the latest hour with traffic since `active_since`.
-    pub last_active: Option<i64>,
+    /// Start of the latest hour with traffic.
+    pub last_active: i64,
 }
 
 /// Request records per insert statement. Every chunk, the last one padded, uses the same
@@ -471,9 +438,13 @@ pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
     /// Keeps the first steps stored for a criteria hash.
     async fn put_g_eval_steps(&self, criteria_hash: &str, steps: &str, now: i64) -> StorageResult<()>;
 
-    /// One page of the registry and how many sets match: exactly up to `count_up_to`; beyond
-    /// it, `count_up_to` and `capped` (a search that matches thousands need not count them all).
-    async fn registry_page(&self, query: &RegistryQuery) -> StorageResult<(Vec<RegistryRow>, RegistryCount)>;
+    /// The ids of every set the filter matches, newest first: the registry orders them by
+    /// traffic and pages them itself (see `model_sets::registry`).
+    async fn registry_matches(&self, filter: &SetFilter) -> StorageResult<Vec<i64>>;
+    /// The sets with these ids, in this order; ids with no set are left out.
+    async fn model_sets_by_ids(&self, ids: &[i64]) -> StorageResult<Vec<ModelSet>>;
+    /// Each set with traffic since `since` (an hour's start): its requests and latest hour.
+    async fn set_activity(&self, since: i64) -> StorageResult<Vec<SetActivity>>;
 }
 
 pub type SharedStorage = Arc<dyn Storage>;
@@ -535,17 +506,6 @@ fn json_element(label: &str) -> String {
     serde_json::to_string(&label.trim().to_lowercase()).unwrap_or_default()
 }
 
-/// How a backend answers the registry's substring searches. An FTS5 trigram index on SQLite
-/// (2634562) made its create transactions fail now and then as "database is locked" in CI,
-/// so SQLite scans for now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TextSearch {
-    /// SQLite: `LIKE` over every set's `search_text` (a scan).
-    LikeScan,
-    /// PostgreSQL: `LIKE` on the columns, which their `pg_trgm` GIN indexes answer.
-    LikeTrigram,
-}
-
 /// The registry's filter as a SQL condition on `$1` (free text), `$2` (category), `$3` (tag)
 /// and `$4` (owner), with the values to bind in that order; see [`SetFilter`]. Every
 /// parameter appears in the condition, so the binds are the same whatever it says.
@@ -556,33 +516,35 @@ struct FilterSql {
 }
 
 impl FilterSql {
-    fn new(filter: &SetFilter, search: TextSearch) -> Self {
+    fn new(filter: &SetFilter) -> Self {
         let query = filter.query.trim().to_lowercase();
         let (text, text_bind) = if query.is_empty() {
             ("$1 = ''".to_owned(), String::new())
         } else {
-            Self::contains(search, "search_text", 1, &query, like_pattern(&query))
+            Self::contains("search_text", 1, like_pattern(&query))
         };
         let element = |n: usize, column: &str, label: &Option<String>| match label {
             None => (format!("${n} IS NULL"), None),
             Some(label) => {
-                let quoted = json_element(label);
-                let like = like_contains(&quoted);
-                let (condition, bind) = Self::contains(search, column, n, &quoted, like);
+                let (condition, bind) = Self::contains(column, n, like_contains(&json_element(label)));
                 (condition, Some(bind))
             }
         };
         let (category, category_bind) = element(2, "categories", &filter.category);
         let (tag, tag_bind) = element(3, "tags", &filter.tag);
         FilterSql {
-            condition: format!("{text} AND {category} AND {tag} AND ($4 IS NULL OR a.username = $4)"),
+            // The owner by a subquery, not a join: the registry's matching reads `model_sets`
+            // alone.
+            condition: format!(
+                "{text} AND {category} AND {tag} AND ($4 IS NULL OR s.owner_id = (SELECT id FROM accounts WHERE username = $4))"
+            ),
             binds: [Some(text_bind), category_bind, tag_bind, filter.owner.clone()],
         }
     }
 
-    /// `s.<column>` contains `needle` (lower case), as parameter `$n`: a trigram match when
-    /// the index can answer it, else `LIKE` with `like` (the needle as a pattern).
-    fn contains(_search: TextSearch, column: &str, n: usize, _needle: &str, like: String) -> (String, String) {
+    /// `s.<column>` matches the pattern `like`, as parameter `$n`. On PostgreSQL the column's
+    /// `pg_trgm` GIN index answers it (migration 0010); SQLite scans (see migration 0011).
+    fn contains(column: &str, n: usize, like: String) -> (String, String) {
         (format!("s.{column} LIKE ${n} ESCAPE '\\'"), like)
     }
 }

@@ -18,18 +18,18 @@ macro_rules! bind_filter {
 
 /// Implements `Storage` for `$storage` (a struct with a `pool` field) whose rows are `$row`.
 /// `$placeholder` writes the `n`th bind parameter (from 1) for the one statement built at run
-/// time; `$search` is the backend's [`TextSearch`](crate::storage::TextSearch). The invoking module must define `static MIGRATOR: sqlx::migrate::Migrator`, and
+/// time. The invoking module must define `static MIGRATOR: sqlx::migrate::Migrator`, and
 /// `$storage` a `const WORKS_IN_PROCESS: bool` (see `Storage::works_in_process`).
 macro_rules! portable_sql_storage {
-    ($storage:ty, $row:ty, $placeholder:expr, $search:expr) => {
+    ($storage:ty, $row:ty, $placeholder:expr $(,)?) => {
         use app::catalog::{Capabilities, CatalogModel};
         use app::model_set::{ModelSet, ModelSetRevision};
         use sqlx::Row;
 
         use $crate::storage::{
             decode_json, encode_json, search_text, Account, FilterSql, ApiKey, EvalJob,
-            EvalQueueStats, EvalResultRow, JobNext, KeyOwner, NewEvalJob, NewModelSet, RegistryCount, RegistryQuery,
-            RegistryRow, RequestRecord, RollupRow, RollupTable, SetContent, SetFilter, SetSort, StorageError, StorageResult,
+            EvalQueueStats, EvalResultRow, JobNext, KeyOwner, NewEvalJob, NewModelSet, RequestRecord, RollupRow,
+            RollupTable, SetActivity, SetContent, SetFilter, StorageError, StorageResult,
         };
 
         /// The table holding these rollups (the same columns in all three).
@@ -85,91 +85,6 @@ macro_rules! portable_sql_storage {
                 .bind(&r.error_classes)
                 .bind(r.eval_cost_usd)
                 .bind(&r.evals)
-        }
-
-        /// Each set's traffic since `$5`: its per-set hourly rows (one per hour and writer),
-        /// summed. Grouped by `+set_id`, an expression, so SQLite reads the window's rows from
-        /// the narrow index on (minute, set_id, count) and groups them in a temporary tree:
-        /// grouped by the column itself, it walked the primary key's order through every row
-        /// the table holds, sketches and all (4–5 ms on the benchmark's 10,000 sets, against
-        /// 2). PostgreSQL plans the same either way.
-        const ACTIVITY: &str = "SELECT +set_id AS set_id, CAST(SUM(count) AS BIGINT) AS requests, MAX(minute) AS last_active \
-             FROM request_rollups_set_hourly WHERE minute >= $5 AND count > 0 GROUP BY +set_id";
-
-        impl $storage {
-            /// A registry page in order of traffic, as ids first and then the page's rows by id:
-            /// sorting every matching set's whole row was most of what the registry's first
-            /// page cost.
-            ///
-            /// Sets with traffic in the window come first, in that order, then the others,
-            /// newest id first (their order by either key), and the two are read apart: the
-            /// active ones (a few hundred, however many sets there are) sorted by the database,
-            /// the others by the primary key, stopping at the page's end. A search word is
-            /// answered by the text index in both (see [`FilterSql`]).
-            async fn registry_by_activity(&self, q: &RegistryQuery) -> StorageResult<Vec<$row>> {
-                let order = match q.sort {
-                    SetSort::RecentlyActive => "act.last_active DESC, s.id DESC",
-                    SetSort::MostUsed | SetSort::Newest => "act.requests DESC, s.id DESC",
-                };
-                let filter = FilterSql::new(&q.filter, $search);
-                let active_sql = format!(
-                    "SELECT s.id FROM {SET_TABLES} JOIN ({ACTIVITY}) act ON act.set_id = s.id \
-                     WHERE {} ORDER BY {order}",
-                    filter.condition
-                );
-                let active: Vec<i64> = $crate::storage::portable::bind_filter!(sqlx::query_scalar(&active_sql).persistent(false), filter)
-                    .bind(q.active_since)
-                    .fetch_all(&self.pool)
-                    .await?;
-                let (offset, limit) = (usize::try_from(q.offset).unwrap_or(0), usize::try_from(q.limit).unwrap_or(0));
-                let mut ids: Vec<i64> = active.iter().skip(offset).take(limit).copied().collect();
-                if ids.len() < limit {
-                    let quiet_sql = format!(
-                        "SELECT s.id FROM {SET_TABLES} WHERE {} AND NOT EXISTS \
-                         (SELECT 1 FROM request_rollups_set_hourly r WHERE r.set_id = s.id AND r.minute >= $5 AND r.count > 0) \
-                         ORDER BY s.id DESC LIMIT $6 OFFSET $7",
-                        filter.condition
-                    );
-                    let quiet: Vec<i64> = $crate::storage::portable::bind_filter!(sqlx::query_scalar(&quiet_sql).persistent(false), filter)
-                        .bind(q.active_since)
-                        .bind(i64::try_from(limit - ids.len()).unwrap_or(0))
-                        .bind(i64::try_from(offset.saturating_sub(active.len())).unwrap_or(0))
-                        .fetch_all(&self.pool)
-                        .await?;
-                    ids.extend(quiet);
-                }
-                self.registry_rows(q, &ids).await
-            }
-
-            /// The registry rows of `ids`, in that order, with their traffic since the query's
-            /// `active_since`.
-            async fn registry_rows(&self, q: &RegistryQuery, ids: &[i64]) -> StorageResult<Vec<$row>> {
-                if ids.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let placeholder: fn(usize) -> String = $placeholder;
-                let list: Vec<String> = (0..ids.len()).map(|i| placeholder(i + 3)).collect();
-                // The page's traffic by the primary key (set_id, minute, …), per row.
-                let sql = format!(
-                    "SELECT {SET_FIELDS}, \
-                     COALESCE((SELECT CAST(SUM(r.count) AS BIGINT) FROM request_rollups_set_hourly r \
-                               WHERE r.set_id = s.id AND r.minute >= {}), 0) AS requests, \
-                     (SELECT MAX(r.minute) FROM request_rollups_set_hourly r \
-                      WHERE r.set_id = s.id AND r.minute >= {} AND r.count > 0) AS last_active \
-                     FROM {SET_TABLES} WHERE s.id IN ({})",
-                    placeholder(1),
-                    placeholder(2),
-                    list.join(", ")
-                );
-                let mut query = sqlx::query(&sql).persistent(false).bind(q.active_since).bind(q.active_since);
-                for id in ids {
-                    query = query.bind(*id);
-                }
-                let mut rows = query.fetch_all(&self.pool).await?;
-                let rank: std::collections::HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-                rows.sort_by_key(|row| row.try_get::<i64, _>("id").ok().and_then(|id| rank.get(&id).copied()));
-                Ok(rows)
-            }
         }
 
         /// The columns of a request record as inserted.
@@ -732,7 +647,7 @@ macro_rules! portable_sql_storage {
             }
 
             async fn search_model_sets(&self, filter: &SetFilter) -> StorageResult<Vec<ModelSet>> {
-                let filter = FilterSql::new(filter, $search);
+                let filter = FilterSql::new(filter);
                 let sql = format!("SELECT {SET_FIELDS} FROM {SET_TABLES} WHERE {} ORDER BY s.id DESC", filter.condition);
                 let rows = $crate::storage::portable::bind_filter!(sqlx::query(&sql), filter)
                 .fetch_all(&self.pool)
@@ -917,64 +832,76 @@ macro_rules! portable_sql_storage {
                     .collect()
             }
 
-            async fn registry_page(&self, q: &RegistryQuery) -> StorageResult<(Vec<RegistryRow>, RegistryCount)> {
-                let filter = FilterSql::new(&q.filter, $search);
-                let rows = match q.sort {
-                    SetSort::Newest => {
-                        // By the index on created_at: the page's rows are the first read.
-                        let sql = format!(
-                            "SELECT {SET_FIELDS}, COALESCE(act.requests, 0) AS requests, act.last_active AS last_active \
-                             FROM {SET_TABLES} LEFT JOIN ({ACTIVITY}) act ON act.set_id = s.id \
-                             WHERE {} ORDER BY s.created_at DESC, s.id DESC LIMIT $6 OFFSET $7",
-                            filter.condition
-                        );
-                        // Not prepared once and kept: PostgreSQL's generic plan for a kept
-                        // statement (from its sixth run) assumed one matching set and compared
-                        // each of 10,000 sets with every set's traffic total (0.5 s); planned
-                        // for its values, 25 ms.
-                        $crate::storage::portable::bind_filter!(sqlx::query(&sql).persistent(false), filter)
-                            .bind(q.active_since)
-                            .bind(q.limit)
-                            .bind(q.offset)
-                            .fetch_all(&self.pool)
-                            .await?
-                    }
-                    SetSort::MostUsed | SetSort::RecentlyActive => self.registry_by_activity(q).await?,
-                };
-                let page = rows
+            async fn registry_matches(&self, filter: &SetFilter) -> StorageResult<Vec<i64>> {
+                let filter = FilterSql::new(filter);
+                // One row, the ids joined by commas: sqlx's SQLite driver hands each row over
+                // a channel from the connection's thread, and 10,000 rows cost 20 ms of thread
+                // switches, where one text of them costs 1.
+                let sql = format!(
+                    "SELECT string_agg(CAST(s.id AS TEXT), ',' ORDER BY s.created_at DESC, s.id DESC) \
+                     FROM model_sets s WHERE {}",
+                    filter.condition
+                );
+                // Not kept prepared: PostgreSQL's generic plan for a kept statement (from its
+                // sixth run) cannot see that an empty search matches every set, nor use the
+                // trigram index for a pattern it is not given.
+                let joined: Option<String> =
+                    $crate::storage::portable::bind_filter!(sqlx::query_scalar(&sql).persistent(false), filter)
+                        .fetch_one(&self.pool)
+                        .await?;
+                joined
+                    .as_deref()
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter(|id| !id.is_empty())
+                    .map(|id| id.parse().map_err(|e| StorageError::Corrupt(format!("set id {id:?}: {e}"))))
+                    .collect()
+            }
+
+            async fn model_sets_by_ids(&self, ids: &[i64]) -> StorageResult<Vec<ModelSet>> {
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let placeholder: fn(usize) -> String = $placeholder;
+                let list: Vec<String> = (0..ids.len()).map(|i| placeholder(i + 1)).collect();
+                let sql = format!("SELECT {SET_FIELDS} FROM {SET_TABLES} WHERE s.id IN ({})", list.join(", "));
+                let mut query = sqlx::query(&sql).persistent(false);
+                for id in ids {
+                    query = query.bind(*id);
+                }
+                let mut sets = query
+                    .fetch_all(&self.pool)
+                    .await?
                     .iter()
+                    .map(model_set)
+                    .collect::<StorageResult<Vec<ModelSet>>>()?;
+                let rank: std::collections::HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+                sets.sort_by_key(|set| rank.get(&set.id).copied());
+                Ok(sets)
+            }
+
+            async fn set_activity(&self, since: i64) -> StorageResult<Vec<SetActivity>> {
+                // Grouped by `+set_id`, an expression, so SQLite reads the window's rows from
+                // the narrow index on (minute, set_id, count) and groups them in a temporary
+                // tree: grouped by the column itself, it walked the primary key's order through
+                // every row the table holds, sketches and all (4-5 ms on 10,000 sets, against
+                // 2). PostgreSQL plans the same either way.
+                let rows = sqlx::query(
+                    "SELECT +set_id AS set_id, CAST(SUM(count) AS BIGINT) AS requests, MAX(minute) AS last_active \
+                     FROM request_rollups_set_hourly WHERE minute >= $1 AND count > 0 GROUP BY +set_id",
+                )
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
                     .map(|row| {
-                        Ok(RegistryRow {
-                            set: model_set(row)?,
+                        Ok(SetActivity {
+                            set_id: row.try_get("set_id")?,
                             requests: row.try_get("requests")?,
                             last_active: row.try_get("last_active")?,
                         })
                     })
-                    .collect::<StorageResult<Vec<_>>>()?;
-                // A page that is not full ends the results: the total is known without counting.
-                let fetched = i64::try_from(page.len()).unwrap_or(i64::MAX);
-                if fetched < q.limit && (fetched > 0 || q.offset == 0) {
-                    let total = q.offset + fetched;
-                    return Ok((page, RegistryCount { total, capped: false }));
-                }
-                let counted: i64 = if q.filter == SetFilter::default() {
-                    // No filter: every set counts (a count of one table, no join, no patterns).
-                    sqlx::query_scalar("SELECT COUNT(*) FROM model_sets").fetch_one(&self.pool).await?
-                } else {
-                    // Up to the cap only: a common word matches thousands of sets, and the
-                    // count would scan them all a second time.
-                    let sql = format!(
-                        "SELECT COUNT(*) FROM (SELECT 1 FROM {SET_TABLES} WHERE {} LIMIT $5) capped",
-                        filter.condition
-                    );
-                    $crate::storage::portable::bind_filter!(sqlx::query_scalar(&sql).persistent(false), filter)
-                    // One past the cap tells "exactly the cap" from "more".
-                    .bind(q.count_up_to.saturating_add(1))
-                    .fetch_one(&self.pool)
-                    .await?
-                };
-                let capped = counted > q.count_up_to && q.filter != SetFilter::default();
-                Ok((page, RegistryCount { total: counted.min(q.count_up_to), capped }))
+                    .collect()
             }
 
             async fn insert_eval_jobs(&self, jobs: &[NewEvalJob], now: i64) -> StorageResult<()> {

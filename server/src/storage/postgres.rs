@@ -32,5 +32,4 @@ portable_sql_storage!(
     PostgresStorage,
     PgRow,
     |n| format!("${n}"),
-    super::TextSearch::LikeTrigram
 );

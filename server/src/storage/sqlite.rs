@@ -57,5 +57,4 @@ portable_sql_storage!(
     SqliteStorage,
     SqliteRow,
     |_| "?".to_owned(),
-    super::TextSearch::LikeScan
 );
