@@ -207,7 +207,13 @@ pub async fn recent_requests(
         .map(|(id, mut slots)| {
             let last_day = slots[1..].iter().sum::<f64>() as i64;
             slots.truncate(24);
-            (id, RecentRequests { hourly: slots, last_day })
+            (
+                id,
+                RecentRequests {
+                    hourly: slots,
+                    last_day,
+                },
+            )
         })
         .collect())
 }

@@ -656,7 +656,8 @@ async fn registry_pages(backend: Backend) {
         .enumerate()
     {
         let set = s
-            .create_model_set(&new_set(alice.id, slug, slug, categories, &["t"]), 100 + i as i64)
+            // Created at 101, 100, 102: the order of creation is not the ids' order.
+            .create_model_set(&new_set(alice.id, slug, slug, categories, &["t"]), [101, 100, 102][i])
             .await
             .expect("create");
         ids.push(set.id);
@@ -704,22 +705,23 @@ async fn registry_pages(backend: Backend) {
         let registry = &registry;
         async move { registry.page(&q, now).await.expect("page") }
     };
-    let slugs = |listing: &RegistryListing| {
-        listing
-            .entries
-            .iter()
-            .map(|e| e.set.slug.clone())
-            .collect::<Vec<_>>()
-    };
+    let slugs = |listing: &RegistryListing| listing.entries.iter().map(|e| e.set.slug.clone()).collect::<Vec<_>>();
     let requests = |listing: &RegistryListing| listing.entries.iter().map(|e| e.recent.last_day).collect::<Vec<_>>();
 
     let all = page(SetSort::MostUsed, "", 10, 0).await;
     assert_eq!(all.total, 3);
     assert_eq!(slugs(&all), ["busy", "quiet", "new"]);
-    assert_eq!(requests(&all), [12, 2, 0], "the last day's requests; quiet's old one left out");
+    assert_eq!(
+        requests(&all),
+        [12, 2, 0],
+        "the last day's requests; quiet's old one left out"
+    );
     let mut line = vec![0.0; 24];
     (line[22], line[23]) = (7.0, 5.0);
-    assert_eq!(all.entries[0].recent.hourly, line, "the sparkline: the 24 whole hours before now's");
+    assert_eq!(
+        all.entries[0].recent.hourly, line,
+        "the sparkline: the 24 whole hours before now's"
+    );
     // Pages that start among the sets with traffic and end among those without.
     for (limit, offset, want) in [
         (1, 0, &["busy"][..]),
@@ -733,12 +735,23 @@ async fn registry_pages(backend: Backend) {
         assert_eq!(listing.total, 3, "limit {limit}, offset {offset}");
     }
     let recent = page(SetSort::RecentlyActive, "", 10, 0).await;
-    assert_eq!(slugs(&recent), ["busy", "quiet", "new"], "no traffic last");
-    assert_eq!(requests(&recent), [12, 2, 0]);
+    // busy and quiet were both last active an hour ago: the newer (quiet) first.
+    assert_eq!(
+        slugs(&recent),
+        ["quiet", "busy", "new"],
+        "ties newest first, no traffic last"
+    );
+    assert_eq!(requests(&recent), [2, 12, 0]);
     let newest = page(SetSort::Newest, "", 10, 0).await;
-    assert_eq!(slugs(&newest), ["new", "busy", "quiet"]);
+    assert_eq!(slugs(&newest), ["new", "quiet", "busy"], "by creation time");
     let last = page(SetSort::Newest, "", 2, 2).await;
-    assert_eq!((slugs(&last), last.total), (vec!["quiet".to_string()], 3), "the last page");
+    assert_eq!(
+        (slugs(&last), last.total),
+        (vec!["busy".to_string()], 3),
+        "the last page"
+    );
+    let searched = page(SetSort::Newest, "description", 10, 0).await;
+    assert_eq!(slugs(&searched), ["new", "quiet", "busy"], "a search keeps the order");
     let found = page(SetSort::MostUsed, "BUSY DESCR", 10, 0).await;
     assert_eq!(
         (slugs(&found), found.total),
@@ -752,7 +765,11 @@ async fn registry_pages(backend: Backend) {
         "categories match"
     );
     let found = page(SetSort::MostUsed, "description", 1, 0).await;
-    assert_eq!((found.entries.len(), found.total), (1, 3), "a full page counts every match");
+    assert_eq!(
+        (found.entries.len(), found.total),
+        (1, 3),
+        "a full page counts every match"
+    );
 
     // A set that turns busy moves up once the registry's traffic snapshot is renewed, in the
     // background after FRESH_FOR; what its card shows is current at once.
@@ -771,11 +788,18 @@ async fn registry_pages(backend: Backend) {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert_eq!(moved, ["new", "busy", "quiet"], "the order follows the renewed snapshot");
+    assert_eq!(
+        moved,
+        ["new", "busy", "quiet"],
+        "the order follows the renewed snapshot"
+    );
     // A deleted set leaves the registry at once, though the snapshot still counts its traffic.
     s.delete_model_set(ids[2]).await.expect("delete");
     let after = page(SetSort::MostUsed, "", 10, 0).await;
-    assert_eq!((slugs(&after), after.total), (vec!["busy".to_string(), "quiet".to_string()], 2));
+    assert_eq!(
+        (slugs(&after), after.total),
+        (vec!["busy".to_string(), "quiet".to_string()], 2)
+    );
 
     let hourly = s
         .hourly_requests(&[busy, quiet], now - 24 * HOUR)

@@ -26,10 +26,10 @@ use super::AppState;
 use crate::accounts::{AccountError, Accounts};
 use crate::catalog::Catalog;
 use crate::clock::now_ms;
+use crate::model_sets::registry::{RegistryQuery, SetSort};
 use crate::model_sets::{Actor, ModelSets, SetError};
 use crate::monitoring;
 use crate::routing::Routing;
-use crate::model_sets::registry::{RegistryQuery, SetSort};
 use crate::storage::{Account, SetFilter, SharedStorage};
 
 /// Largest error body we re-read to pick its status; `UiError`s are a few hundred bytes.

@@ -208,7 +208,11 @@ mod tests {
         let traffic = activity(&[(2, 50, 100), (4, 7, 300), (1, 7, 200)]);
         let mut by_use = all.clone();
         order_by_traffic(&mut by_use, &traffic, SetSort::MostUsed);
-        assert_eq!(by_use, [2, 4, 1, 5, 3], "requests, ties newest first, then the quiet ones newest first");
+        assert_eq!(
+            by_use,
+            [2, 4, 1, 5, 3],
+            "requests, ties newest first, then the quiet ones newest first"
+        );
         let mut by_recency = all;
         order_by_traffic(&mut by_recency, &traffic, SetSort::RecentlyActive);
         assert_eq!(by_recency, [4, 1, 2, 5, 3]);

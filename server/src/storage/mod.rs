@@ -542,6 +542,11 @@ impl FilterSql {
         }
     }
 
+    /// Whether the condition holds for every set (nothing to filter by).
+    fn is_everything(&self) -> bool {
+        self.binds.iter().all(|b| b.as_deref().is_none_or(str::is_empty))
+    }
+
     /// `s.<column>` matches the pattern `like`, as parameter `$n`. On PostgreSQL the column's
     /// `pg_trgm` GIN index answers it (migration 0010); SQLite scans (see migration 0011).
     fn contains(column: &str, n: usize, like: String) -> (String, String) {

@@ -18,10 +18,12 @@ macro_rules! bind_filter {
 
 /// Implements `Storage` for `$storage` (a struct with a `pool` field) whose rows are `$row`.
 /// `$placeholder` writes the `n`th bind parameter (from 1) for the one statement built at run
-/// time. The invoking module must define `static MIGRATOR: sqlx::migrate::Migrator`, and
+/// time. `$ordered_ids` writes the statement that returns the ids of the sets matching a
+/// condition (`s` is `model_sets`), newest first, joined by commas in one text; it is told
+/// whether the condition matches every set. The invoking module must define `static MIGRATOR: sqlx::migrate::Migrator`, and
 /// `$storage` a `const WORKS_IN_PROCESS: bool` (see `Storage::works_in_process`).
 macro_rules! portable_sql_storage {
-    ($storage:ty, $row:ty, $placeholder:expr $(,)?) => {
+    ($storage:ty, $row:ty, $placeholder:expr, $ordered_ids:expr $(,)?) => {
         use app::catalog::{Capabilities, CatalogModel};
         use app::model_set::{ModelSet, ModelSetRevision};
         use sqlx::Row;
@@ -837,11 +839,8 @@ macro_rules! portable_sql_storage {
                 // One row, the ids joined by commas: sqlx's SQLite driver hands each row over
                 // a channel from the connection's thread, and 10,000 rows cost 20 ms of thread
                 // switches, where one text of them costs 1.
-                let sql = format!(
-                    "SELECT string_agg(CAST(s.id AS TEXT), ',' ORDER BY s.created_at DESC, s.id DESC) \
-                     FROM model_sets s WHERE {}",
-                    filter.condition
-                );
+                let ordered_ids: fn(&str, bool) -> String = $ordered_ids;
+                let sql = ordered_ids(&filter.condition, filter.is_everything());
                 // Not kept prepared: PostgreSQL's generic plan for a kept statement (from its
                 // sixth run) cannot see that an empty search matches every set, nor use the
                 // trigram index for a pattern it is not given.
