@@ -28,9 +28,4 @@ impl PostgresStorage {
     }
 }
 
-portable_sql_storage!(PostgresStorage, PgRow, |n| format!("${n}"), |condition, _| {
-    format!(
-        "SELECT string_agg(CAST(s.id AS TEXT), ',' ORDER BY s.created_at DESC, s.id DESC) \
-             FROM model_sets s WHERE {condition}"
-    )
-},);
+portable_sql_storage!(PostgresStorage, PgRow, |n| format!("${n}"));

@@ -53,21 +53,4 @@ impl SqliteStorage {
 
 // `?`, not `$n`: sqlx looks `$n` names up per bind, which made a 64-row insert (896
 // parameters) cost three times as much CPU as with `?`.
-portable_sql_storage!(
-    SqliteStorage,
-    SqliteRow,
-    |_| "?".to_owned(),
-    // In the subquery's order: SQLite feeds an aggregate the rows of a subquery in the order
-    // it yields them (string_agg's own ORDER BY built a sort tree of every id instead). All
-    // sets: in the order of the index on created_at, no sort. A search: by `+created_at`,
-    // which keeps SQLite off that index; walking it read every set's row out of order (13 ms
-    // for a common word on 10,000 sets, against 4 for a scan of the table and a sort of the
-    // matches).
-    |condition, everything| {
-        let key = if everything { "s.created_at" } else { "+s.created_at" };
-        format!(
-            "SELECT string_agg(id, ',') FROM (SELECT s.id AS id FROM model_sets s WHERE {condition} \
-             ORDER BY {key} DESC, s.id DESC)"
-        )
-    },
-);
+portable_sql_storage!(SqliteStorage, SqliteRow, |_| "?".to_owned(),);
