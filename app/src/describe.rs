@@ -1,7 +1,7 @@
 //! Model Set terms in words and numbers for people: dimension names, values with their units,
 //! requirements as sentences, and the verdict's reasons as advice.
 
-use crate::engine::{Feasibility, Reason, Verdict};
+use crate::engine::{Exploration, Feasibility, Reason, Verdict, Why};
 use crate::format;
 use crate::model_set::{Comparator, Dimension, Objective, Requirement, Statistic};
 
@@ -129,14 +129,128 @@ pub fn reasons(verdict: &Verdict, requirements: &[Requirement]) -> Vec<String> {
             Reason::NoData { requirement } => {
                 format!("Nothing has measured “{}” yet.", name(*requirement))
             }
+            Reason::Unmeasured { requirement, requests } => {
+                let dimension = requirements.get(*requirement).map(|r| &r.dimension);
+                let why = match dimension {
+                    Some(Dimension::Ttft) => {
+                        " Time to first token exists only for streamed answers: send \"stream\": true to have it measured."
+                    }
+                    _ => "",
+                };
+                format!(
+                    "“{}” cannot be judged on this set's traffic: none of its last {requests} requests measured it.{why} \
+                     Until they do, the router plans it on how the models behave elsewhere.",
+                    name(*requirement)
+                )
+            }
         })
         .filter(|s| !s.is_empty())
         .collect()
 }
 
+/// Why a model has its routing weight, as one sentence for the set's page and the routing API.
+/// `breaker_open`: the gateway is skipping the model after failures (the engine only sees it as
+/// unavailable).
+pub fn why(why: &Why, requirements: &[Requirement], objective: &Objective, breaker_open: bool) -> String {
+    let name = |i: usize| {
+        requirements
+            .get(i)
+            .map(requirement)
+            .unwrap_or_else(|| format!("requirement {}", i + 1))
+    };
+    let goal = match objective {
+        Objective::Minimize(d) | Objective::Maximize(d) => d,
+    };
+    match why {
+        Why::Optimal => "In the best mix that meets the requirements.".into(),
+        Why::BestEffort => "In the mix that misses the requirements least: no mix meets them all.".into(),
+        Why::Even => "Spread evenly: no plan could be made yet (see the verdict).".into(),
+        Why::Unavailable if breaker_open => "Paused: failing upstream; the gateway probes it again shortly.".into(),
+        Why::Unavailable => "Not routed: not in the catalog.".into(),
+        Why::Exploring { cause } => match cause {
+            Exploration::FewRequests { seen, needed } => {
+                format!("Exploring: {seen:.0} of {needed:.0} requests so far, to learn how it behaves.")
+            }
+            Exploration::NoData { requirement } => {
+                format!("Exploring: nothing has measured it for “{}” yet.", name(*requirement))
+            }
+            Exploration::FewScores { metric, scores, needed } => format!(
+                "Exploring: {scores:.0} of {needed:.0} {} scores so far.",
+                crate::evals::words(metric)
+            ),
+        },
+        Why::NotNeeded { objective: own, misses } => {
+            if let Some(miss) = misses.first() {
+                let value = requirements
+                    .get(miss.requirement)
+                    .map(|r| value(&r.dimension, miss.value))
+                    .unwrap_or_default();
+                let more = match misses.len() {
+                    1 => String::new(),
+                    n => format!(" and {} more", n - 1),
+                };
+                format!(
+                    "Not routed: alone it misses “{}” ({value}){more}.",
+                    name(miss.requirement)
+                )
+            } else {
+                let own = own.map(|v| format!(" ({} alone)", value(goal, v))).unwrap_or_default();
+                let better = match objective {
+                    Objective::Minimize(Dimension::Cost) => "at a lower cost".to_string(),
+                    Objective::Minimize(d) => format!("with a lower {}", dimension(d)),
+                    Objective::Maximize(d) => format!("with a higher {}", dimension(d)),
+                };
+                format!("Not routed: the mix meets the requirements {better} without it{own}.")
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_models_weight_reads_as_a_reason() {
+        use crate::engine::Miss;
+        let reqs = [Requirement::new(
+            Dimension::Latency,
+            Statistic::P90,
+            Comparator::AtMost,
+            3000.0,
+        )];
+        let cost = Objective::Minimize(Dimension::Cost);
+        let out = Why::NotNeeded {
+            objective: Some(0.0012),
+            misses: vec![Miss {
+                requirement: 0,
+                value: 4100.0,
+            }],
+        };
+        assert_eq!(
+            why(&out, &reqs, &cost, false),
+            "Not routed: alone it misses “p90 latency ≤ 3.0 s” (4.1 s)."
+        );
+        let dear = Why::NotNeeded {
+            objective: Some(0.02),
+            misses: Vec::new(),
+        };
+        assert_eq!(
+            why(&dear, &reqs, &cost, false),
+            "Not routed: the mix meets the requirements at a lower cost without it ($0.02 alone)."
+        );
+        let new = Why::Exploring {
+            cause: Exploration::FewRequests {
+                seen: 5.0,
+                needed: 30.0,
+            },
+        };
+        assert_eq!(
+            why(&new, &reqs, &cost, false),
+            "Exploring: 5 of 30 requests so far, to learn how it behaves."
+        );
+        assert!(why(&Why::Unavailable, &reqs, &cost, true).starts_with("Paused"));
+    }
 
     #[test]
     fn requirements_read_as_sentences() {

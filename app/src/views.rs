@@ -92,6 +92,9 @@ pub struct SetModel {
     pub exploring: bool,
     /// `closed`, `open` or `half_open`.
     pub breaker: String,
+    /// Why it has its weight, in a sentence (`None` when the set is not planned).
+    #[serde(default)]
+    pub why: Option<String>,
 }
 
 /// A requirement with the value realised over the recent window.

@@ -14,6 +14,7 @@ on_both_backends!(
     requests_follow_the_planned_weights,
     a_failing_model_is_cut_off_by_its_breaker,
     drafts_get_a_projection_and_a_verdict,
+    a_requirement_the_traffic_cannot_measure_is_said,
 );
 
 // `slow` is cheap and takes ~100 ms, `quick` costs 100× more and takes ~20 ms: "mean latency
@@ -150,6 +151,16 @@ async fn requests_follow_the_planned_weights(backend: Backend) {
     assert!(after["projection"]["verdict"]["feasibility"].is_string(), "{after}");
     // The realised mean latency is reported against the requirement.
     assert!(after["realised"][0].as_f64().is_some(), "{after}");
+    // Each model says why it has its weight: both were explored past their first look, so a
+    // model carrying weight is in the optimum, and one without is not needed by it.
+    for m in after["weights"].as_array().into_iter().flatten() {
+        if m["weight"].as_f64().is_some_and(|w| w > 1e-6) {
+            assert_eq!(m["why"]["kind"], "optimal", "{m}");
+            assert_eq!(m["explanation"], "In the best mix that meets the requirements.", "{m}");
+        } else {
+            assert_eq!(m["why"]["kind"], "not_needed", "{m}");
+        }
+    }
 }
 
 async fn a_failing_model_is_cut_off_by_its_breaker(backend: Backend) {
@@ -176,6 +187,92 @@ async fn a_failing_model_is_cut_off_by_its_breaker(backend: Backend) {
         .and_then(|m| m["requests_seen"].as_f64())
         .unwrap_or_default();
     assert_eq!(seen_later, seen, "no request went to the open breaker's model: {later}");
+    let broken = later["weights"]
+        .as_array()
+        .and_then(|w| w.iter().find(|m| m["model"] == "sim/broken"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(broken["why"]["kind"], "unavailable", "{later}");
+    assert!(
+        broken["explanation"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("Paused: failing")),
+        "{later}"
+    );
+}
+
+/// Sends `n` streamed requests, 8 at a time, reading each stream to its end.
+async fn send_streamed(s: &Setup, model: &str, n: usize) {
+    let client = http();
+    let url = s.server.url("/v1/chat/completions");
+    for _ in 0..n / 8 {
+        let calls = (0..8).map(|_| async {
+            let resp = client
+                .post(&url)
+                .bearer_auth(&s.key)
+                .json(&json!({"model": model, "stream": true, "messages": [{"role": "user", "content": "Say hello"}]}))
+                .send()
+                .await
+                .expect("send");
+            assert_eq!(resp.status(), StatusCode::OK);
+            resp.text().await.expect("stream")
+        });
+        for body in futures::future::join_all(calls).await {
+            assert!(body.contains("[DONE]"), "{body}");
+        }
+    }
+}
+
+async fn a_requirement_the_traffic_cannot_measure_is_said(backend: Backend) {
+    let s = setup(backend).await;
+    create(
+        &s,
+        json!({"name": "quick-start", "models": ["sim/slow", "sim/quick"],
+               "requirements": [
+                   {"dimension": {"kind": "ttft"}, "statistic": "p90", "comparator": "<=", "target": 50.0},
+                   {"dimension": {"kind": "latency"}, "statistic": "mean", "comparator": "<=", "target": 500.0}]}),
+    )
+    .await;
+    // Clients that do not stream: time to first token is never measured.
+    send(&s, "@alice/quick-start", 48).await;
+    let status = routing(&s, "quick-start").await;
+    let unmeasured = status["unmeasured"].as_array().cloned().unwrap_or_default();
+    assert_eq!(unmeasured.len(), 1, "only the TTFT requirement is unmeasured: {status}");
+    assert_eq!(unmeasured[0]["requirement"], 0);
+    assert!(unmeasured[0]["requests"].as_u64().is_some_and(|n| n >= 30), "{status}");
+    assert!(
+        unmeasured[0]["explanation"]
+            .as_str()
+            .is_some_and(|e| e.contains("only for streamed answers")),
+        "{status}"
+    );
+    assert!(status["realised"][0].is_null(), "{status}");
+    let verdict = &status["projection"]["verdict"];
+    assert_ne!(verdict["feasibility"], "yes", "{verdict}");
+    assert!(
+        verdict["reasons"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|r| r["reason"] == "unmeasured" && r["requirement"] == 0)),
+        "{verdict}"
+    );
+    // The set's page says it too.
+    let page = http()
+        .get(s.server.url("/model-sets/@alice/quick-start"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        page.contains("cannot be judged on this set"),
+        "the page names the unmeasured requirement"
+    );
+    // Once clients stream, it is measured and the note goes.
+    send_streamed(&s, "@alice/quick-start", 16).await;
+    let status = routing(&s, "quick-start").await;
+    assert_eq!(status["unmeasured"], json!([]), "{status}");
+    assert!(status["realised"][0].as_f64().is_some(), "{status}");
 }
 
 async fn drafts_get_a_projection_and_a_verdict(backend: Backend) {

@@ -11,6 +11,7 @@
 //! | [`plan`] | LP over mixture weights on pessimistic estimates; exploration floors; least-violation fallback |
 //! | [`feedback`] | per-requirement integral controller tightening targets while realised values run over |
 //! | [`verdict`] | Yes / Partial / No with typed reasons |
+//! | [`explain`] | why each model has its planned weight (optimal, exploring and why, left out and why) |
 //! | [`project`] | the editor's projection: weights, mean and p50/p90/p99 with intervals, checks, verdict; a mix's density |
 //! | [`tradeoff`] | the editor's trade-off curve: best objective per target of one requirement, point by point |
 //! | [`alias`] | O(1) weighted draws from published weights (caller supplies the random `u64`) |
@@ -32,6 +33,7 @@
 pub mod alias;
 pub mod breaker;
 pub mod estimate;
+pub mod explain;
 pub mod feedback;
 pub mod grid;
 pub mod histogram;
@@ -46,6 +48,7 @@ pub mod window;
 pub use alias::{AliasError, AliasTable};
 pub use breaker::{Breaker, BreakerConfig, BreakerState};
 pub use estimate::{BlendConfig, DimEstimate, Estimate, Estimator, Observation, Prior, DEFAULT_HALF_LIFE_SECS};
+pub use explain::{explain, Exploration, Miss, Why};
 pub use feedback::{Feedback, FeedbackConfig};
 pub use histogram::Histogram;
 pub use plan::{plan, ModelInput, Plan, PlanError, PlanOptions, Stance};

@@ -49,6 +49,10 @@ pub enum Reason {
     ModelLacksData { model: String, n_eff: f64, needed: f64 },
     /// No model has data on this requirement's dimension.
     NoData { requirement: usize },
+    /// The set's own traffic does not measure this requirement's dimension: none of its last
+    /// `requests` requests reported it (time to first token exists only for streamed answers).
+    /// The engine cannot see this from its inputs; the router adds it from the set's window.
+    Unmeasured { requirement: usize, requests: usize },
 }
 
 /// Feasibility and its reasons.

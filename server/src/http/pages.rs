@@ -241,6 +241,7 @@ impl Backend for PagesBackend {
                     weight: share.map(|s| s.weight),
                     exploring: share.is_some_and(|s| s.exploring),
                     breaker: share.map_or("closed", |s| s.breaker).to_string(),
+                    why: share.map(|s| s.explanation.clone()),
                 }
             })
             .collect();

@@ -20,6 +20,9 @@ const WINDOW: usize = 2_000;
 /// Eval scores per set whose realised means drive the feedback on eval requirements: the scores
 /// of about as many requests as [`WINDOW`] at the default sampling of a tenth.
 const EVAL_WINDOW: usize = 200;
+/// Requests in a set's window, none of which measured a requirement's dimension, before the
+/// requirement is reported as one its traffic cannot measure (see [`Learned::unmeasured`]).
+const UNMEASURED_AFTER: usize = 30;
 /// A typical request, for the catalog prior's cost: prompt and completion tokens.
 const TYPICAL_PROMPT_TOKENS: f64 = 500.0;
 const TYPICAL_COMPLETION_TOKENS: f64 = 250.0;
@@ -276,6 +279,29 @@ impl Learned {
         }
         let realised = set.realised(&spec.requirements);
         set.feedback.update(&spec.requirements, &realised);
+    }
+
+    /// The requirements the set's own traffic does not measure, with the requests in its window:
+    /// at least [`UNMEASURED_AFTER`] recent requests and not one of them reported the dimension
+    /// (time to first token is measured only on streamed answers). Eval requirements are left to
+    /// the eval window, which fills only as the judge scores. The planner keeps planning such a
+    /// requirement on the models' estimates from other traffic and their priors; the feedback,
+    /// having no realised value, leaves its target alone.
+    pub fn unmeasured(&self, set_id: i64, spec: &ModelSetSpec) -> Vec<(usize, usize)> {
+        let inner = self.inner();
+        let Some(set) = inner.sets.get(&set_id) else {
+            return Vec::new();
+        };
+        let requests = set.window.len();
+        if requests < UNMEASURED_AFTER {
+            return Vec::new();
+        }
+        spec.requirements
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !matches!(r.dimension, Dimension::Eval(_)) && set.window.count(&r.dimension) == 0)
+            .map(|(i, _)| (i, requests))
+            .collect()
     }
 
     pub fn realised(&self, set_id: i64, spec: &ModelSetSpec) -> Vec<Option<f64>> {

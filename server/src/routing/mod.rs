@@ -20,7 +20,10 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use app::catalog::CatalogModel;
-use app::engine::{self, AliasTable, ModelInput, Observation, Plan, PlanOptions, Projection};
+use app::describe;
+use app::engine::{
+    self, AliasTable, Feasibility, ModelInput, Observation, Plan, PlanOptions, Projection, Reason, Verdict, Why,
+};
 use app::model_set::{ModelSet, ModelSetSpec};
 use serde::Serialize;
 
@@ -114,7 +117,19 @@ pub struct RoutingStatus {
     pub planned_targets: Vec<f64>,
     /// Realised statistics over the set's recent requests, one per requirement.
     pub realised: Vec<Option<f64>>,
+    /// Requirements the set's own traffic does not measure (see [`Reason::Unmeasured`]): said,
+    /// not skipped, since the realised value beside them stays empty.
+    pub unmeasured: Vec<Unmeasured>,
     pub projection: Option<Projection>,
+}
+
+/// A requirement the set's traffic does not measure.
+#[derive(Debug, Serialize)]
+pub struct Unmeasured {
+    pub requirement: usize,
+    /// The set's recent requests, none of which measured it.
+    pub requests: usize,
+    pub explanation: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -125,6 +140,10 @@ pub struct ModelShare {
     /// `closed`, `open` (skipped until a probe) or `half_open`.
     pub breaker: &'static str,
     pub requests_seen: f64,
+    /// Why it has this weight, typed ([`engine::Why`]) …
+    pub why: Why,
+    /// … and as a sentence for people.
+    pub explanation: String,
 }
 
 impl Routing {
@@ -363,9 +382,28 @@ impl Routing {
             Some(published) => published.inputs.clone(),
             None => self.learned.inputs(set.id, &set.spec, self.now()),
         };
-        engine::verdict(&set.spec, &inputs, &self.options)
+        let mut verdict = engine::verdict(&set.spec, &inputs, &self.options)
             .map_err(|e| tracing::debug!(error = %e, "no verdict"))
-            .ok()
+            .ok()?;
+        self.note_unmeasured(set.id, &set.spec, &mut verdict);
+        Some(verdict)
+    }
+
+    /// Adds the requirements the set's own traffic does not measure to its verdict
+    /// ([`learned::Learned::unmeasured`]): a Yes becomes Partial, as nothing shows they hold.
+    fn note_unmeasured(&self, set_id: i64, spec: &ModelSetSpec, verdict: &mut Verdict) {
+        let unmeasured = self.learned.unmeasured(set_id, spec);
+        if unmeasured.is_empty() {
+            return;
+        }
+        if verdict.feasibility == Feasibility::Yes {
+            verdict.feasibility = Feasibility::Partial;
+        }
+        verdict.reasons.extend(
+            unmeasured
+                .into_iter()
+                .map(|(requirement, requests)| Reason::Unmeasured { requirement, requests }),
+        );
     }
 
     /// The published plan of the set's current revision, if the set is routed here.
@@ -381,9 +419,19 @@ impl Routing {
     }
 
     fn status_of(&self, set: &ModelSet, published: &Published, now: f64) -> RoutingStatus {
-        let projection = engine::project(&published.spec, &published.inputs, &self.options)
+        let mut projection = engine::project(&published.spec, &published.inputs, &self.options)
             .map_err(|e| tracing::debug!(error = %e, "no projection"))
             .ok();
+        if let Some(projection) = projection.as_mut() {
+            self.note_unmeasured(set.id, &published.spec, &mut projection.verdict);
+        }
+        let spec = &published.spec;
+        let why = if published.uniform {
+            let even = |m: &ModelInput| if m.available { Why::Even } else { Why::Unavailable };
+            published.inputs.iter().map(even).collect()
+        } else {
+            engine::explain(spec, &published.inputs, &published.plan, &self.options)
+        };
         RoutingStatus {
             revision: published.revision,
             planned_at: published.planned_at_ms,
@@ -392,17 +440,41 @@ impl Routing {
                 .inputs
                 .iter()
                 .zip(&published.plan.weights)
+                .zip(why)
                 .enumerate()
-                .map(|(i, (input, weight))| ModelShare {
-                    model: input.id.clone(),
-                    weight: *weight,
-                    exploring: published.plan.exploring.contains(&i),
-                    breaker: self.learned.breaker_state(&input.id, now).label(),
-                    requests_seen: input.local_requests,
+                .map(|(i, ((input, weight), why))| {
+                    let breaker = self.learned.breaker_state(&input.id, now).label();
+                    // Requests skip a model whose breaker is open, whatever the plan says.
+                    let why = if breaker == "open" { Why::Unavailable } else { why };
+                    ModelShare {
+                        model: input.id.clone(),
+                        weight: *weight,
+                        exploring: published.plan.exploring.contains(&i),
+                        breaker,
+                        requests_seen: input.local_requests,
+                        explanation: describe::why(&why, &spec.requirements, &spec.objective, breaker == "open"),
+                        why,
+                    }
                 })
                 .collect(),
             planned_targets: published.plan.targets.clone(),
             realised: self.learned.realised(set.id, &published.spec),
+            unmeasured: self
+                .learned
+                .unmeasured(set.id, spec)
+                .into_iter()
+                .map(|(requirement, requests)| {
+                    let note = Verdict {
+                        feasibility: Feasibility::Partial,
+                        reasons: vec![Reason::Unmeasured { requirement, requests }],
+                    };
+                    Unmeasured {
+                        requirement,
+                        requests,
+                        explanation: describe::reasons(&note, &spec.requirements).join(" "),
+                    }
+                })
+                .collect(),
             projection,
         }
     }

@@ -305,6 +305,7 @@ fn Models(models: Vec<SetModel>) -> impl IntoView {
                                             {catalog.as_ref().filter(|c| c.simulated).map(|_| view! { <span class="badge muted small">"simulated"</span> })}
                                             {status.map(|s| view! { <span class="badge warn small">{s}</span> })}
                                         </span>
+                                        {m.why.clone().map(|why| view! { <span class="model-why" data-testid="model-why">{why}</span> })}
                                     </td>
                                     <td>{catalog.as_ref().map(|c| c.provider.clone()).unwrap_or_else(|| "not in the catalog".into())}</td>
                                     <td class="num">{catalog.as_ref().map(|c| format!(
