@@ -113,9 +113,9 @@ fn main() {
             let handles: Vec<_> = seeds()
                 .into_iter()
                 .map(|seed| {
-                    let (spec, models) = (&spec, &models);
+                    let (spec, models, base) = (&spec, &models, &cfg);
                     s.spawn(move || {
-                        let cfg = SimConfig { seed, ..cfg.clone() };
+                        let cfg = SimConfig { seed, ..base.clone() };
                         let res = run(spec, models, Router::Planner, &cfg);
                         let mut missed = vec![0; spec.requirements.len()];
                         let mut windows = 0;
