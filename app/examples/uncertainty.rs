@@ -123,7 +123,9 @@ fn main() {
                             windows += 1;
                             for (i, (r, v)) in spec.requirements.iter().zip(&c.realised).enumerate() {
                                 let v = v.unwrap_or(f64::NAN);
-                                if !(excess(r, v) <= tolerance(r, cfg.window)) {
+                                // NaN (no value) counts as missed.
+                                let held = excess(r, v) <= tolerance(r, cfg.window);
+                                if !held {
                                     missed[i] += 1;
                                 }
                             }

@@ -270,9 +270,20 @@ async fn model_sets(backend: Backend) {
         owner: owner.map(Into::into),
     };
     let names = |sets: Vec<app::model_set::ModelSet>| sets.into_iter().map(|m| m.name).collect::<Vec<_>>();
+    // Every search is made twice: by the storage's SQL (the API's list) and in memory over the
+    // search entries (the registry's), which must agree.
     let find = |f: SetFilter| {
         let s = s.clone();
-        async move { names(s.search_model_sets(&f).await.expect("search")) }
+        async move {
+            let sets = s.search_model_sets(&f).await.expect("search");
+            let mut by_sql: Vec<i64> = sets.iter().map(|m| m.id).collect();
+            let entries = s.search_entries().await.expect("search entries");
+            let mut in_memory: Vec<i64> = entries.iter().filter(|e| f.matches(e)).map(|e| e.id).collect();
+            by_sql.sort_unstable();
+            in_memory.sort_unstable();
+            assert_eq!(by_sql, in_memory, "SQL and in-memory matching disagree on {f:?}");
+            names(sets)
+        }
     };
     assert_eq!(
         find(search("", None, None, None)).await,
@@ -800,6 +811,14 @@ async fn registry_pages(backend: Backend) {
         (slugs(&after), after.total),
         (vec!["busy".to_string(), "quiet".to_string()], 2)
     );
+    // A set made elsewhere (another replica, here the storage itself) is found once the search
+    // entries are renewed; a change made through this replica invalidates them at once.
+    s.create_model_set(&new_set(alice.id, "late", "late", &["chat"], &["t"]), 103)
+        .await
+        .expect("late");
+    registry.invalidate();
+    let late = page(SetSort::Newest, "late", 10, 0).await;
+    assert_eq!((slugs(&late), late.total), (vec!["late".to_string()], 1));
 
     let hourly = s
         .hourly_requests(&[busy, quiet], now - 24 * HOUR)

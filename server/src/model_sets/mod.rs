@@ -170,6 +170,7 @@ impl ModelSets {
             Ok(set) => {
                 // The gateway may remember that this address did not exist a moment ago.
                 self.directory.forget(&set.owner, &set.slug);
+                self.registry.invalidate();
                 Ok(set)
             }
             Err(StorageError::Conflict(_)) => Err(SetError::SlugTaken(slug)),
@@ -224,6 +225,7 @@ impl ModelSets {
         )?;
         let updated = self.storage.update_model_set(id, &content, now_ms()).await;
         self.directory.forget(&set.owner, &set.slug);
+        self.registry.invalidate();
         match updated {
             Ok(set) => Ok(set),
             Err(StorageError::NotFound) => Err(SetError::NotFound(address)),
@@ -236,6 +238,7 @@ impl ModelSets {
         let set = self.owned(actor, owner, slug).await?;
         let deleted = self.storage.delete_model_set(set.id).await;
         self.directory.forget(&set.owner, &set.slug);
+        self.registry.invalidate();
         match deleted {
             Ok(()) | Err(StorageError::NotFound) => Ok(()),
             Err(e) => Err(e.into()),

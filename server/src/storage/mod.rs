@@ -141,6 +141,38 @@ pub struct SetFilter {
     pub owner: Option<String>,
 }
 
+/// One set as the registry's search sees it: what a [`SetFilter`] is matched against
+/// ([`SetFilter::matches`]), as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchEntry {
+    pub id: i64,
+    /// The owner's username.
+    pub owner: String,
+    /// `model_sets.search_text`: the address, name, description, categories and tags, lower-cased.
+    pub text: String,
+    /// The categories and tags as stored (JSON arrays of normalised labels).
+    pub categories: String,
+    pub tags: String,
+}
+
+impl SetFilter {
+    /// Whether `entry` matches, exactly as the SQL condition the storage builds for the filter
+    /// ([`FilterSql`]) decides on the same columns: the free text a substring of the search
+    /// text, a category or tag an element of its stored array, the owner by username.
+    /// `storage::{sqlite,postgres}::model_sets` makes each of its searches both ways.
+    pub fn matches(&self, entry: &SearchEntry) -> bool {
+        let query = self.query.trim().to_lowercase();
+        let element = |label: &Option<String>, stored: &str| match label {
+            None => true,
+            Some(label) => stored.contains(&json_element(label)),
+        };
+        (query.is_empty() || entry.text.contains(&query))
+            && element(&self.category, &entry.categories)
+            && element(&self.tag, &entry.tags)
+            && self.owner.as_ref().is_none_or(|owner| &entry.owner == owner)
+    }
+}
+
 /// A set's traffic since some time, from the per-set hourly rollups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SetActivity {
@@ -438,11 +470,11 @@ pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
     /// Keeps the first steps stored for a criteria hash.
     async fn put_g_eval_steps(&self, criteria_hash: &str, steps: &str, now: i64) -> StorageResult<()>;
 
-    /// The ids of every set the filter matches, newest first: the registry orders them by
-    /// traffic and pages them itself (see `model_sets::registry`).
-    async fn registry_matches(&self, filter: &SetFilter) -> StorageResult<Vec<i64>>;
     /// The sets with these ids, in this order; ids with no set are left out.
     async fn model_sets_by_ids(&self, ids: &[i64]) -> StorageResult<Vec<ModelSet>>;
+    /// Every set's search entry, newest first (`created_at DESC, id DESC`): the registry
+    /// searches them in memory (see `model_sets::registry`).
+    async fn search_entries(&self) -> StorageResult<Vec<SearchEntry>>;
     /// Each set with traffic since `since` (an hour's start): its requests and latest hour.
     async fn set_activity(&self, since: i64) -> StorageResult<Vec<SetActivity>>;
 }
@@ -533,18 +565,12 @@ impl FilterSql {
         let (category, category_bind) = element(2, "categories", &filter.category);
         let (tag, tag_bind) = element(3, "tags", &filter.tag);
         FilterSql {
-            // The owner by a subquery, not a join: the registry's matching reads `model_sets`
-            // alone.
+            // The owner by username, through a subquery: the condition stays on `model_sets`.
             condition: format!(
                 "{text} AND {category} AND {tag} AND ($4 IS NULL OR s.owner_id = (SELECT id FROM accounts WHERE username = $4))"
             ),
             binds: [Some(text_bind), category_bind, tag_bind, filter.owner.clone()],
         }
-    }
-
-    /// Whether the condition holds for every set (nothing to filter by).
-    fn is_everything(&self) -> bool {
-        self.binds.iter().all(|b| b.as_deref().is_none_or(str::is_empty))
     }
 
     /// `s.<column>` matches the pattern `like`, as parameter `$n`. On PostgreSQL the column's

@@ -27,7 +27,7 @@ macro_rules! portable_sql_storage {
         use sqlx::Row;
 
         use $crate::storage::{
-            decode_json, encode_json, search_text, Account, FilterSql, ApiKey, EvalJob,
+            decode_json, encode_json, search_text, Account, FilterSql, SearchEntry, ApiKey, EvalJob,
             EvalQueueStats, EvalResultRow, JobNext, KeyOwner, NewEvalJob, NewModelSet, RequestRecord, RollupRow,
             RollupTable, SetActivity, SetContent, SetFilter, StorageError, StorageResult,
         };
@@ -830,42 +830,6 @@ macro_rules! portable_sql_storage {
                     .collect()
             }
 
-            async fn registry_matches(&self, filter: &SetFilter) -> StorageResult<Vec<i64>> {
-                let filter = FilterSql::new(filter);
-                // One row, the ids joined by commas: sqlx's SQLite driver hands each row over
-                // a channel from the connection's thread, and 10,000 rows cost 20 ms of thread
-                // switches, where one text of them costs 1.
-                //
-                // The aggregate takes the ids in the subquery's order, as both databases feed
-                // an aggregate a subquery's rows when nothing else (a join) happens between
-                // them; PostgreSQL documents it, and its own `ORDER BY` inside the aggregate
-                // sorted apart from the plan (8 ms for 10,000 ids, where its index gives them
-                // in order). All sets: the index on (created_at, id) in order, no sort. A
-                // search: by `+created_at`, which keeps the planner off that index (SQLite
-                // walked it and read every set's row out of order, 13 ms for a common word
-                // against 4 for a scan of the table and a sort of the matches).
-                let key = if filter.is_everything() { "s.created_at" } else { "+s.created_at" };
-                let sql = format!(
-                    "SELECT string_agg(CAST(id AS TEXT), ',') FROM (SELECT s.id AS id FROM model_sets s \
-                     WHERE {} ORDER BY {key} DESC, s.id DESC) newest_first",
-                    filter.condition
-                );
-                // Not kept prepared: PostgreSQL's generic plan for a kept statement (from its
-                // sixth run) cannot see that an empty search matches every set, nor use the
-                // trigram index for a pattern it is not given.
-                let joined: Option<String> =
-                    $crate::storage::portable::bind_filter!(sqlx::query_scalar(&sql).persistent(false), filter)
-                        .fetch_one(&self.pool)
-                        .await?;
-                joined
-                    .as_deref()
-                    .unwrap_or_default()
-                    .split(',')
-                    .filter(|id| !id.is_empty())
-                    .map(|id| id.parse().map_err(|e| StorageError::Corrupt(format!("set id {id:?}: {e}"))))
-                    .collect()
-            }
-
             async fn model_sets_by_ids(&self, ids: &[i64]) -> StorageResult<Vec<ModelSet>> {
                 if ids.is_empty() {
                     return Ok(Vec::new());
@@ -886,6 +850,26 @@ macro_rules! portable_sql_storage {
                 let rank: std::collections::HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
                 sets.sort_by_key(|set| rank.get(&set.id).copied());
                 Ok(sets)
+            }
+
+            async fn search_entries(&self) -> StorageResult<Vec<SearchEntry>> {
+                let rows = sqlx::query(
+                    "SELECT s.id, a.username, s.search_text, s.categories, s.tags FROM model_sets s \
+                     JOIN accounts a ON a.id = s.owner_id ORDER BY s.created_at DESC, s.id DESC",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(SearchEntry {
+                            id: row.try_get("id")?,
+                            owner: row.try_get("username")?,
+                            text: row.try_get("search_text")?,
+                            categories: row.try_get("categories")?,
+                            tags: row.try_get("tags")?,
+                        })
+                    })
+                    .collect()
             }
 
             async fn set_activity(&self, since: i64) -> StorageResult<Vec<SetActivity>> {
