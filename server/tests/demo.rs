@@ -11,7 +11,7 @@ use common::{fresh_db, Backend, Server};
 use server::config::{Config, Overrides};
 use server::demo::{self, history};
 use server::metrics::rollup::EvalSums;
-use server::storage::{self, Grain, RollupRow, SetFilter, SharedStorage};
+use server::storage::{self, Grain, RollupRow, SetFilter, SetPage, SharedStorage};
 
 on_both_backends!(seeds_a_week_that_tells_a_story, seeding_again_adds_nothing);
 
@@ -47,10 +47,13 @@ async fn seeds_a_week_that_tells_a_story(backend: Backend) {
     let start = history::start_of(now);
 
     let sets = storage
-        .search_model_sets(&SetFilter {
-            owner: Some(demo::DEMO_ACCOUNT.into()),
-            ..SetFilter::default()
-        })
+        .search_model_sets(
+            &SetFilter {
+                owner: Some(demo::DEMO_ACCOUNT.into()),
+                ..SetFilter::default()
+            },
+            SetPage::default(),
+        )
         .await
         .expect("sets");
     assert!(sets.len() >= 6, "{} demo sets", sets.len());
@@ -380,7 +383,11 @@ async fn seeding_again_adds_nothing(backend: Backend) {
 
     let results = |storage: SharedStorage| async move {
         let mut all = Vec::new();
-        for set in storage.search_model_sets(&SetFilter::default()).await.expect("sets") {
+        for set in storage
+            .search_model_sets(&SetFilter::default(), SetPage::default())
+            .await
+            .expect("sets")
+        {
             all.extend(storage.latest_eval_results(set.id, 10_000).await.expect("results"));
         }
         all

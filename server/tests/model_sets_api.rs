@@ -125,6 +125,43 @@ async fn owners_create_edit_and_delete(backend: Backend) {
         .expect("json");
     assert_eq!(none["data"], json!([]));
 
+    // Lists come a page at a time, newest first, as OpenAI's do.
+    for name in ["Second Set", "Third Set"] {
+        let mut body = draft();
+        body["name"] = json!(name);
+        common::create_set(&server, &key, &body).await;
+    }
+    let list = |query: String| {
+        let client = client.clone();
+        let url = format!("{sets}?{query}");
+        async move { client.get(url).send().await.expect("send") }
+    };
+    let first: Value = list("limit=2".into()).await.json().await.expect("json");
+    let names: Vec<&str> = first["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(names, ["Third Set", "Second Set"], "{first}");
+    assert_eq!(first["has_more"], true);
+    assert_eq!(first["first_id"], first["data"][0]["id"]);
+    let next: Value = list(format!("limit=2&after={}", first["last_id"]))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(next["data"].as_array().map(Vec::len), Some(1), "{next}");
+    assert_eq!(next["data"][0]["name"], "Cheap Chat");
+    assert_eq!(next["has_more"], false);
+    let too_many = list("limit=101".into()).await;
+    assert_eq!(too_many.status(), StatusCode::BAD_REQUEST);
+    let body: Value = too_many.json().await.expect("json");
+    assert!(
+        body["error"]["message"].as_str().is_some_and(|m| m.contains("limit")),
+        "{body}"
+    );
+
     let gone = client.delete(&one).bearer_auth(&key).send().await.expect("send");
     assert_eq!(gone.status(), StatusCode::NO_CONTENT);
     let missing = client.get(&one).send().await.expect("send");

@@ -7,7 +7,7 @@ use app::model_set::{Comparator, Dimension, ModelSetSpec, Requirement, Statistic
 use common::{fresh_db, Backend, TestDb};
 use server::model_sets::registry::{Registry, RegistryListing, RegistryQuery, SetSort};
 use server::storage::{
-    self, EvalResultRow, Grain, NewModelSet, RequestRecord, RollupRow, RollupTable, SetContent, SetFilter,
+    self, EvalResultRow, Grain, NewModelSet, RequestRecord, RollupRow, RollupTable, SetContent, SetFilter, SetPage,
     SharedStorage, StorageError,
 };
 
@@ -275,7 +275,7 @@ async fn model_sets(backend: Backend) {
     let find = |f: SetFilter| {
         let s = s.clone();
         async move {
-            let sets = s.search_model_sets(&f).await.expect("search");
+            let sets = s.search_model_sets(&f, SetPage::default()).await.expect("search");
             let mut by_sql: Vec<i64> = sets.iter().map(|m| m.id).collect();
             let entries = s.search_entries().await.expect("search entries");
             let mut in_memory: Vec<i64> = entries.iter().filter(|e| f.matches(e)).map(|e| e.id).collect();

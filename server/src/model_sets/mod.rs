@@ -17,7 +17,7 @@ use app::model_set::{
 
 use crate::catalog::Catalog;
 use crate::clock::now_ms;
-use crate::storage::{NewModelSet, SetContent, SetFilter, SharedStorage, StorageError};
+use crate::storage::{NewModelSet, SetContent, SetFilter, SetPage, SharedStorage, StorageError};
 use directory::SetDirectory;
 use registry::{Registry, RegistryListing, RegistryQuery};
 
@@ -122,9 +122,9 @@ impl ModelSets {
         Ok(self.registry.page(query, now_ms).await?)
     }
 
-    /// Registry search, newest first.
-    pub async fn search(&self, filter: &SetFilter) -> Result<Vec<ModelSet>, SetError> {
-        Ok(self.storage.search_model_sets(filter).await?)
+    /// The sets the filter matches, newest (highest id) first, within `page`.
+    pub async fn search(&self, filter: &SetFilter, page: SetPage) -> Result<Vec<ModelSet>, SetError> {
+        Ok(self.storage.search_model_sets(filter, page).await?)
     }
 
     /// Newest first.

@@ -141,6 +141,14 @@ pub struct SetFilter {
     pub owner: Option<String>,
 }
 
+/// A stretch of a list ordered by id, highest first: the ids below `after`, at most `limit`
+/// (the default: all of them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SetPage {
+    pub after: Option<i64>,
+    pub limit: Option<usize>,
+}
+
 /// One set as the registry's search sees it: what a [`SetFilter`] is matched against
 /// ([`SetFilter::matches`]), as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -389,8 +397,9 @@ pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
     async fn delete_model_set(&self, set_id: i64) -> StorageResult<()>;
     /// Newest first.
     async fn model_set_revisions(&self, set_id: i64) -> StorageResult<Vec<ModelSetRevision>>;
-    /// Newest first.
-    async fn search_model_sets(&self, filter: &SetFilter) -> StorageResult<Vec<ModelSet>>;
+    /// The sets the filter matches, by id, highest (newest) first: those below `page.after`,
+    /// at most `page.limit` of them.
+    async fn search_model_sets(&self, filter: &SetFilter, page: SetPage) -> StorageResult<Vec<ModelSet>>;
 
     // Request metrics
     /// Stores the records as statements of [`RECORDS_PER_INSERT`] rows, each committed on its

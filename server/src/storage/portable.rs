@@ -29,7 +29,7 @@ macro_rules! portable_sql_storage {
         use $crate::storage::{
             decode_json, encode_json, search_text, Account, FilterSql, SearchEntry, ApiKey, EvalJob,
             EvalQueueStats, EvalResultRow, JobNext, KeyOwner, NewEvalJob, NewModelSet, RequestRecord, RollupRow,
-            RollupTable, SetActivity, SetContent, SetFilter, StorageError, StorageResult,
+            RollupTable, SetActivity, SetContent, SetFilter, SetPage, StorageError, StorageResult,
         };
 
         /// The table holding these rollups (the same columns in all three).
@@ -642,12 +642,21 @@ macro_rules! portable_sql_storage {
                 rows.iter().map(model_set_revision).collect()
             }
 
-            async fn search_model_sets(&self, filter: &SetFilter) -> StorageResult<Vec<ModelSet>> {
+            async fn search_model_sets(&self, filter: &SetFilter, page: SetPage) -> StorageResult<Vec<ModelSet>> {
                 let filter = FilterSql::new(filter);
-                let sql = format!("SELECT {SET_FIELDS} FROM {SET_TABLES} WHERE {} ORDER BY s.id DESC", filter.condition);
+                let sql = format!(
+                    "SELECT {SET_FIELDS} FROM {SET_TABLES} WHERE {} AND ($5 IS NULL OR s.id < $5) \
+                     ORDER BY s.id DESC LIMIT $6",
+                    filter.condition
+                );
+                // No limit is the largest one both databases take (SQLite's "none", -1, is an
+                // error to PostgreSQL).
+                let limit = page.limit.map_or(i64::MAX, |l| i64::try_from(l).unwrap_or(i64::MAX));
                 let rows = $crate::storage::portable::bind_filter!(sqlx::query(&sql), filter)
-                .fetch_all(&self.pool)
-                .await?;
+                    .bind(page.after)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?;
                 rows.iter().map(model_set).collect()
             }
 

@@ -14,7 +14,7 @@ use super::ApiUser;
 use crate::http::error::ApiError;
 use crate::http::AppState;
 use crate::model_sets::{check_patch_keys, Actor};
-use crate::storage::SetFilter;
+use crate::storage::{SetFilter, SetPage};
 
 impl ApiUser {
     fn actor(&self) -> Actor<'_> {
@@ -31,18 +31,43 @@ pub struct ListParams {
     category: Option<String>,
     tag: Option<String>,
     owner: Option<String>,
+    limit: Option<usize>,
+    after: Option<i64>,
 }
 
-/// `GET /api/v1/model-sets?q=&category=&tag=&owner=`
+/// Sets per list page when the request names no `limit`, and the most it may name.
+const LIST_LIMIT: usize = 100;
+
+/// `GET /api/v1/model-sets?q=&category=&tag=&owner=&limit=&after=`: newest first, a page at a
+/// time as OpenAI's lists are (`has_more`, and `after` = the page's `last_id` for the next).
 pub async fn list(State(state): State<AppState>, Query(params): Query<ListParams>) -> Result<Json<Value>, ApiError> {
+    let limit = params.limit.unwrap_or(LIST_LIMIT);
+    if !(1..=LIST_LIMIT).contains(&limit) {
+        return Err(ApiError::BadRequest(format!(
+            "limit must be between 1 and {LIST_LIMIT}; {limit} was given."
+        )));
+    }
     let filter = SetFilter {
         query: params.q.unwrap_or_default(),
         category: params.category,
         tag: params.tag,
         owner: params.owner.map(|o| o.trim_start_matches('@').to_string()),
     };
-    let sets = state.model_sets.search(&filter).await?;
-    Ok(Json(json!({ "object": "list", "data": sets })))
+    // One more than the page, to know whether there is another.
+    let page = SetPage {
+        after: params.after,
+        limit: Some(limit + 1),
+    };
+    let mut sets = state.model_sets.search(&filter, page).await?;
+    let has_more = sets.len() > limit;
+    sets.truncate(limit);
+    Ok(Json(json!({
+        "object": "list",
+        "data": sets,
+        "first_id": sets.first().map(|s| s.id),
+        "last_id": sets.last().map(|s| s.id),
+        "has_more": has_more,
+    })))
 }
 
 /// `POST /api/v1/model-sets`

@@ -31,7 +31,7 @@ use super::error::GatewayError;
 use super::AppState;
 use crate::model_sets::SetError;
 use crate::providers::{ChatRequest, Reply};
-use crate::storage::{KeyOwner, SetFilter};
+use crate::storage::{KeyOwner, SetFilter, SetPage};
 use meter::{EvalDraw, Meter, RequestFacts};
 
 // Header names made once: a name given as a string is parsed on every insert.
@@ -114,7 +114,7 @@ async fn models_for(state: &AppState, caller: &KeyOwner) -> Result<Value, Gatewa
         owner: Some(caller.username.clone()),
         ..SetFilter::default()
     };
-    let sets = state.model_sets.search(&own).await.map_err(|e| {
+    let sets = state.model_sets.search(&own, SetPage::default()).await.map_err(|e| {
         tracing::error!(error = %e, "listing the caller's sets failed");
         GatewayError::Internal
     })?;
