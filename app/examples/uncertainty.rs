@@ -35,9 +35,9 @@ fn rare_events() -> (ModelSetSpec, Vec<TrueModel>) {
     (spec, models)
 }
 
-/// The same models with the steady one unlucky in its first look: it fails 4 % of its first 300
-/// requests (twice its true rate after that is never seen again). The simulator has no such knob
-/// per request count, so the scenario gives it an outage-like burst at the start instead.
+/// The same models with the steady one unlucky in its first look. The simulator has no knob for
+/// "fails twice its true rate over its first requests", so the steady model fails every request
+/// in the first 0.6 s (an outage), which makes its first look worse than its truth.
 fn unlucky_start() -> (ModelSetSpec, Vec<TrueModel>) {
     let (spec, mut models) = rare_events();
     // 15 s of failures at 20 req/s: about 1 in 25 of the first requests it gets.
@@ -50,7 +50,7 @@ fn unlucky_start() -> (ModelSetSpec, Vec<TrueModel>) {
 /// requests scatters by more than 2 %).
 fn tolerance(req: &Requirement, n: usize) -> f64 {
     let n = n.max(1) as f64;
-    let se = match (req.dimension.clone(), req.statistic) {
+    let se = match (&req.dimension, req.statistic) {
         (Dimension::ErrorRate, _) => (req.target * (1.0 - req.target) / n).sqrt(),
         // A p90's scatter: √(q(1−q)/n) in probability, which for a log-normal of shape σ is
         // σ·√(q(1−q)/n)/φ(z₀.₉) relative to the value (φ(1.2816) = 0.1755; σ = 0.45, the

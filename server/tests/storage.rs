@@ -278,7 +278,8 @@ async fn model_sets(backend: Backend) {
             let sets = s.search_model_sets(&f, SetPage::default()).await.expect("search");
             let mut by_sql: Vec<i64> = sets.iter().map(|m| m.id).collect();
             let entries = s.search_entries().await.expect("search entries");
-            let mut in_memory: Vec<i64> = entries.iter().filter(|e| f.matches(e)).map(|e| e.id).collect();
+            let matcher = f.matcher();
+            let mut in_memory: Vec<i64> = entries.iter().filter(|e| matcher.matches(e)).map(|e| e.id).collect();
             by_sql.sort_unstable();
             in_memory.sort_unstable();
             assert_eq!(by_sql, in_memory, "SQL and in-memory matching disagree on {f:?}");

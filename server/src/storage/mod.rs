@@ -150,7 +150,7 @@ pub struct SetPage {
 }
 
 /// One set as the registry's search sees it: what a [`SetFilter`] is matched against
-/// ([`SetFilter::matches`]), as stored.
+/// ([`SetMatcher::matches`]), as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchEntry {
     pub id: i64,
@@ -164,20 +164,39 @@ pub struct SearchEntry {
 }
 
 impl SetFilter {
+    /// The filter made ready to test many entries ([`SetMatcher::matches`]): the query is
+    /// lower-cased and the labels quoted once, not once per set.
+    pub fn matcher(&self) -> SetMatcher<'_> {
+        SetMatcher {
+            query: self.query.trim().to_lowercase(),
+            category: self.category.as_deref().map(json_element),
+            tag: self.tag.as_deref().map(json_element),
+            owner: self.owner.as_deref(),
+        }
+    }
+}
+
+/// A [`SetFilter`] ready to match [`SearchEntry`]s in memory.
+#[derive(Debug, Clone)]
+pub struct SetMatcher<'a> {
+    query: String,
+    /// Labels as they appear inside the stored JSON arrays (quoted).
+    category: Option<String>,
+    tag: Option<String>,
+    owner: Option<&'a str>,
+}
+
+impl SetMatcher<'_> {
     /// Whether `entry` matches, exactly as the SQL condition the storage builds for the filter
     /// ([`FilterSql`]) decides on the same columns: the free text a substring of the search
     /// text, a category or tag an element of its stored array, the owner by username.
     /// `storage::{sqlite,postgres}::model_sets` makes each of its searches both ways.
     pub fn matches(&self, entry: &SearchEntry) -> bool {
-        let query = self.query.trim().to_lowercase();
-        let element = |label: &Option<String>, stored: &str| match label {
-            None => true,
-            Some(label) => stored.contains(&json_element(label)),
-        };
-        (query.is_empty() || entry.text.contains(&query))
+        let element = |label: &Option<String>, stored: &str| label.as_ref().is_none_or(|l| stored.contains(l.as_str()));
+        (self.query.is_empty() || entry.text.contains(&self.query))
             && element(&self.category, &entry.categories)
             && element(&self.tag, &entry.tags)
-            && self.owner.as_ref().is_none_or(|owner| &entry.owner == owner)
+            && self.owner.is_none_or(|owner| entry.owner == owner)
     }
 }
 
