@@ -178,6 +178,17 @@ pub fn why(why: &Why, requirements: &[Requirement], objective: &Objective, break
                 "Exploring: {scores:.0} of {needed:.0} {} scores so far.",
                 crate::evals::words(metric)
             ),
+            Exploration::Promising {
+                objective: Some(now),
+                possible: Some(possible),
+            } => format!(
+                "Exploring: if it is as good as its data so far allows, the mix could reach {} (now {}).",
+                value(goal, *possible),
+                value(goal, *now)
+            ),
+            Exploration::Promising { .. } => {
+                "Exploring: if it is as good as its data so far allows, it could help meet the requirements.".into()
+            }
         },
         Why::NotNeeded { objective: own, misses } => {
             if let Some(miss) = misses.first() {

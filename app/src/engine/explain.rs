@@ -23,6 +23,14 @@ pub enum Exploration {
     NoData { requirement: usize },
     /// The judge has scored `scores` of its answers on `metric`; the planner wants `needed`.
     FewScores { metric: String, scores: f64, needed: f64 },
+    /// Past its first look, it could still change the decision: with every model as good as its
+    /// data allows, the plan would use it more and reach `possible` (the objective; the plan now
+    /// has `objective`). Both `None` when the set misses its targets: then the promise is
+    /// meeting them.
+    Promising {
+        objective: Option<f64>,
+        possible: Option<f64>,
+    },
 }
 
 /// A requirement a model misses on its own, with its value (point estimate).
@@ -69,6 +77,14 @@ pub fn explain(spec: &ModelSetSpec, models: &[ModelInput], plan: &Plan, opts: &P
             if plan.exploring.contains(&i) {
                 return Why::Exploring {
                     cause: exploration(spec, model, opts),
+                };
+            }
+            if plan.promising.contains(&i) {
+                return Why::Exploring {
+                    cause: Exploration::Promising {
+                        objective: plan.potential.and(plan.objective),
+                        possible: plan.potential,
+                    },
                 };
             }
             if weight > ZERO {

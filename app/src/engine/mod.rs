@@ -8,8 +8,8 @@
 //! | --- | --- |
 //! | [`grid`], [`histogram`] | one shared log-bucket grid (±1 %); histograms whose mixture CDF is the weighted sum |
 //! | [`estimate`] | request records → decayed per-model estimates; blending set-local, global and prior |
-//! | [`plan`] | LP over mixture weights on pessimistic estimates; exploration floors; least-violation fallback |
-//! | [`feedback`] | per-requirement integral controller tightening targets while realised values run over |
+//! | [`plan`] | LP over mixture weights on pessimistic estimates; first-look floors and exploration that follows an optimistic LP; least-violation fallback |
+//! | [`feedback`] | per-requirement integral controller on the planning targets: tightens while realised values run over, gives slack back where it binds |
 //! | [`verdict`] | Yes / Partial / No with typed reasons |
 //! | [`explain`] | why each model has its planned weight (optimal, exploring and why, left out and why) |
 //! | [`project`] | the editor's projection: weights, mean and p50/p90/p99 with intervals, checks, verdict; a mix's density |
@@ -22,7 +22,7 @@
 //!
 //! Server loop sketch: per (set, model) keep an [`Estimator`] for the set's own traffic, per model one for
 //! global traffic, a [`Breaker`] per model and a [`Window`] + [`Feedback`] per set. Every few seconds:
-//! `Estimate::blend` → [`ModelInput`]s → `feedback.update(window.realised(..))` → [`plan()`] with
+//! `Estimate::blend` → [`ModelInput`]s → `feedback.update(window.measured(..), plan.binding)` → [`plan()`] with
 //! `feedback.targets(..)` → [`AliasTable::new`] of the weights, published atomically. Per request:
 //! `table.draw_where(random_u64, |i| breakers[i].allows(now))`, then `observe` the outcome everywhere.
 
@@ -58,4 +58,4 @@ pub use project::{
 };
 pub use tradeoff::{tradeoff, tradeoff_point, tradeoff_targets, Tradeoff, TradeoffPoint};
 pub use verdict::{nearest_achievable, verdict, Feasibility, Reason, Verdict};
-pub use window::Window;
+pub use window::{Realised, Window};

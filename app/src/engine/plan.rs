@@ -78,10 +78,32 @@ pub struct PlanOptions {
     /// the request count alone would stop exploring a model before the judge has said much about it.
     #[serde(default = "default_explore_min_scores")]
     pub explore_min_scores: f64,
+    /// Standard errors of optimism for deciding what to explore past a model's first look: the
+    /// planner also solves the LP with every model as good as this many standard errors allow,
+    /// and a model that plan uses more than the committed one is explored (see [`plan()`]).
+    #[serde(default = "default_explore_z")]
+    pub explore_z: f64,
+    /// Share of the optimistic plan's gain that exploring may cost while it lasts: exploration
+    /// may raise the committed plan's objective (or, when it misses targets, its violation) by
+    /// at most this share of what the optimistic plan would save.
+    #[serde(default = "default_explore_spend")]
+    pub explore_spend: f64,
+    /// Relative gain below which the decision counts as settled and nothing is explored.
+    #[serde(default = "default_explore_min_gain")]
+    pub explore_min_gain: f64,
 }
 
 fn default_explore_min_scores() -> f64 {
     10.0
+}
+fn default_explore_z() -> f64 {
+    2.0
+}
+fn default_explore_spend() -> f64 {
+    0.25
+}
+fn default_explore_min_gain() -> f64 {
+    0.01
 }
 
 impl Default for PlanOptions {
@@ -95,6 +117,9 @@ impl Default for PlanOptions {
             window_tolerance: 0.02,
             window_z: 3.5,
             explore_min_scores: default_explore_min_scores(),
+            explore_z: default_explore_z(),
+            explore_spend: default_explore_spend(),
+            explore_min_gain: default_explore_min_gain(),
         }
     }
 }
@@ -173,11 +198,29 @@ pub struct Plan {
     pub violations: Vec<f64>,
     /// The targets planned against (the spec's, or the feedback-tightened ones).
     pub targets: Vec<f64>,
-    /// Indices of models given an exploration floor.
+    /// Indices of models given an exploration floor for their first look (too few requests,
+    /// no data on a required dimension, too few eval scores).
     pub exploring: Vec<usize>,
     /// Objective value of the mix on point estimates (e.g. mean USD per request), if known.
     pub objective: Option<f64>,
+    /// Indices of models explored past their first look because the optimistic plan uses them
+    /// more than the committed one: what they might be could still change the decision.
+    #[serde(default)]
+    pub promising: Vec<usize>,
+    /// What the optimistic plan reaches: its objective (point estimates) when the committed
+    /// plan meets the targets; `None` when it does not (then the promise is meeting them).
+    #[serde(default)]
+    pub potential: Option<f64>,
+    /// Per requirement: whether the mix holds it at its planned bound (within
+    /// [`BINDING_MARGIN`] of its row's scale on pessimistic estimates, or misses it). The feedback
+    /// gives slack back only on these: loosening a requirement met with room to spare buys nothing.
+    #[serde(default)]
+    pub binding: Vec<bool>,
 }
+
+/// A requirement whose pessimistic margin at the plan is at most this share of its LP row's
+/// largest coefficient binds the plan ([`Plan::binding`]).
+pub const BINDING_MARGIN: f64 = 0.05;
 
 /// Why no plan could be made.
 #[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
@@ -454,6 +497,25 @@ impl ConfidentRows {
                 let row: Vec<f64> = parts
                     .iter()
                     .map(|p| p.map(|(a, s)| a - self.z * k * s).unwrap_or(0.0))
+                    .collect();
+                let max = row.iter().fold(0.0f64, |m, c| m.max(c.abs()));
+                let always = parts.iter().zip(&row).all(|(p, &c)| p.is_none() || c >= 0.0);
+                (!always && max > 0.0).then(|| row.into_iter().map(|c| c / max).collect())
+            })
+            .collect()
+    }
+
+    /// LP rows with model i's coefficients shifted by `shifts[i]` standard errors (positive:
+    /// pessimistic, negative: optimistic), in units of this set's `z` (build with `z = 1` for
+    /// plain standard errors); normalised as in [`build_rows`].
+    fn shifted(&self, shifts: &[f64]) -> Vec<Option<Vec<f64>>> {
+        self.parts
+            .iter()
+            .map(|parts| {
+                let row: Vec<f64> = parts
+                    .iter()
+                    .zip(shifts)
+                    .map(|(p, &k)| p.map(|(a, s)| a - self.z * k * s).unwrap_or(0.0))
                     .collect();
                 let max = row.iter().fold(0.0f64, |m, c| m.max(c.abs()));
                 let always = parts.iter().zip(&row).all(|(p, &c)| p.is_none() || c >= 0.0);
@@ -768,6 +830,11 @@ fn thin_evals(spec: &ModelSetSpec, models: &[ModelInput], opts: &PlanOptions) ->
 ///
 /// `targets` overrides the spec's targets (the feedback controller's tightened ones); `None` uses the spec.
 /// Never fails for an infeasible spec: it then returns the least-violating mix with `feasible = false`.
+///
+/// Exploration past a model's first look follows the decision ([`explore`]): the committed plan
+/// is the LP on pessimistic estimates; a second LP on optimistic ones says what the set could
+/// reach if the models were as good as their data allows, and the models that plan uses more
+/// get floors, as large as the pessimistic requirements and a budget of a share of the gain allow.
 pub fn plan(
     spec: &ModelSetSpec,
     models: &[ModelInput],
@@ -783,30 +850,22 @@ pub fn plan(
     // With the window margins first; they are a refinement, so when they cannot hold the plan
     // falls back to the requirements alone.
     let margins = window_rows(reqs, &targets, models, opts);
-    let solve = |req_rows: &[Option<Vec<f64>>]| {
-        if margins.is_empty() {
-            return solve_lp(req_rows, &obj, maximize, &b, false);
-        }
-        let mut with_margins = req_rows.to_vec();
-        with_margins.extend(margins.iter().cloned());
-        match solve_lp(&with_margins, &obj, maximize, &b, false) {
-            Ok(mut s) => {
-                s.slacks.truncate(req_rows.len());
-                Ok(s)
-            }
-            Err(_) => solve_lp(req_rows, &obj, maximize, &b, false),
-        }
+    let (mut sol, feasible, margins_held) = committed(&rows, &margins, &obj, maximize, &b, false)?;
+    let commit =
+        |b: &[(f64, f64)]| committed(&rows, &margins, &obj, maximize, b, margins_held).map(|(s, ok, _)| (s, ok));
+    let mut promising = Vec::new();
+    let mut potential = None;
+    let lp = Lp {
+        targets: &targets,
+        obj: &obj,
+        maximize,
+        bounds: &b,
     };
-    let first = solve_confident(&rows, solve);
-    let (sol, feasible) = match first {
-        Ok(s) => (s, true),
-        Err(LpFail::Infeasible) => match solve_lp(&rows.linear(), &obj, maximize, &b, true) {
-            Ok(s) => (s, false),
-            Err(LpFail::Infeasible) => return Err(PlanError::Solver("slack LP reported infeasible".into())),
-            Err(LpFail::Other(e)) => return Err(PlanError::Solver(e)),
-        },
-        Err(LpFail::Other(e)) => return Err(PlanError::Solver(e)),
-    };
+    if let Some(found) = explore(spec, models, opts, &lp, (&sol, feasible), &exploring, commit) {
+        potential = found.potential.filter(|_| feasible);
+        promising = found.models;
+        sol = found.solution;
+    }
     let violations = if feasible {
         vec![0.0; targets.len()]
     } else {
@@ -814,6 +873,9 @@ pub fn plan(
     };
     let feasible = feasible || violations.iter().all(|v| *v <= 1e-9);
     let objective = mix_objective(models, &sol.weights, &spec.objective);
+    let binding = (0..reqs.len())
+        .map(|j| rows.margin(j, &sol.weights).is_some_and(|m| m <= BINDING_MARGIN))
+        .collect();
     Ok(Plan {
         weights: sol.weights,
         feasible,
@@ -821,6 +883,189 @@ pub fn plan(
         targets,
         exploring,
         objective,
+        promising,
+        potential,
+        binding,
+    })
+}
+
+/// The committed plan under weight bounds `b`: the requirements held on pessimistic estimates
+/// (with the window margins when they can hold), or, when no mix meets them, the least-violating
+/// mix. The flags say whether it meets the requirements and whether it holds the margins.
+/// `margins_required`: fail rather than drop the margins (an exploration floor must not cost them).
+fn committed(
+    rows: &ConfidentRows,
+    margins: &[Option<Vec<f64>>],
+    obj: &[f64],
+    maximize: bool,
+    b: &[(f64, f64)],
+    margins_required: bool,
+) -> Result<(LpSolution, bool, bool), PlanError> {
+    let held = std::cell::Cell::new(!margins.is_empty());
+    let solve = |req_rows: &[Option<Vec<f64>>]| {
+        if margins.is_empty() {
+            return solve_lp(req_rows, obj, maximize, b, false);
+        }
+        let mut with_margins = req_rows.to_vec();
+        with_margins.extend(margins.iter().cloned());
+        match solve_lp(&with_margins, obj, maximize, b, false) {
+            Ok(mut s) => {
+                s.slacks.truncate(req_rows.len());
+                Ok(s)
+            }
+            Err(_) if margins_required => Err(LpFail::Infeasible),
+            Err(_) => {
+                held.set(false);
+                solve_lp(req_rows, obj, maximize, b, false)
+            }
+        }
+    };
+    match solve_confident(rows, solve) {
+        Ok(s) => Ok((s, true, held.get())),
+        Err(LpFail::Infeasible) => match solve_lp(&rows.linear(), obj, maximize, b, true) {
+            Ok(s) => Ok((s, false, false)),
+            Err(LpFail::Infeasible) => Err(PlanError::Solver("slack LP reported infeasible".into())),
+            Err(LpFail::Other(e)) => Err(PlanError::Solver(e)),
+        },
+        Err(LpFail::Other(e)) => Err(PlanError::Solver(e)),
+    }
+}
+
+/// The planned targets, the LP's objective and the first-look bounds, shared by the plans
+/// [`explore`] solves.
+struct Lp<'a> {
+    targets: &'a [f64],
+    obj: &'a [f64],
+    maximize: bool,
+    bounds: &'a [(f64, f64)],
+}
+
+/// What [`explore`] settled on.
+struct Explored {
+    solution: LpSolution,
+    /// Models whose floor the solution carries.
+    models: Vec<usize>,
+    /// The optimistic plan's objective (point estimates).
+    potential: Option<f64>,
+}
+
+/// Weights at or below this difference are the same for exploration.
+const EXPLORE_DUST: f64 = 1e-3;
+
+/// Exploration that follows the decision: optimism in the face of uncertainty, one model at a
+/// time, kept safe by the committed plan. The optimistic LP is the UCB rule of Agrawal & Devanur
+/// 2014 ("Bandits with concave rewards and convex knapsacks"); mixing it only as far as the
+/// pessimistic constraints still hold is OPLB's safety (Pacchiano et al. 2021, "Stochastic bandits
+/// with linear constraints"). One optimistic LP over all models at once picks one vertex and would
+/// leave out a model that is as promising as the one it picked, so each model gets its own.
+///
+/// 1. For each model past its first look, solve the committed LP with that model `explore_z`
+///    standard errors better than its estimate on every requirement (the others as committed,
+///    pessimistic; the objective on point estimates). Its objective (or, when the committed plan
+///    misses targets, its violation) is what the set could reach if that model is as good as its
+///    data allows.
+/// 2. A model is promising when that plan uses it more than the committed one and improves on it
+///    by more than `explore_min_gain`. A model too dear for a cost objective, or one that misses
+///    a requirement even at its best, is not: it is not explored past its first look. When no
+///    model is promising the decision is settled.
+/// 3. Each promising model gets a floor, a share λ of its weight in its optimistic plan (all
+///    floors together at most `explore_total_cap`), and the committed LP is solved again with
+///    them: λ is the largest (by bisection) at which the requirements still hold on pessimistic
+///    estimates and the objective (or violation) costs at most `explore_spend` × the largest
+///    gain. So exploring is paid for out of what it may win, and it stops as the data closes
+///    the gap between a model's optimistic and pessimistic values.
+fn explore(
+    spec: &ModelSetSpec,
+    models: &[ModelInput],
+    opts: &PlanOptions,
+    lp: &Lp<'_>,
+    (now, feasible): (&LpSolution, bool),
+    first_look: &[usize],
+    commit: impl Fn(&[(f64, f64)]) -> Result<(LpSolution, bool), PlanError>,
+) -> Option<Explored> {
+    if !(opts.explore_z > 0.0) || !(opts.explore_total_cap > 0.0) {
+        return None;
+    }
+    // Per requirement and model, (point coefficient, one standard error).
+    let parts = ConfidentRows::new(&spec.requirements, lp.targets, models, 1.0);
+    // What the set could gain, and so the most exploring may cost: in objective when the
+    // committed plan meets the targets, in violation (total normalised slack) when it does not.
+    let cost_of = |s: &LpSolution, ok: bool| -> Option<f64> {
+        if feasible {
+            let o = mix_objective(models, &s.weights, &spec.objective)?;
+            ok.then_some(if lp.maximize { -o } else { o })
+        } else {
+            Some(if ok { 0.0 } else { s.slacks.iter().sum() })
+        }
+    };
+    let here = cost_of(now, feasible)?;
+    let scale = if feasible { here.abs().max(1e-12) } else { 1.0 };
+    // (model, its weight in its optimistic plan, the gain of that plan)
+    let mut promising: Vec<(usize, f64, f64)> = Vec::new();
+    for i in (0..models.len()).filter(|&i| models[i].available && !first_look.contains(&i)) {
+        let shifts: Vec<f64> = (0..models.len())
+            .map(|k| if k == i { -opts.explore_z } else { opts.z })
+            .collect();
+        let rows = parts.shifted(&shifts);
+        let (best, best_ok) = match solve_lp(&rows, lp.obj, lp.maximize, lp.bounds, false) {
+            Ok(s) => (s, true),
+            Err(LpFail::Infeasible) => match solve_lp(&rows, lp.obj, lp.maximize, lp.bounds, true) {
+                Ok(s) => (s, false),
+                Err(_) => continue,
+            },
+            Err(LpFail::Other(_)) => continue,
+        };
+        if !(best.weights[i] > now.weights[i] + EXPLORE_DUST) {
+            continue;
+        }
+        let Some(there) = cost_of(&best, best_ok) else { continue };
+        let gain = here - there;
+        if gain / scale > opts.explore_min_gain {
+            promising.push((i, best.weights[i], gain));
+        }
+    }
+    if promising.is_empty() {
+        return None;
+    }
+    let gain = promising.iter().fold(0.0f64, |g, p| g.max(p.2));
+    let potential = feasible.then_some(if lp.maximize { gain - here } else { here - gain });
+    let total: f64 = promising.iter().map(|p| p.1).sum();
+    let cap = (opts.explore_total_cap / total).min(1.0);
+    let budget = here + opts.explore_spend.max(0.0) * gain;
+    let floored = |lambda: f64| -> Option<LpSolution> {
+        let mut b = lp.bounds.to_vec();
+        for &(i, w, _) in &promising {
+            b[i].0 = b[i].0.max((lambda * cap * w).min(b[i].1));
+        }
+        let (s, ok) = commit(&b).ok()?;
+        // Exploring must not turn a plan that meets the targets into one that misses them.
+        let affordable = (ok || !feasible) && cost_of(&s, ok).is_some_and(|c| c <= budget + 1e-12);
+        affordable.then_some(s)
+    };
+    let mut found = floored(1.0);
+    if found.is_none() {
+        let (mut lo, mut hi) = (0.0, 1.0);
+        for _ in 0..6 {
+            let mid = (lo + hi) / 2.0;
+            match floored(mid) {
+                Some(s) => {
+                    lo = mid;
+                    found = Some(s);
+                }
+                None => hi = mid,
+            }
+        }
+    }
+    let solution = found?;
+    let explored: Vec<usize> = promising
+        .into_iter()
+        .map(|p| p.0)
+        .filter(|&i| solution.weights[i] > now.weights[i] + EXPLORE_DUST)
+        .collect();
+    (!explored.is_empty()).then_some(Explored {
+        solution,
+        models: explored,
+        potential,
     })
 }
 

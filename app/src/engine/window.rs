@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::estimate::{has_distribution, Observation};
 use super::plan::quantile_level;
-use crate::model_set::{Comparator, Dimension, Requirement, Statistic};
+use crate::model_set::{Dimension, Requirement, Statistic};
 
 type Sums = (Dimension, f64, f64, f64);
 
@@ -23,6 +23,20 @@ pub struct Window {
     /// (dimension, Σx, Σx², count)
     sums: Vec<Sums>,
     since_rebuild: usize,
+    /// Requests ever pushed: how much of the window is new since a reader last looked.
+    pushed: u64,
+}
+
+/// A requirement's realised value over a window, with what the feedback needs to weigh it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Realised {
+    pub value: f64,
+    /// Standard error of the value as an estimate of the long-run statistic.
+    pub std_err: f64,
+    /// Requests the window held.
+    pub requests: usize,
+    /// Requests ever pushed to the window ([`Window::pushed`]).
+    pub pushed: u64,
 }
 
 impl Window {
@@ -33,7 +47,13 @@ impl Window {
             buf: VecDeque::with_capacity(capacity.max(1)),
             sums: Vec::new(),
             since_rebuild: 0,
+            pushed: 0,
         }
+    }
+
+    /// Requests ever pushed (not reset by [`Window::clear`]).
+    pub fn pushed(&self) -> u64 {
+        self.pushed
     }
 
     /// Requests currently in the window.
@@ -92,6 +112,7 @@ impl Window {
         }
         Self::apply(&mut self.sums, &obs, 1.0);
         self.buf.push_back(obs);
+        self.pushed += 1;
         self.since_rebuild += 1;
         if self.since_rebuild >= self.capacity {
             self.since_rebuild = 0;
@@ -157,24 +178,33 @@ impl Window {
         let d = (n as f64 * q * (1.0 - q)).sqrt();
         let at = |x: f64| (x.round().max(1.0) as usize).min(n) - 1;
         let (lo, hi) = (at(q * n as f64 - d), at(q * n as f64 + d));
-        vals.sort_unstable_by(|a, b| a.total_cmp(b));
-        Some((vals[hi] - vals[lo]) / 2.0)
+        // Two selections rather than a sort: re-plans read this for every set's window.
+        let (below, high, _) = vals.select_nth_unstable_by(hi, |a, b| a.total_cmp(b));
+        let high = *high;
+        let low = if lo < hi {
+            *below.select_nth_unstable_by(lo, |a, b| a.total_cmp(b)).1
+        } else {
+            high
+        };
+        Some((high - low) / 2.0)
     }
 
-    /// Each requirement's realised value moved `z` standard errors toward violation: what feedback should
-    /// steer on so that windows meet their targets despite their own sampling noise.
-    pub fn realised_pessimistic(&self, reqs: &[Requirement], z: f64) -> Vec<Option<f64>> {
+    /// Each requirement's realised value with its standard error, for the feedback; `None`
+    /// without a value.
+    pub fn measured(&self, reqs: &[Requirement]) -> Vec<Option<Realised>> {
         reqs.iter()
             .map(|r| {
-                let v = self.statistic(&r.dimension, r.statistic)?;
-                let se = match quantile_level(r.statistic).filter(|_| has_distribution(&r.dimension)) {
+                let value = self.statistic(&r.dimension, r.statistic)?;
+                let std_err = match quantile_level(r.statistic).filter(|_| has_distribution(&r.dimension)) {
                     Some(q) => self.quantile_std_err(&r.dimension, q),
                     None => self.mean_std_err(&r.dimension),
                 }
                 .unwrap_or(0.0);
-                Some(match r.comparator {
-                    Comparator::AtMost => v + z * se,
-                    Comparator::AtLeast => v - z * se,
+                Some(Realised {
+                    value,
+                    std_err,
+                    requests: self.len(),
+                    pushed: self.pushed,
                 })
             })
             .collect()
@@ -197,6 +227,7 @@ impl Window {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model_set::Comparator;
 
     #[test]
     fn slides_and_counts_failures_in_latency() {
@@ -225,7 +256,9 @@ mod tests {
             comparator: Comparator::AtMost,
             target: 1.0,
         }];
-        assert_eq!(w.realised_pessimistic(&reqs, 1.0), vec![Some(450.0 + se)]);
+        let m = w.measured(&reqs);
+        assert_eq!(m.len(), 1);
+        assert!(m[0].is_some_and(|m| m.value == 450.0 && m.std_err == se && m.requests == 4 && m.pushed == 6));
         assert!(w.quantile_std_err(&Dimension::Latency, 0.5).is_some_and(|s| s > 0.0));
     }
 }

@@ -6,8 +6,8 @@
 use std::sync::{Mutex, MutexGuard, RwLock};
 
 use app::engine::{
-    Breaker, BreakerConfig, BreakerState, Estimate, Estimator, Feedback, FeedbackConfig, ModelInput, Observation,
-    Prior, Window, DEFAULT_HALF_LIFE_SECS,
+    Breaker, BreakerConfig, BreakerState, Estimate, Estimator, Feedback, FeedbackConfig, ModelInput, Observation, Plan,
+    Prior, Realised, Window, DEFAULT_HALF_LIFE_SECS,
 };
 use app::model_set::{Dimension, ModelSetSpec, Requirement};
 
@@ -94,8 +94,16 @@ impl SetLearning {
     /// Each requirement's realised value: eval requirements from the eval scores, the rest
     /// from the requests.
     fn realised(&self, requirements: &[Requirement]) -> Vec<Option<f64>> {
-        let requests = self.window.realised(requirements);
-        let evals = self.evals.realised(requirements);
+        self.measured(requirements)
+            .into_iter()
+            .map(|m| m.map(|m| m.value))
+            .collect()
+    }
+
+    /// Each requirement's realised value from its window (eval scores from theirs).
+    fn measured(&self, requirements: &[Requirement]) -> Vec<Option<Realised>> {
+        let requests = self.window.measured(requirements);
+        let evals = self.evals.measured(requirements);
         requirements
             .iter()
             .zip(requests.into_iter().zip(evals))
@@ -269,16 +277,17 @@ impl Learned {
         }
     }
 
-    /// Moves the set's feedback one step from its realised window.
-    pub fn update_feedback(&self, set_id: i64, revision: i64, spec: &ModelSetSpec) {
+    /// Moves the set's feedback one step from its realised window; `plan`: the plan routing
+    /// followed (`None` when it spread traffic evenly for want of one).
+    pub fn update_feedback(&self, set_id: i64, revision: i64, spec: &ModelSetSpec, plan: Option<&Plan>) {
         let mut inner = self.inner();
         let set = inner.sets.entry(set_id).or_insert_with(SetLearning::new);
         if set.revision != revision || set.feedback.tighten.len() != spec.requirements.len() {
             set.revision = revision;
             set.feedback = Feedback::new(spec.requirements.len(), FeedbackConfig::default());
         }
-        let realised = set.realised(&spec.requirements);
-        set.feedback.update(&spec.requirements, &realised);
+        let realised = set.measured(&spec.requirements);
+        set.feedback.update(&spec.requirements, &realised, plan);
     }
 
     /// The requirements the set's own traffic does not measure, with the requests in its window:

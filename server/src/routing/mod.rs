@@ -335,7 +335,9 @@ impl Routing {
         };
         for (set_id, active) in active {
             let current = active.published.read().unwrap_or_else(|p| p.into_inner()).clone();
-            self.learned.update_feedback(set_id, current.revision, &current.spec);
+            let followed = (!current.uniform).then_some(&current.plan);
+            self.learned
+                .update_feedback(set_id, current.revision, &current.spec, followed);
             let fresh = Arc::new(self.plan(set_id, current.revision, &current.spec, now, current.uniform));
             *active.published.write().unwrap_or_else(|p| p.into_inner()) = fresh;
         }
@@ -529,6 +531,10 @@ fn uniform_plan(inputs: &[ModelInput], targets: Vec<f64>) -> Plan {
         targets,
         exploring: Vec::new(),
         objective: None,
+        promising: Vec::new(),
+        potential: None,
+        // Nothing was planned, so nothing binds: the feedback does not loosen on it.
+        binding: Vec::new(),
     }
 }
 
