@@ -71,13 +71,17 @@ struct Outcome {
     /// The same against the best single model meeting the targets.
     single_ratio: Option<f64>,
     final_weights: Vec<f64>,
+    /// Largest change of any model's weight from one re-plan to the next, after settling.
+    largest_move: f64,
 }
 
 fn main() {
+    step_response();
     let scenarios = [
         ("rare events", rare_events()),
         ("unlucky start", unlucky_start()),
         ("infeasible until explored", infeasible_until_explored()),
+        ("error step", error_step()),
     ];
     for (name, (spec, models)) in scenarios {
         let outcomes: Vec<Outcome> = std::thread::scope(|s| {
@@ -112,7 +116,20 @@ fn main() {
                             .map(|(_, o)| *o)
                             .collect();
                         let mean_obj = objectives.iter().sum::<f64>() / objectives.len().max(1) as f64;
+                        let largest_move = res
+                            .plans
+                            .windows(2)
+                            .filter(|p| p[0].0 >= settle)
+                            .map(|p| {
+                                p[0].1
+                                    .iter()
+                                    .zip(&p[1].1)
+                                    .map(|(a, b)| (a - b).abs())
+                                    .fold(0.0, f64::max)
+                            })
+                            .fold(0.0, f64::max);
                         Outcome {
+                            largest_move,
                             seed,
                             missed,
                             windows,
@@ -141,20 +158,21 @@ fn main() {
             .map(|r| format!("{:?} {:?}", r.dimension, r.statistic))
             .collect();
         println!(
-            "| seed | windows | missed: {} | E[cost]/optimum | E[cost]/best single | final weights |",
+            "| seed | windows | missed: {} | E[cost]/optimum | E[cost]/best single | final weights | largest move |",
             names.join(" / ")
         );
-        println!("|---|---|---|---|---|---|");
+        println!("|---|---|---|---|---|---|---|");
         for o in &outcomes {
             let weights: Vec<String> = o.final_weights.iter().map(|w| format!("{w:.3}")).collect();
             println!(
-                "| {} | {} | {} | {:.3} | {} | {} |",
+                "| {} | {} | {} | {:.3} | {} | {} | {:.3} |",
                 o.seed,
                 o.windows,
                 o.missed.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(" / "),
                 o.ratio,
                 o.single_ratio.map_or("–".into(), |r| format!("{r:.3}")),
-                weights.join(", ")
+                weights.join(", "),
+                o.largest_move
             );
         }
         let runs_missing = outcomes.iter().filter(|o| o.missed.iter().any(|m| *m > 0)).count();
@@ -164,6 +182,43 @@ fn main() {
         println!(
             "summary: {runs_missing} of {} runs missed a target in some window after settling; cost within 3 % of the optimum in {within}; mean ratio {mean:.3}, worst {worst:.3}",
             outcomes.len()
+        );
+    }
+}
+
+/// The controller's step response: one seed of the error-step scenario, every 250 s around the
+/// step, the planned error-rate target, the fast model's weight and the last window's error rate.
+#[allow(dead_code)]
+fn step_response() {
+    let (spec, models) = error_step();
+    let cfg = config(1);
+    let res = run(&spec, &models, Router::Planner, &cfg);
+    println!("\n## step response (error step at t = {STEP_AT} s, seed 1)");
+    println!("| t (s) | planned error target | fast-cheap weight | last window's error rate | E[cost]/optimum |");
+    println!("|---|---|---|---|---|");
+    let mut next = STEP_AT - 1_000.0;
+    for ((t, w), (_, targets)) in res.plans.iter().zip(&res.targets) {
+        if *t < next || *t > STEP_AT + 5_000.0 {
+            continue;
+        }
+        next = t + 250.0;
+        let window = res
+            .checkpoints
+            .iter()
+            .rev()
+            .find(|c| c.t <= *t)
+            .and_then(|c| c.realised[0]);
+        let ratio = res
+            .expected_objective
+            .iter()
+            .find(|(at, _)| at == t)
+            .and_then(|(_, o)| true_optimum(&spec, &models, *t, cfg.eval_sampling).map(|best| o / best));
+        println!(
+            "| {t:.0} | {:.4} % | {:.3} | {} | {} |",
+            targets[0] * 100.0,
+            w[0],
+            window.map_or("–".into(), |v| format!("{:.3} %", v * 100.0)),
+            ratio.map_or("–".into(), |r| format!("{r:.3}"))
         );
     }
 }

@@ -7,9 +7,16 @@
 //! - **infeasible until explored**: only a model whose first look was unlucky can bring the set
 //!   under its error target, so the set looks infeasible until it is explored again.
 //!
+//! - **error step**: rare events where the fast model's error rate steps from 2 % to 2.6 %
+//!   mid-run, the controller's step response.
+//!
 //! After [`UNCERTAINTY_SETTLE`] requests, in every seed:
 //! - every window of 10,000 requests holds every requirement within max(2 %, 3 standard errors of
-//!   the window's statistic) of its target;
+//!   the window's statistic) of its target, but for what chance allows: a window of a mix whose
+//!   long-run error rate sits exactly at the target exceeds three standard errors once in 740,
+//!   and the controller aims 0.3 of them inside (once in 2,000; 0.5 inside costs another 1.5 %
+//!   of the optimum), so over a scenario's 280 windows at most one may lie beyond three standard
+//!   errors and none beyond four;
 //! - the true cost of the published mix, averaged over the re-plans, is within 5 % of the optimum
 //!   on the true parameters, and within 3 % averaged over the seeds. Per seed, 3 % is not always
 //!   met: an error rate near 1 % over 10,000 requests scatters by ±10 % of itself, so the
@@ -45,8 +52,13 @@ fn seeds() -> Vec<u64> {
 struct Judged {
     seed: u64,
     ratio: f64,
+    /// Mean weights over the run's last 2,000 s.
     final_weights: Vec<f64>,
     verdict: Feasibility,
+    /// Windows beyond max(2 %, 3 standard errors), as (window end, requirement, relative excess).
+    beyond: Vec<(f64, usize, f64)>,
+    /// Largest change of a model's weight from one re-plan to the next after settling.
+    largest_move: f64,
 }
 
 /// Runs `spec` over every seed (two at a time: the machine's cores) and judges each run's windows.
@@ -63,18 +75,25 @@ fn judge(name: &str, spec: &ModelSetSpec, models: &[TrueModel]) -> Vec<Judged> {
                         let settle = cfg.warmup as f64 * cfg.dt;
                         let res = run(spec, models, Router::Planner, &cfg);
                         let mut windows = 0;
+                        let mut beyond = Vec::new();
                         for c in res.checkpoints.iter().filter(|c| c.t >= settle) {
                             windows += 1;
-                            for (r, v) in spec.requirements.iter().zip(&c.realised) {
+                            for (i, (r, v)) in spec.requirements.iter().zip(&c.realised).enumerate() {
                                 let v = v.unwrap_or(f64::NAN);
                                 let tolerance = window_tolerance(r, cfg.window, 0.45);
+                                // Three standard errors (or 2 %) are the tolerance; four are never
+                                // reached by chance in a sweep this size.
+                                let hard = (tolerance * 4.0 / 3.0).max(0.02);
                                 assert!(
-                                    excess(r, v) <= tolerance,
+                                    excess(r, v) <= hard,
                                     "{name}, seed {seed}: window ending t={:.0}s: {r:?} realised {v:.5} \
                                      (tolerance {:.1} %)",
                                     c.t,
                                     tolerance * 100.0
                                 );
+                                if excess(r, v) > tolerance {
+                                    beyond.push((c.t, i, excess(r, v)));
+                                }
                             }
                         }
                         assert!(windows >= 10, "{name}, seed {seed}: only {windows} windows judged");
@@ -84,10 +103,32 @@ fn judge(name: &str, spec: &ModelSetSpec, models: &[TrueModel]) -> Vec<Judged> {
                         let verdict = verdict(spec, &res.final_inputs, &cfg.opts)
                             .map(|v| v.feasibility)
                             .unwrap_or_else(|e| panic!("{name}, seed {seed}: verdict failed: {e}"));
+                        let largest_move = res
+                            .plans
+                            .windows(2)
+                            .filter(|p| p[0].0 >= settle)
+                            .map(|p| {
+                                p[0].1
+                                    .iter()
+                                    .zip(&p[1].1)
+                                    .map(|(a, b)| (a - b).abs())
+                                    .fold(0.0, f64::max)
+                            })
+                            .fold(0.0, f64::max);
                         Judged {
+                            beyond,
+                            largest_move,
                             seed,
                             ratio,
-                            final_weights: res.plans.last().map(|p| p.1.clone()).unwrap_or_default(),
+                            // The mean over the last 2,000 s of re-plans: one plan is noisy.
+                            final_weights: {
+                                let end = cfg.requests as f64 * cfg.dt - 2_000.0;
+                                let late: Vec<&Vec<f64>> =
+                                    res.plans.iter().filter(|p| p.0 >= end).map(|p| &p.1).collect();
+                                (0..models.len())
+                                    .map(|i| late.iter().map(|w| w[i]).sum::<f64>() / late.len().max(1) as f64)
+                                    .collect()
+                            },
                             verdict,
                         }
                     })
@@ -107,8 +148,25 @@ fn judge(name: &str, spec: &ModelSetSpec, models: &[TrueModel]) -> Vec<Judged> {
     let on_truth = verdict(spec, &truth, &cfg.opts).map(|v| v.feasibility);
     assert_eq!(on_truth, Ok(Feasibility::Yes), "{name}: the truth is feasible");
     let mean = out.iter().map(|j| j.ratio).sum::<f64>() / out.len() as f64;
+    let beyond: Vec<(u64, &(f64, usize, f64))> =
+        out.iter().flat_map(|j| j.beyond.iter().map(|b| (j.seed, b))).collect();
+    assert!(
+        beyond.len() <= out.len().div_ceil(20),
+        "{name}: windows beyond three standard errors (seed, (t, requirement, excess)): {beyond:?}"
+    );
     for j in &out {
-        eprintln!("{name}, seed {}: cost / optimum {:.3}", j.seed, j.ratio);
+        eprintln!(
+            "{name}, seed {}: cost / optimum {:.3}, largest weight move per re-plan {:.3}",
+            j.seed, j.ratio, j.largest_move
+        );
+        // No swinging between models from one re-plan to the next: exploration fades in and
+        // out, and the controller moves the targets by a fraction of a window's noise.
+        assert!(
+            j.largest_move <= 0.2,
+            "{name}, seed {}: a weight moved by {:.3} in one re-plan",
+            j.seed,
+            j.largest_move
+        );
         assert!(
             j.ratio <= 1.05,
             "{name}, seed {}: cost / optimum {:.3}",
@@ -157,5 +215,15 @@ fn a_set_infeasible_without_a_model_that_looked_bad_is_made_feasible() {
     for j in judge("infeasible until explored", &spec, &models) {
         // Only "careful" brings the error rate under 1 %: about 60 % of the optimum.
         assert!(j.final_weights[1] > 0.4, "seed {}: {:?}", j.seed, j.final_weights);
+    }
+}
+
+#[test]
+fn a_step_in_a_model_s_error_rate_settles() {
+    let (spec, models) = error_step();
+    for j in judge("error step", &spec, &models) {
+        // The optimum's share of the fast model falls from about 20 % to 12.5 %; the cost
+        // bound above keeps the mix from overshooting into the dear models.
+        assert!(j.final_weights[0] <= 0.17, "seed {}: {:?}", j.seed, j.final_weights);
     }
 }

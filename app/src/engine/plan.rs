@@ -968,8 +968,10 @@ const EXPLORE_DUST: f64 = 1e-3;
 ///    by more than `explore_min_gain`. A model too dear for a cost objective, or one that misses
 ///    a requirement even at its best, is not: it is not explored past its first look. When no
 ///    model is promising the decision is settled.
-/// 3. Each promising model gets a floor, a share λ of its weight in its optimistic plan (all
-///    floors together at most `explore_total_cap`), and the committed LP is solved again with
+/// 3. Each promising model gets a floor, a share λ of its weight in its optimistic plan (scaled
+///    down while its gain is under twice `explore_min_gain`, so that exploration fades in and out
+///    rather than switching; all floors together at most `explore_total_cap`), and the committed
+///    LP is solved again with
 ///    them: λ is the largest (by bisection) at which the requirements still hold on pessimistic
 ///    estimates and the objective (or violation) costs at most `explore_spend` × the largest
 ///    gain. So exploring is paid for out of what it may win, and it stops as the data closes
@@ -1020,8 +1022,13 @@ fn explore(
         }
         let Some(there) = cost_of(&best, best_ok) else { continue };
         let gain = here - there;
-        if gain / scale > opts.explore_min_gain {
-            promising.push((i, best.weights[i], gain));
+        // The floor grows with the gain from nothing at `explore_min_gain` to its full size at
+        // twice that, so a gain hovering at the threshold does not switch exploration on and off
+        // (and the mix with it) from one re-plan to the next.
+        let min = opts.explore_min_gain.max(1e-9);
+        let ramp = ((gain / scale - min) / min).clamp(0.0, 1.0);
+        if ramp > 0.0 {
+            promising.push((i, ramp * best.weights[i], gain));
         }
     }
     if promising.is_empty() {
