@@ -1,7 +1,7 @@
 //! Why each model has its planned weight, in terms a person can check against the set's page:
 //! the optimum uses it; it is explored, and why; it is left out, and why (the mix does better
 //! without it, naming the requirements it misses alone; or the planner cannot use it); or no mix
-//! meets every requirement and it is in the one that misses them least.
+//! meets every requirement and it is in the one whose largest relative miss is least.
 //!
 //! The exploration causes mirror [`super::plan`]'s floors in the order the planner checks them:
 //! too few of the set's own requests, no data on a required dimension, too few scores of a
@@ -54,7 +54,7 @@ pub enum Why {
     /// is the model's own value of the objective's dimension; `misses` are the requirements it
     /// misses alone (so a model better on the objective is left out because of these).
     NotNeeded { objective: Option<f64>, misses: Vec<Miss> },
-    /// No mix meets every requirement: it carries weight in the mix that misses them least.
+    /// No mix meets every requirement: it carries weight in the mix whose largest relative miss is least.
     BestEffort,
     /// No plan could be made (see the verdict): traffic is spread evenly over the available
     /// models. The engine never says this of a plan; the router does when it had to spread.

@@ -953,7 +953,7 @@ fn thin_evals(spec: &ModelSetSpec, models: &[ModelInput], opts: &PlanOptions) ->
 /// Plans mixture weights for `spec` over `models`.
 ///
 /// `targets` overrides the spec's targets (the feedback controller's tightened ones); `None` uses the spec.
-/// Never fails for an infeasible spec: it then returns the least-violating mix with `feasible = false`.
+/// Never fails for an infeasible spec: it then returns the best-effort mix (least largest relative miss) with `feasible = false`.
 ///
 /// Exploration past a model's first look follows the decision ([`explore`]): the committed plan
 /// is the LP on pessimistic estimates; a second LP on optimistic ones says what the set could
@@ -1017,7 +1017,7 @@ pub fn plan(
 }
 
 /// The committed plan under weight bounds `b`: the requirements held on pessimistic estimates
-/// (with the window margins when they can hold), or, when no mix meets them, the least-violating
+/// (with the window margins when they can hold), or, when no mix meets them, the best-effort
 /// mix. The flags say whether it meets the requirements and whether it holds the margins.
 /// `margins_required`: fail rather than drop the margins (an exploration floor must not cost them).
 fn committed(
