@@ -483,7 +483,18 @@ async fn the_queue_survives_a_crash(backend: Backend) {
         .collect();
     assert_eq!(per_request.len(), done.len(), "no (request, metric) judged twice");
     assert_eq!(done.len(), 2 * n, "every sampled request judged on both metrics");
-    assert!(done.iter().all(|r| r.score.is_some()), "{done:?}");
+    // Scored, or unscored because the simulated judge answered in prose on both attempts
+    // (`PROSE_RATE`, 0.5 % a call: one CI run in several hundred sees it): a result either way,
+    // never a lost job or a made-up score.
+    assert!(
+        done.iter()
+            .all(|r| r.score.is_some() || r.error.as_deref() == Some("malformed")),
+        "{done:?}"
+    );
+    assert!(
+        done.iter().filter(|r| r.score.is_some()).count() >= 2 * n - 2,
+        "{done:?}"
+    );
     let stored = records(&s.storage).await;
     let judged: f64 = done.iter().map(|r| r.cost_usd).sum();
     let on_records: f64 = stored.iter().map(|r| r.eval_cost_usd).sum();
