@@ -116,18 +116,7 @@ fn main() {
                             .map(|(_, o)| *o)
                             .collect();
                         let mean_obj = objectives.iter().sum::<f64>() / objectives.len().max(1) as f64;
-                        let largest_move = res
-                            .plans
-                            .windows(2)
-                            .filter(|p| p[0].0 >= settle)
-                            .map(|p| {
-                                p[0].1
-                                    .iter()
-                                    .zip(&p[1].1)
-                                    .map(|(a, b)| (a - b).abs())
-                                    .fold(0.0, f64::max)
-                            })
-                            .fold(0.0, f64::max);
+                        let largest_move = largest_move(&res, settle);
                         Outcome {
                             largest_move,
                             seed,

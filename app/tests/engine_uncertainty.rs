@@ -104,18 +104,7 @@ fn judge(name: &str, spec: &ModelSetSpec, models: &[TrueModel]) -> Vec<Judged> {
                         let verdict = verdict(spec, &res.final_inputs, &cfg.opts)
                             .map(|v| v.feasibility)
                             .unwrap_or_else(|e| panic!("{name}, seed {seed}: verdict failed: {e}"));
-                        let largest_move = res
-                            .plans
-                            .windows(2)
-                            .filter(|p| p[0].0 >= settle)
-                            .map(|p| {
-                                p[0].1
-                                    .iter()
-                                    .zip(&p[1].1)
-                                    .map(|(a, b)| (a - b).abs())
-                                    .fold(0.0, f64::max)
-                            })
-                            .fold(0.0, f64::max);
+                        let largest_move = largest_move(&res, settle);
                         Judged {
                             beyond,
                             largest_move,

@@ -528,18 +528,8 @@ impl ConfidentRows {
     /// The linear bound's rows scaled so that a row's slack is the requirement's *relative* miss
     /// (see [`relative_scale`]): what the best-effort plan's minimax compares across requirements.
     fn relative(&self, scales: &[f64]) -> Vec<Option<Vec<f64>>> {
-        self.parts
-            .iter()
-            .zip(scales)
-            .map(|(parts, &scale)| {
-                let row: Vec<f64> = parts
-                    .iter()
-                    .map(|p| p.map(|(a, s)| (a - self.z * s) / scale).unwrap_or(0.0))
-                    .collect();
-                let always = parts.iter().zip(&row).all(|(p, &c)| p.is_none() || c >= 0.0);
-                (!always && scale > 0.0 && row.iter().all(|c| c.is_finite())).then_some(row)
-            })
-            .collect()
+        let models = self.parts.first().map_or(0, Vec::len);
+        self.shifted(&vec![1.0; models], scales)
     }
 
     /// Each model shifted by z of its own standard errors: the linear bound (safe for every mix).

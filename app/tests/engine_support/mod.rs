@@ -667,3 +667,18 @@ pub fn error_step() -> (ModelSetSpec, Vec<TrueModel>) {
     models[0].error_step = Some((STEP_AT, 0.026));
     (spec, models)
 }
+
+/// Largest change of any model's weight from one re-plan to the next, among re-plans from `from_t`.
+pub fn largest_move(res: &SimResult, from_t: f64) -> f64 {
+    res.plans
+        .windows(2)
+        .filter(|p| p[0].0 >= from_t)
+        .map(|p| {
+            p[0].1
+                .iter()
+                .zip(&p[1].1)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max)
+        })
+        .fold(0.0, f64::max)
+}
