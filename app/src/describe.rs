@@ -117,6 +117,19 @@ pub fn reasons(verdict: &Verdict, requirements: &[Requirement]) -> Vec<String> {
                 }
                 None => String::new(),
             },
+            Reason::BestEffort { misses } => {
+                let list: Vec<String> = misses
+                    .iter()
+                    .filter_map(|m| {
+                        let r = requirements.get(m.requirement)?;
+                        Some(format!("{} where “{}” asks", value(&r.dimension, m.value), requirement(r)))
+                    })
+                    .collect();
+                format!(
+                    "Routed as it is, the set will get {}: the misses as even as its models allow.",
+                    list.join(" and ")
+                )
+            }
             Reason::UncertainEstimates { requirements: list } => {
                 format!(
                     "{} hold on current estimates, but not yet with confidence.",
@@ -279,8 +292,32 @@ mod tests {
         };
         let r = Requirement::new(Dimension::Latency, Statistic::P90, Comparator::AtMost, 3000.0);
         assert_eq!(
-            reasons(&verdict, &[r]),
+            reasons(&verdict, std::slice::from_ref(&r)),
             vec!["“p90 latency ≤ 3.4 s” would be achievable.".to_string()]
+        );
+        let errors = Requirement::new(Dimension::ErrorRate, Statistic::Mean, Comparator::AtMost, 0.012);
+        let verdict = Verdict {
+            feasibility: Feasibility::Partial,
+            reasons: vec![Reason::BestEffort {
+                misses: vec![
+                    crate::engine::Miss {
+                        requirement: 0,
+                        value: 3150.0,
+                    },
+                    crate::engine::Miss {
+                        requirement: 1,
+                        value: 0.0135,
+                    },
+                ],
+            }],
+        };
+        assert_eq!(
+            reasons(&verdict, &[r, errors]),
+            vec![
+                "Routed as it is, the set will get 3.15 s where “p90 latency ≤ 3.0 s” asks and 1.4 % where \
+                 “error rate ≤ 1.2 %” asks: the misses as even as its models allow."
+                    .to_string()
+            ]
         );
     }
 }

@@ -33,7 +33,8 @@ pub enum Exploration {
     },
 }
 
-/// A requirement a model misses on its own, with its value (point estimate).
+/// A requirement missed, with the value reached (point estimate): by a model on its own (in
+/// [`Why::NotNeeded`]), or by the best-effort mix (in [`super::Reason::BestEffort`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Miss {
     pub requirement: usize,

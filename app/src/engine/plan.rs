@@ -527,7 +527,7 @@ impl ConfidentRows {
 
     /// The linear bound's rows scaled so that a row's slack is the requirement's *relative* miss
     /// (see [`relative_scale`]): what the best-effort plan's minimax compares across requirements.
-    fn relative(&self, scales: &[f64]) -> Vec<Option<Vec<f64>>> {
+    pub(crate) fn relative(&self, scales: &[f64]) -> Vec<Option<Vec<f64>>> {
         let models = self.parts.first().map_or(0, Vec::len);
         self.shifted(&vec![1.0; models], scales)
     }
@@ -706,7 +706,7 @@ pub(crate) fn solve_lp(
 ///   (1 − q for ≤, q for ≥) its slack is the excess share of requests beyond the target relative
 ///   to the share allowed (15 % of requests over a p90 target instead of 10 % misses by 0.5), the
 ///   same reading as an error rate's.
-fn relative_scale(req: &Requirement, target: f64) -> f64 {
+pub(crate) fn relative_scale(req: &Requirement, target: f64) -> f64 {
     match (quantile_level(req.statistic), has_distribution(&req.dimension)) {
         (Some(q), true) => match req.comparator {
             Comparator::AtMost => 1.0 - q,

@@ -9,9 +9,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::explain::Miss;
 use super::plan::{
-    bounds, build_rows, checked_targets, is_quantile, mixture_statistic, objective_coefs, single_model_statistics,
-    solve_lp, ConfidentRows, LpFail, ModelInput, PlanError, PlanOptions, Stance,
+    bounds, build_rows, checked_targets, is_quantile, mixture_statistic, objective_coefs, relative_scale,
+    single_model_statistics, solve_lp, solve_lp_minimax, ConfidentRows, LpFail, ModelInput, PlanError, PlanOptions,
+    Stance,
 };
 use crate::model_set::{Comparator, ModelSetSpec};
 
@@ -45,6 +47,10 @@ pub enum Reason {
     },
     /// These requirements hold on point estimates but not with confidence (not enough data).
     UncertainEstimates { requirements: Vec<usize> },
+    /// No mix meets every requirement, so the router sends the best-effort mix (the least largest
+    /// relative miss, as [`super::plan::plan`] commits to it); these are the requirements it misses, each with the
+    /// value that mix is projected to realise (point estimates): what the set will actually get.
+    BestEffort { misses: Vec<Miss> },
     /// A model has fewer effective requests than the planner wants before trusting it.
     ModelLacksData { model: String, n_eff: f64, needed: f64 },
     /// No model has data on this requirement's dimension.
@@ -194,6 +200,22 @@ pub fn verdict(spec: &ModelSetSpec, models: &[ModelInput], opts: &PlanOptions) -
                 }
             }
             reasons.insert(0, Reason::Conflict { requirements: v });
+            // What routing will realise: the planner's own best-effort mix (as `plan` commits to
+            // it, before exploration floors), not a bound found by loosening one requirement
+            // alone: the router spreads the miss over all of them.
+            let scales: Vec<f64> = reqs.iter().zip(&targets).map(|(r, &t)| relative_scale(r, t)).collect();
+            let best = solve_lp_minimax(&pess.relative(&scales), &obj, maximize, &b).map_err(solver_err)?;
+            let misses: Vec<Miss> = reqs
+                .iter()
+                .enumerate()
+                .filter_map(|(r, req)| {
+                    let value = mixture_statistic(models, &best.weights, req)?;
+                    better(req.comparator, req.target, value).then_some(Miss { requirement: r, value })
+                })
+                .collect();
+            if !misses.is_empty() {
+                reasons.push(Reason::BestEffort { misses });
+            }
         }
         Err(e) => return Err(solver_err(e)),
     }
