@@ -34,8 +34,8 @@ fn knob<T: std::str::FromStr>(name: &str) -> Option<T> {
         .map(|v| v.parse().unwrap_or_else(|_| panic!("{name}: cannot read {v:?}")))
 }
 
-fn config(seed: u64) -> SimConfig {
-    let mut cfg = uncertainty_config(seed);
+fn config(seed: u64, spec: &app::model_set::ModelSetSpec) -> SimConfig {
+    let mut cfg = uncertainty_config(seed, spec);
     if let Some(z) = knob("PLAN_Z") {
         cfg.opts.z = z;
     }
@@ -90,7 +90,7 @@ fn main() {
                 .map(|seed| {
                     let (spec, models) = (&spec, &models);
                     s.spawn(move || {
-                        let cfg = config(seed);
+                        let cfg = config(seed, spec);
                         let settle = cfg.warmup as f64 * cfg.dt;
                         let res = run(spec, models, Router::Planner, &cfg);
                         let mut missed = vec![0; spec.requirements.len()];
@@ -131,7 +131,7 @@ fn main() {
                 .collect();
             handles.into_iter().filter_map(|h| h.join().ok()).collect()
         });
-        let cfg = config(0);
+        let cfg = config(0, &spec);
         let optimum = true_optimum(&spec, &models, cfg.warmup as f64 * cfg.dt, cfg.eval_sampling);
         println!(
             "\n## {name}: {} seeds, {} requests each, windows of {} after {} to settle; true optimum {:?} USD/request",
@@ -180,7 +180,7 @@ fn main() {
 #[allow(dead_code)]
 fn step_response() {
     let (spec, models) = error_step();
-    let cfg = config(1);
+    let cfg = config(1, &spec);
     let res = run(&spec, &models, Router::Planner, &cfg);
     println!("\n## step response (error step at t = {STEP_AT} s, seed 1)");
     println!("| t (s) | planned error target | fast-cheap weight | last window's error rate | E[cost]/optimum |");

@@ -67,6 +67,10 @@ pub struct PlanOptions {
     /// first), decisive where it is low.
     #[serde(default)]
     pub window_requests: f64,
+    /// Judge a set on a longer window than `window_requests` when its rarest event asks for one
+    /// ([`requests_to_judge`]): the router does; the simulator's fixed-window scenarios do not.
+    #[serde(default)]
+    pub adaptive_window: bool,
     /// Relative overrun of a window's percentile that is tolerated.
     #[serde(default)]
     pub window_tolerance: f64,
@@ -106,6 +110,21 @@ fn default_explore_min_gain() -> f64 {
     0.01
 }
 
+impl PlanOptions {
+    /// Requests in the window a set with `requirements` is judged on (0: none): `window_requests`,
+    /// or with `adaptive_window` as many as its rarest event asks when that is more.
+    pub fn window_for(&self, requirements: &[Requirement]) -> f64 {
+        if !(self.window_requests > 0.0) {
+            return 0.0;
+        }
+        if self.adaptive_window {
+            self.window_requests.max(requests_to_judge(requirements) as f64)
+        } else {
+            self.window_requests
+        }
+    }
+}
+
 impl Default for PlanOptions {
     fn default() -> Self {
         PlanOptions {
@@ -114,6 +133,7 @@ impl Default for PlanOptions {
             explore_floor: 0.03,
             explore_total_cap: 0.3,
             window_requests: 2_000.0,
+            adaptive_window: false,
             window_tolerance: 0.02,
             window_z: 3.5,
             explore_min_scores: default_explore_min_scores(),
@@ -124,6 +144,41 @@ impl Default for PlanOptions {
     }
 }
 
+/// Rare events a set's window should hold for each requirement on a share of requests: at 200,
+/// the window's count scatters by about 7 % of itself.
+const RARE_EVENTS: f64 = 200.0;
+/// The fewest and most requests a set's window holds.
+pub const MIN_WINDOW: usize = 2_000;
+pub const MAX_WINDOW: usize = 20_000;
+
+/// Requests a set's window needs for its requirements to be judged: enough that the rarest event
+/// a requirement counts happens about [`RARE_EVENTS`] times in it, between [`MIN_WINDOW`] and
+/// [`MAX_WINDOW`]. The events are failures under an error-rate target (1.2 % asks for 16,667
+/// requests) and requests beyond a percentile's target (10 % of them for a p90: 2,000; 1 % for
+/// a p99: 20,000). Means of continuous values need no more than the minimum.
+///
+/// A window too short for its rarest event makes the realised value noise: an error rate near
+/// 1 % over 2,000 requests scatters by ±22 % of itself, and feedback on it moves the plan by
+/// chance (issue 23's simulator runs: windows of 10,000 held the targets at 1–2 % over the
+/// optimal cost, windows of 4,000 at 4–8 %).
+pub fn requests_to_judge(requirements: &[Requirement]) -> usize {
+    let rarest = requirements
+        .iter()
+        .filter_map(|r| match (&r.dimension, quantile_level(r.statistic)) {
+            (Dimension::ErrorRate, _) => Some(r.target),
+            (_, Some(q)) => Some(match r.comparator {
+                Comparator::AtMost => 1.0 - q,
+                Comparator::AtLeast => q,
+            }),
+            _ => None,
+        })
+        .filter(|s| s.is_finite())
+        .fold(1.0f64, f64::min)
+        .max(RARE_EVENTS / MAX_WINDOW as f64);
+    // Less a hair, so that 200 / 0.1 (2000.0000000000002 in floating point) is 2,000.
+    ((RARE_EVENTS / rarest - 1e-9).ceil() as usize).clamp(MIN_WINDOW, MAX_WINDOW)
+}
+
 /// Extra rows holding each quantile requirement's sliding-window percentile within tolerance (see
 /// [`PlanOptions::window_requests`]), on point estimates. Rows a model has no data for count it as neutral.
 fn window_rows(
@@ -132,7 +187,8 @@ fn window_rows(
     models: &[ModelInput],
     opts: &PlanOptions,
 ) -> Vec<Option<Vec<f64>>> {
-    if !(opts.window_requests > 0.0) || !(opts.window_z > 0.0) {
+    let window = opts.window_for(reqs);
+    if !(window > 0.0) || !(opts.window_z > 0.0) {
         return Vec::new();
     }
     reqs.iter()
@@ -140,7 +196,7 @@ fn window_rows(
         .filter(|(req, _)| is_quantile(req))
         .map(|(req, &t)| {
             let q = quantile_level(req.statistic)?;
-            let margin = opts.window_z * (q * (1.0 - q) / opts.window_requests).sqrt();
+            let margin = opts.window_z * (q * (1.0 - q) / window).sqrt();
             let tol = opts.window_tolerance.max(0.0);
             let row: Vec<f64> = models
                 .iter()
@@ -1236,6 +1292,29 @@ mod tests {
             cost,
             (0..n).map(|i| latency * (1.0 + ((i % 7) as f64 - 3.0) * 0.05)),
         )
+    }
+
+    #[test]
+    fn the_window_grows_with_the_rarest_event() {
+        let req = |d: Dimension, s: Statistic, t: f64| Requirement::new(d, s, Comparator::AtMost, t);
+        let errors = req(Dimension::ErrorRate, Statistic::Mean, 0.012);
+        let p90 = req(Dimension::Latency, Statistic::P90, 3000.0);
+        let p99 = req(Dimension::Latency, Statistic::P99, 3000.0);
+        let cost = req(Dimension::Cost, Statistic::Mean, 0.01);
+        assert_eq!(requests_to_judge(&[]), MIN_WINDOW);
+        assert_eq!(requests_to_judge(&[cost.clone(), p90.clone()]), 2_000);
+        assert_eq!(requests_to_judge(&[errors.clone(), p90.clone()]), 16_667);
+        assert_eq!(requests_to_judge(&[p99]), 20_000);
+        let never = req(Dimension::ErrorRate, Statistic::Mean, 0.0);
+        assert_eq!(requests_to_judge(&[never]), MAX_WINDOW);
+        let fixed = PlanOptions::default();
+        assert_eq!(fixed.window_for(std::slice::from_ref(&errors)), 2_000.0);
+        let adaptive = PlanOptions {
+            adaptive_window: true,
+            ..PlanOptions::default()
+        };
+        assert_eq!(adaptive.window_for(std::slice::from_ref(&errors)), 16_667.0);
+        assert_eq!(adaptive.window_for(&[cost]), 2_000.0);
     }
 
     #[test]

@@ -66,6 +66,21 @@ impl Window {
         self.buf.is_empty()
     }
 
+    /// The window's capacity in requests.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Changes the capacity (at least 1), forgetting the oldest requests beyond it.
+    pub fn set_capacity(&mut self, capacity: usize) {
+        self.capacity = capacity.max(1);
+        while self.buf.len() > self.capacity {
+            if let Some(old) = self.buf.pop_front() {
+                Self::apply(&mut self.sums, &old, -1.0);
+            }
+        }
+    }
+
     /// Forgets everything.
     pub fn clear(&mut self) {
         self.buf.clear();
@@ -228,6 +243,27 @@ impl Window {
 mod tests {
     use super::*;
     use crate::model_set::Comparator;
+
+    #[test]
+    fn a_shorter_capacity_forgets_the_oldest() {
+        let mut w = Window::new(4);
+        for i in 1..=4 {
+            w.push(Observation {
+                latency_ms: i as f64 * 100.0,
+                ..Default::default()
+            });
+        }
+        w.set_capacity(2);
+        assert_eq!((w.len(), w.capacity()), (2, 2));
+        assert_eq!(w.mean(&Dimension::Latency), Some(350.0));
+        w.set_capacity(10);
+        w.push(Observation {
+            latency_ms: 500.0,
+            ..Default::default()
+        });
+        assert_eq!(w.len(), 3);
+        assert_eq!(w.mean(&Dimension::Latency), Some(400.0));
+    }
 
     #[test]
     fn slides_and_counts_failures_in_latency() {

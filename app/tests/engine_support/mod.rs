@@ -634,23 +634,27 @@ pub fn best_single(spec: &ModelSetSpec, models: &[TrueModel], t: f64, sampling: 
 /// Requests before an uncertainty scenario's windows are judged: telling a 1 % error rate from a
 /// 2 % one takes thousands of requests of each model, and placing the mix within a few percent
 /// of the optimum takes tens of thousands (see `app/tests/engine_uncertainty.rs`).
-pub const UNCERTAINTY_SETTLE: usize = 60_000;
+pub const UNCERTAINTY_SETTLE: usize = 100_000;
 
-/// The simulator's settings for the uncertainty scenarios: windows of 10,000 requests (an error
-/// rate near 1 % over 4,000 scatters by 14 % of itself, so every window within three of its
-/// standard errors and the cost within 3 % of the optimum pull against each other), 200,000
-/// requests, judged after [`UNCERTAINTY_SETTLE`].
-pub fn uncertainty_config(seed: u64) -> SimConfig {
+/// The simulator's settings for the uncertainty scenarios: the window the router judges `spec`
+/// on ([`PlanOptions::window_for`] with `adaptive_window`: 16,667 requests for an error-rate
+/// target of 1.2 %, 20,000 for 1 %; an error rate near 1 % over 4,000 scatters by 14 % of
+/// itself, so every window within three of its standard errors and the cost within 3 % of the
+/// optimum would pull against each other), 300,000 requests, judged after [`UNCERTAINTY_SETTLE`].
+pub fn uncertainty_config(seed: u64, spec: &ModelSetSpec) -> SimConfig {
     let base = SimConfig::default();
+    let opts = PlanOptions {
+        window_requests: 2_000.0,
+        adaptive_window: true,
+        ..base.opts.clone()
+    };
+    let window = opts.window_for(&spec.requirements);
     SimConfig {
         seed,
-        requests: 200_000,
-        window: 10_000,
+        requests: 300_000,
+        window: window as usize,
         warmup: UNCERTAINTY_SETTLE,
-        opts: PlanOptions {
-            window_requests: 10_000.0,
-            ..base.opts.clone()
-        },
+        opts,
         ..base
     }
 }

@@ -278,10 +278,12 @@ impl Learned {
     }
 
     /// Moves the set's feedback one step from its realised window; `plan`: the plan routing
-    /// followed (`None` when it spread traffic evenly for want of one).
-    pub fn update_feedback(&self, set_id: i64, revision: i64, spec: &ModelSetSpec, plan: Option<&Plan>) {
+    /// followed (`None` when it spread traffic evenly for want of one); `window`: the requests
+    /// the set is judged on ([`app::engine::PlanOptions::window_for`]; at least [`WINDOW`]).
+    pub fn update_feedback(&self, set_id: i64, revision: i64, spec: &ModelSetSpec, plan: Option<&Plan>, window: usize) {
         let mut inner = self.inner();
         let set = inner.sets.entry(set_id).or_insert_with(SetLearning::new);
+        set.window.set_capacity(window.max(WINDOW));
         if set.revision != revision || set.feedback.tighten.len() != spec.requirements.len() {
             set.revision = revision;
             set.feedback = Feedback::new(spec.requirements.len(), FeedbackConfig::default());

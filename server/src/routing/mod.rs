@@ -151,7 +151,12 @@ impl Routing {
         Routing {
             started: Instant::now(),
             learned: Learned::new(catalog),
-            options: PlanOptions::default(),
+            // A set whose requirements count rare events (an error rate near 1 %, a p99) is
+            // judged, and its feedback steered, on a window long enough to see them.
+            options: PlanOptions {
+                adaptive_window: true,
+                ..PlanOptions::default()
+            },
             sets: RwLock::default(),
         }
     }
@@ -336,8 +341,9 @@ impl Routing {
         for (set_id, active) in active {
             let current = active.published.read().unwrap_or_else(|p| p.into_inner()).clone();
             let followed = (!current.uniform).then_some(&current.plan);
+            let window = self.options.window_for(&current.spec.requirements) as usize;
             self.learned
-                .update_feedback(set_id, current.revision, &current.spec, followed);
+                .update_feedback(set_id, current.revision, &current.spec, followed, window);
             let fresh = Arc::new(self.plan(set_id, current.revision, &current.spec, now, current.uniform));
             *active.published.write().unwrap_or_else(|p| p.into_inner()) = fresh;
         }
