@@ -1,6 +1,6 @@
 //! Criterion benchmarks of the engine's hot paths:
 //! * per-request decision: alias draw (and draw with breaker check) — target < 1 µs;
-//! * re-plan of 50 models × 10 requirements — target < 1 ms;
+//! * re-plan of 50 models × 10 requirements — target < 1 ms — and of a typical set (4 × 2);
 //! * projection (plan + verdict + intervals) of 20 models — target well under 1 ms;
 //! * folding one observation into an estimator.
 //!
@@ -35,6 +35,14 @@ fn benches(c: &mut Criterion) {
     let s50 = spec(&m50, 10);
     c.bench_function("re-plan (50 models x 10 requirements)", |b| {
         b.iter(|| black_box(plan(black_box(&s50), black_box(&m50), None, &opts)))
+    });
+
+    // A set the size most are (four models, two requirements), with thousands of requests of
+    // each: where exploring has settled, the re-plan that runs every 2 s for every active set.
+    let m4 = inputs(4);
+    let s4 = spec(&m4, 2);
+    c.bench_function("re-plan (4 models x 2 requirements)", |b| {
+        b.iter(|| black_box(plan(black_box(&s4), black_box(&m4), None, &opts)))
     });
 
     let m20 = inputs(20);

@@ -1182,9 +1182,37 @@ fn explore(
     };
     let here = cost_of(now, feasible)?;
     let scale = if feasible { here.abs().max(1e-12) } else { 1.0 };
+    let min = opts.explore_min_gain.max(1e-9);
+    let candidates: Vec<usize> = (0..models.len())
+        .filter(|&i| models[i].available && !first_look.contains(&i))
+        .collect();
+    // A bound first, in one LP: every candidate optimistic at once loosens each row at least as
+    // much as any one of them alone, so its gain bounds each single model's. When even that is
+    // too little to explore for (a settled set, most of the time), no model is promising and the
+    // per-model LPs are not solved.
+    let bound_shifts: Vec<f64> = (0..models.len())
+        .map(|k| {
+            if candidates.contains(&k) {
+                -opts.explore_z
+            } else {
+                opts.z
+            }
+        })
+        .collect();
+    let bound_rows = parts.shifted(&bound_shifts, lp.scales);
+    let bound = match solve_lp(&bound_rows, lp.obj, lp.maximize, lp.bounds, false) {
+        Ok(s) => cost_of(&s, true),
+        Err(LpFail::Infeasible) => solve_lp_minimax(&bound_rows, lp.obj, lp.maximize, lp.bounds)
+            .ok()
+            .and_then(|s| cost_of(&s, false)),
+        Err(LpFail::Other(_)) => None,
+    };
+    if bound.is_some_and(|there| (here - there) / scale <= min) {
+        return None;
+    }
     // (model, its weight in its optimistic plan, the gain of that plan)
     let mut promising: Vec<(usize, f64, f64)> = Vec::new();
-    for i in (0..models.len()).filter(|&i| models[i].available && !first_look.contains(&i)) {
+    for &i in &candidates {
         let shifts: Vec<f64> = (0..models.len())
             .map(|k| if k == i { -opts.explore_z } else { opts.z })
             .collect();
@@ -1205,7 +1233,6 @@ fn explore(
         // The floor grows with the gain from nothing at `explore_min_gain` to its full size at
         // twice that, so a gain hovering at the threshold does not switch exploration on and off
         // (and the mix with it) from one re-plan to the next.
-        let min = opts.explore_min_gain.max(1e-9);
         let ramp = ((gain / scale - min) / min).clamp(0.0, 1.0);
         if ramp > 0.0 {
             promising.push((i, ramp * best.weights[i], gain));
