@@ -6,8 +6,11 @@
 //! from the true parameters with an LP of its own (vertex enumeration, not the planner's solver).
 //!
 //! Scaled for CI, and said so:
-//! - Latencies are a twentieth of the issue's (p90 ≤ 150 ms instead of 3,000 ms), long enough
-//!   that a loaded machine's few milliseconds of overhead do not decide the mix.
+//! - Latencies are a tenth of the issue's (p90 ≤ 300 ms instead of 3,000 ms), long enough that
+//!   a loaded machine's overhead does not decide the mix. At a twentieth, a CI run's 10–15 ms of
+//!   overhead put the steady model's p90 at its target: the planner's window margin on the p90
+//!   then asked for fast models, the error rate for fewer of the fast one, and the premium model
+//!   filled the gap at 2–4× the optimum's cost for eight windows.
 //! - Error rates are ten times the issue's (the fast model fails 20 %, the target is 12 %), so
 //!   that a window of 2,000 requests measures them as well as 16,667 do at the issue's rates
 //!   (the window the router judges such a set on). The issue's own rates need about 200,000
@@ -30,9 +33,9 @@ on_both_backends!(the_mix_holds_its_targets_at_the_optimal_cost);
 /// The set's requirements: mean error rate and p90 latency.
 /// The issue's error-rate target; the test's is this times [`error_scale`].
 const ISSUE_ERROR_TARGET: f64 = 0.012;
-const P90_TARGET_MS: f64 = 150.0;
+const P90_TARGET_MS: f64 = 300.0;
 /// Requests in flight at once.
-const CONCURRENCY: usize = 48;
+const CONCURRENCY: usize = 96;
 /// Requests sent in all, by default, and how many of the first are the learning phase, not
 /// judged. The router's feedback window is 2,000 requests.
 const REQUESTS: usize = 36_000;
@@ -56,28 +59,28 @@ const MODELS: [Truth; 4] = [
     Truth {
         id: "sim/fast-cheap",
         price: 1.0,
-        median_ms: 45.0,
+        median_ms: 90.0,
         sigma: 0.5,
         error_rate: 0.02,
     },
     Truth {
         id: "sim/steady",
         price: 2.0,
-        median_ms: 75.0,
+        median_ms: 150.0,
         sigma: 0.45,
         error_rate: 0.01,
     },
     Truth {
         id: "sim/premium",
         price: 66.7,
-        median_ms: 60.0,
+        median_ms: 120.0,
         sigma: 0.3,
         error_rate: 0.005,
     },
     Truth {
         id: "sim/slow",
         price: 3.0,
-        median_ms: 130.0,
+        median_ms: 260.0,
         sigma: 0.4,
         error_rate: 0.008,
     },
@@ -193,7 +196,8 @@ async fn the_mix_holds_its_targets_at_the_optimal_cost(backend: Backend) {
     // The latency row: each model's share of calls over the target as the records show it. The
     // simulated time is the truth's, but the gateway measures the whole call, and on a loaded
     // machine its few milliseconds of overhead and scheduling move a p90 near its target (the
-    // steady model's true share over 150 ms is 6 %, as measured here 8–9 %).
+    // steady model's true share over the target is 6 %; at a twentieth of the issue's latencies,
+    // before retries' records lost the failed call's time, it measured 8–9 % here).
     let measured_over = |id: &str| {
         let calls: Vec<&Record> = records.iter().filter(|r| r.model == id).collect();
         calls.iter().filter(|r| r.latency_ms > P90_TARGET_MS).count() as f64 / calls.len().max(1) as f64
@@ -271,6 +275,19 @@ async fn the_mix_holds_its_targets_at_the_optimal_cost(backend: Backend) {
         }
     }
     eprintln!("{report}");
+    // Each call's record carries that call's time only: a retry's must not carry the failed
+    // call's before it (it did: the fast model, retried onto after the steady one failed, showed
+    // 12 % of its calls over the target instead of 0.8 %). So the share of each well-sampled
+    // model's calls over the target is its true one, give or take the machine's overhead.
+    for (m, measured) in MODELS.iter().zip(&rows[1]) {
+        let calls = records.iter().filter(|r| r.model == m.id).count();
+        let truth = share_over(m, P90_TARGET_MS);
+        assert!(
+            calls < 1_000 || (measured - truth).abs() <= 0.03,
+            "{}: {measured:.3} of {calls} calls over {P90_TARGET_MS} ms, truly {truth:.3}\n{report}",
+            m.id
+        );
+    }
     // As in the simulator's scenarios (`app/tests/engine_uncertainty.rs`): a window of a mix that
     // sits at its target lies beyond three standard errors by chance once in 740, and a run
     // judges about twenty (ten windows, two requirements), so one is allowed; none beyond four.

@@ -30,6 +30,9 @@ pub struct RequestFacts {
     /// `None` for the set page's "Try it", which runs on the browser's session.
     pub api_key_id: Option<i64>,
     pub set_id: Option<i64>,
+    /// When the call being metered started: the request's start for the first call, the retry's
+    /// for a retry. A record is one model's call, and its latency is what routing learns of that
+    /// model, so a retry's record must not carry the failed call's time.
     pub started: Instant,
     pub prompt_estimate: u64,
     /// Set when the request was drawn for evals: its answer goes to the eval queue.

@@ -264,7 +264,7 @@ async fn serve(
         });
     }
 
-    let meter = Meter {
+    let mut meter = Meter {
         facts: RequestFacts {
             request_id,
             account_id: caller.account_id,
@@ -289,7 +289,10 @@ async fn serve(
     let mut tried: Vec<&str> = Vec::new();
     let mut last_error = None;
     // The first pick, then at most one retry on another model.
-    for _ in 0..2 {
+    for attempt in 0..2 {
+        if attempt > 0 {
+            meter.facts.started = Instant::now();
+        }
         let remaining: Vec<&CatalogModel> = usable
             .iter()
             .copied()
