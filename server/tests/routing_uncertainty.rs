@@ -11,9 +11,11 @@
 //!   overhead put the steady model's p90 at its target: the planner's window margin on the p90
 //!   then asked for fast models, the error rate for fewer of the fast one, and the premium model
 //!   filled the gap at 2–4× the optimum's cost for eight windows.
-//! - Error rates are ten times the issue's (the fast model fails 20 %, the target is 12 %), so
-//!   that a window of 2,000 requests measures them as well as 16,667 do at the issue's rates
-//!   (the window the router judges such a set on). The issue's own rates need about 200,000
+//! - Error rates are five times the issue's (the fast model fails 10 %, the target is 6 %), so
+//!   that a window of 3,334 requests (the router's for that target) measures them as well as
+//!   16,667 do at the issue's rates. At ten times, the fast model's 20 % tripped its circuit
+//!   breaker by chance in about one run in seven (ten failures in twenty calls), and the plan
+//!   lost it for the breaker's cool-down. The issue's own rates need about 200,000
 //!   requests, some 7 minutes a backend here: `SETPOINT_TEST_ROUTING_ERROR_SCALE=1
 //!   SETPOINT_TEST_ROUTING_REQUESTS=200000`. The simulator sweeps them over 20 seeds
 //!   (`app/tests/engine_uncertainty.rs`).
@@ -110,14 +112,14 @@ fn config(scale: f64) -> String {
 /// other's load as latency.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Error rates (and the target) are the issue's times this: 10 by default, so that CI can judge
+/// Error rates (and the target) are the issue's times this: 5 by default, so that CI can judge
 /// them; `SETPOINT_TEST_ROUTING_ERROR_SCALE=1` runs the issue's own (with about 200,000 requests
 /// in `SETPOINT_TEST_ROUTING_REQUESTS`: windows of 16,667).
 fn error_scale() -> f64 {
     std::env::var("SETPOINT_TEST_ROUTING_ERROR_SCALE")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(10.0)
+        .unwrap_or(5.0)
 }
 
 async fn the_mix_holds_its_targets_at_the_optimal_cost(backend: Backend) {
@@ -295,9 +297,9 @@ async fn the_mix_holds_its_targets_at_the_optimal_cost(backend: Backend) {
         misses.len() <= 1 && misses.iter().all(|m| *m <= 4.0 / 3.0),
         "targets missed after settling (excess in tolerances: {misses:?})\n{report}"
     );
-    // The issue asks for 3 % of the optimum. Per run that held in 21 of the 22 runs measured here
-    // (at 24,000 and 36,000 requests; costs 0.97–1.033 of the optimum): the estimates and the feedback's own noise scatter a
-    // run's settled mix by about 1.5 % of the cost at one standard deviation, as in the
+    // The issue asks for 3 % of the optimum. Per run that held in 21 of the 22 runs measured at
+    // ten times the issue's error rates (costs 0.97–1.033 of the optimum): the estimates and the
+    // feedback's own noise scatter a run's settled mix by about 1.5 % of the cost at one standard deviation, as in the
     // simulator's sweeps (16–20 seeds of 20 within 3 %). A test that fails one run in twenty
     // for chance would fail CI for it, so a run is held to 5 %, and the count within 3 % over
     // many runs is measured and reported (issue 23's note).
