@@ -397,30 +397,7 @@ async fn stored_records(db_url: &str, at_least: usize) -> Vec<Record> {
 
 /// The true share of a model's calls slower than `ms`: its latency is log-normal.
 fn share_over(m: &Truth, ms: f64) -> f64 {
-    1.0 - normal_cdf((ms / m.median_ms).ln() / m.sigma)
-}
-
-fn normal_cdf(x: f64) -> f64 {
-    0.5 * erfc(-x / std::f64::consts::SQRT_2)
-}
-
-/// The complementary error function, to about 1e-7 (Numerical Recipes' `erfcc`, Chebyshev).
-fn erfc(x: f64) -> f64 {
-    let z = x.abs();
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let poly = -z * z - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
-    let r = t * poly.exp();
-    if x >= 0.0 {
-        r
-    } else {
-        2.0 - r
-    }
+    1.0 - app::engine::stats::normal_cdf((ms / m.median_ms).ln() / m.sigma)
 }
 
 /// The cheapest mix `w` (weights ≥ 0 summing to 1) with `rows[j]·w ≤ bounds[j]`, by
@@ -507,5 +484,5 @@ fn the_test_lp_finds_the_known_optimum() {
     let (cost, w) = min_cost_mix(&[1.0, 2.0], &[vec![0.2, 0.1]], &[0.12]).expect("feasible");
     assert!((w[0] - 0.2).abs() < 1e-9 && (cost - 1.8).abs() < 1e-9, "{w:?} {cost}");
     assert!(min_cost_mix(&[1.0, 2.0], &[vec![0.2, 0.1]], &[0.05]).is_none());
-    assert!((normal_cdf(1.281_551_6) - 0.9).abs() < 1e-6);
+    assert!((app::engine::stats::normal_cdf(1.281_551_6) - 0.9).abs() < 1e-6);
 }
